@@ -1,0 +1,106 @@
+// The harness every experiment entry shares: common config keys, start-up (backend, data, config.json),
+// results.json with run time, and the CLI wrapper. Each experiments/secX.ts keeps only its own science.
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { type CliSpec, type KeySpec, parseCli } from "./config.ts";
+import { runMain } from "./errors.ts";
+import { resolveOutDir, type RunMeta, writeJsonAtomic, writeRunConfig } from "./output.ts";
+import { BACKENDS, type BackendInfo, initBackend } from "./backend/mod.ts";
+import { type Dataset, DATASETS, loadDataset } from "./data/registry.ts";
+
+/** Keys every experiment config has. */
+export interface CommonConfig {
+  /** Seed of every random choice in the run. */
+  seed: number;
+  /** Output directory; "" means out/<experiment>. */
+  out: string;
+  /** tfjs backend: auto | tensorflow | fast | wasm | cpu. */
+  backend: string;
+  /** Dataset name from the registry. */
+  dataset: string;
+  /** Directory to read the dataset from; "" searches the default places. */
+  dataDir: string;
+  /** Reuse cached source models and built datasets (out/cache). */
+  cache: boolean;
+}
+
+/** Help and constraints of the common keys (merge into each experiment's key specs). */
+export const COMMON_KEYS: Record<keyof CommonConfig, KeySpec> = {
+  seed: { help: "seed of every random choice (weights, shuffles, attack starts, targets)", integer: true, min: 0 },
+  out: { help: 'output directory ("" = out/<experiment>)' },
+  backend: { help: "tfjs backend", choices: BACKENDS },
+  dataset: { help: "dataset", choices: Object.keys(DATASETS) },
+  dataDir: { help: 'read the dataset only from this directory ("" = default places)' },
+  cache: { help: "reuse cached source models and built datasets under out/cache" },
+};
+
+/** Everything a running experiment needs from the harness. */
+export interface Run<C extends CommonConfig> {
+  experiment: string;
+  config: C;
+  preset: string | null;
+  outDir: string;
+  backend: BackendInfo;
+  data: Dataset;
+  meta: RunMeta;
+  /** performance.now() at start, for runSeconds. */
+  t0: number;
+}
+
+/** Prints the resolved config, selects the backend, writes config.json and loads the dataset. */
+export async function startRun<C extends CommonConfig>(
+  experiment: string,
+  config: C,
+  opts: { preset?: string; quiet?: boolean } = {},
+): Promise<Run<C>> {
+  const t0 = performance.now();
+  if (!opts.quiet) console.error(`${experiment}: resolved config\n${JSON.stringify(config, null, 2)}`);
+  const backend = await initBackend(config.backend, { quiet: opts.quiet });
+  const outDir = await resolveOutDir(experiment, config.out);
+  const data = await loadDataset(config.dataset, config.dataDir ? { dir: config.dataDir } : {});
+  const meta = await writeRunConfig(outDir, config, {
+    backend: backend.name,
+    seed: config.seed,
+    preset: opts.preset,
+    tfjs: tf.version.tfjs,
+  });
+  return { experiment, config, preset: opts.preset ?? null, outDir, backend, data, meta, t0 };
+}
+
+/** Adds run metadata (runSeconds, backend, dataset, preset) to `results` and writes results.json atomically. */
+export async function finishRun<C extends CommonConfig, R extends object>(
+  run: Run<C>,
+  results: R,
+): Promise<R & RunSummary> {
+  const full = {
+    ...results,
+    experiment: run.experiment,
+    dataset: run.config.dataset,
+    preset: run.preset,
+    backend: run.backend.name,
+    runSeconds: Math.round((performance.now() - run.t0) / 100) / 10,
+    gitCommit: run.meta.gitCommit,
+  };
+  await writeJsonAtomic(join(run.outDir, "results.json"), full);
+  return full;
+}
+
+/** The run metadata finishRun adds to every results.json. */
+export interface RunSummary {
+  experiment: string;
+  dataset: string;
+  preset: string | null;
+  backend: string;
+  runSeconds: number;
+  gitCommit: string | null;
+}
+
+/** CLI entry: parses argv with the spec (presets, overrides, --help) and runs `main`, with clean errors. */
+export function cli<C>(spec: CliSpec<C>, main: (config: C, opts: { preset: string }) => Promise<unknown>): void {
+  runMain(async () => {
+    const parsed = parseCli(Deno.args, spec);
+    if (!parsed) return 0;
+    await main(parsed.config, { preset: parsed.preset });
+    return 0;
+  });
+}
