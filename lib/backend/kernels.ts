@@ -1,0 +1,378 @@
+// GEMM-backed kernels registered on tfjs's wasm backend: Conv2D (+fused), both conv backprops, (fused) MatMul.
+// They read and write the wasm heap in place and call sgemm (OpenBLAS through FFI) on it.
+import * as tf from "@tensorflow/tfjs";
+import type { Sgemm } from "./blas.ts";
+
+type TensorInfo = tf.TensorInfo;
+type ConvInfo = tf.backend_util.Conv2DInfo;
+interface WasmBackendLike {
+  dataIdMap: { get(id: unknown): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: "float32"): TensorInfo;
+  wasm: { HEAPU8: Uint8Array };
+}
+type KernelArgs = {
+  inputs: Record<string, TensorInfo | undefined>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+};
+
+/** Largest im2col scratch (floats) per GEMM call; work is split over images to stay below it. */
+const SCRATCH_FLOATS = 1 << 23;
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** A Float32Array view of a tensor's data on the wasm heap (take it after every allocation). */
+function heapView(backend: WasmBackendLike, t: TensorInfo): Float32Array {
+  if (t.dtype !== "float32") throw new TypeError(`fast backend: expected a float32 tensor, got ${t.dtype}`);
+  return new Float32Array(
+    backend.wasm.HEAPU8.buffer,
+    backend.dataIdMap.get(t.dataId).memoryOffset,
+    size(t.shape),
+  );
+}
+
+/** Applies a fused activation in place. */
+function activate(v: Float32Array, activation: string, alpha: number, kernel: string): void {
+  switch (activation) {
+    case "linear":
+      return;
+    case "relu":
+      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = 0;
+      return;
+    case "relu6":
+      for (let i = 0; i < v.length; i++) v[i] = v[i] < 0 ? 0 : v[i] > 6 ? 6 : v[i];
+      return;
+    case "leakyrelu":
+      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] *= alpha;
+      return;
+    case "elu":
+      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = Math.expm1(v[i]);
+      return;
+    case "sigmoid":
+      for (let i = 0; i < v.length; i++) v[i] = 1 / (1 + Math.exp(-v[i]));
+      return;
+    default:
+      throw new Error(`fast backend: kernel ${kernel} does not support fused activation "${activation}"`);
+  }
+}
+
+/** Adds a bias of length n (or 1) to every row of v [rows, n]. */
+function addBias(v: Float32Array, bias: Float32Array, n: number): void {
+  if (bias.length === 1) {
+    const b = bias[0];
+    for (let i = 0; i < v.length; i++) v[i] += b;
+    return;
+  }
+  if (bias.length !== n) {
+    throw new RangeError(`fast backend: bias of length ${bias.length} for ${n} channels`);
+  }
+  for (let o = 0; o < v.length; o += n) for (let j = 0; j < n; j++) v[o + j] += bias[j];
+}
+
+/** Rows [n0, n1) of the im2col matrix of x (NHWC) into cols [(n1-n0)*OH*OW, FH*FW*C]. */
+function im2col(x: Float32Array, cols: Float32Array, ci: ConvInfo, n0: number, n1: number): void {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
+  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = ci;
+  const pt = ci.padInfo.top, pl = ci.padInfo.left, rowLen = FW * C;
+  let o = 0;
+  for (let n = n0; n < n1; n++) {
+    const xb = n * H * W * C;
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const ix0 = ox * SW - pl;
+        const fullRow = ix0 >= 0 && ix0 + FW <= W;
+        for (let ky = 0; ky < FH; ky++) {
+          const iy = oy * SH - pt + ky;
+          if (iy < 0 || iy >= H) {
+            cols.fill(0, o, o + rowLen);
+            o += rowLen;
+            continue;
+          }
+          const rb = xb + (iy * W) * C;
+          if (fullRow) {
+            const s = rb + ix0 * C;
+            for (let i = 0; i < rowLen; i++) cols[o + i] = x[s + i];
+            o += rowLen;
+            continue;
+          }
+          for (let kx = 0; kx < FW; kx++) {
+            const ix = ix0 + kx;
+            if (ix < 0 || ix >= W) cols.fill(0, o, o + C);
+            else {
+              const s = rb + ix * C;
+              for (let c = 0; c < C; c++) cols[o + c] = x[s + c];
+            }
+            o += C;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Scatter-adds cols (as produced by im2col for images [n0, n1)) into dx (NHWC), which must start at zero. */
+function col2im(cols: Float32Array, dx: Float32Array, ci: ConvInfo, n0: number, n1: number): void {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
+  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = ci;
+  const pt = ci.padInfo.top, pl = ci.padInfo.left, rowLen = FW * C;
+  let o = 0;
+  for (let n = n0; n < n1; n++) {
+    const xb = n * H * W * C;
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const ix0 = ox * SW - pl;
+        const fullRow = ix0 >= 0 && ix0 + FW <= W;
+        for (let ky = 0; ky < FH; ky++) {
+          const iy = oy * SH - pt + ky;
+          if (iy < 0 || iy >= H) {
+            o += rowLen;
+            continue;
+          }
+          const rb = xb + (iy * W) * C;
+          if (fullRow) {
+            const s = rb + ix0 * C;
+            for (let i = 0; i < rowLen; i++) dx[s + i] += cols[o + i];
+            o += rowLen;
+            continue;
+          }
+          for (let kx = 0; kx < FW; kx++) {
+            const ix = ix0 + kx;
+            if (ix >= 0 && ix < W) {
+              const s = rb + ix * C;
+              for (let c = 0; c < C; c++) dx[s + c] += cols[o + c];
+            }
+            o += C;
+          }
+        }
+      }
+    }
+  }
+}
+
+function checkConv(ci: ConvInfo, kernel: string): void {
+  if (ci.dilationHeight !== 1 || ci.dilationWidth !== 1) {
+    throw new Error(
+      `fast backend: kernel ${kernel} supports dilation 1 only, got ${ci.dilationHeight}x${ci.dilationWidth}`,
+    );
+  }
+  if (ci.dataFormat !== "channelsLast") {
+    throw new Error(`fast backend: kernel ${kernel} supports NHWC (channelsLast) only, got ${ci.dataFormat}`);
+  }
+}
+
+/** True when the convolution is a plain 1x1, stride-1, unpadded one (im2col is the identity). */
+const isPointwise = (ci: ConvInfo) =>
+  ci.filterHeight === 1 && ci.filterWidth === 1 && ci.strideHeight === 1 && ci.strideWidth === 1 &&
+  ci.padInfo.top === 0 && ci.padInfo.left === 0;
+
+/** The kernel configs of the fast backend, closed over one sgemm and one scratch buffer. */
+export function fastKernels(sgemm: Sgemm): tf.KernelConfig[] {
+  let scratch = new Float32Array(0);
+  const getScratch = (n: number) => {
+    if (scratch.length < n) scratch = new Float32Array(n);
+    return scratch.subarray(0, n);
+  };
+  /** Images per chunk so that the im2col block stays under SCRATCH_FLOATS. */
+  const chunk = (ci: ConvInfo) =>
+    Math.max(
+      1,
+      Math.floor(
+        SCRATCH_FLOATS / (ci.outHeight * ci.outWidth * ci.filterHeight * ci.filterWidth * ci.inChannels),
+      ),
+    );
+
+  function conv2dForward(
+    backend: WasmBackendLike,
+    x: TensorInfo,
+    filter: TensorInfo,
+    ci: ConvInfo,
+  ): TensorInfo {
+    const out = backend.makeOutput(ci.outShape, "float32");
+    const xv = heapView(backend, x), wv = heapView(backend, filter), ov = heapView(backend, out);
+    const K = ci.filterHeight * ci.filterWidth * ci.inChannels,
+      P = ci.outHeight * ci.outWidth,
+      Co = ci.outChannels;
+    if (isPointwise(ci)) {
+      sgemm(false, false, ci.batchSize * P, Co, K, xv, K, wv, Co, 0, ov, Co);
+      return out;
+    }
+    const step = chunk(ci);
+    for (let n0 = 0; n0 < ci.batchSize; n0 += step) {
+      const n1 = Math.min(ci.batchSize, n0 + step), rows = (n1 - n0) * P;
+      const cols = getScratch(rows * K);
+      im2col(xv, cols, ci, n0, n1);
+      sgemm(false, false, rows, Co, K, cols, K, wv, Co, 0, ov.subarray(n0 * P * Co), Co);
+    }
+    return out;
+  }
+
+  const convInfoOf = (xShape: number[], fShape: number[], attrs: Record<string, unknown>, kernel: string) => {
+    const ci = tf.backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number],
+      fShape as [number, number, number, number],
+      attrs.strides as [number, number],
+      (attrs.dilations ?? 1) as [number, number],
+      attrs.pad as "same",
+      attrs.dimRoundingMode as "round" | undefined,
+      false,
+      tf.backend_util.convertConv2DDataFormat((attrs.dataFormat ?? "NHWC") as "NHWC"),
+    );
+    checkConv(ci, kernel);
+    return ci;
+  };
+
+  const conv2D: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+    const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+    const ci = convInfoOf(x.shape, filter.shape, attrs!, "Conv2D");
+    return conv2dForward(backend as WasmBackendLike, x, filter, ci);
+  };
+
+  const fusedConv2D: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+    const { x, filter, bias, preluActivationWeights } = inputs as Record<string, TensorInfo>;
+    const b = backend as WasmBackendLike;
+    const activation = (attrs!.activation ?? "linear") as string;
+    if (preluActivationWeights) {
+      throw new Error("fast backend: kernel FusedConv2D does not support prelu activation");
+    }
+    const ci = convInfoOf(x.shape, filter.shape, attrs!, "FusedConv2D");
+    const out = conv2dForward(b, x, filter, ci);
+    const ov = heapView(b, out);
+    if (bias) addBias(ov, heapView(b, bias), ci.outChannels);
+    activate(ov, activation, (attrs!.leakyreluAlpha ?? 0.2) as number, "FusedConv2D");
+    return out;
+  };
+
+  const conv2DBackpropInput: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const b = backend as WasmBackendLike;
+    const ci = convInfoOf(attrs!.inputShape as number[], filter.shape, attrs!, "Conv2DBackpropInput");
+    const out = b.makeOutput(ci.inShape, "float32");
+    const dyv = heapView(b, dy), wv = heapView(b, filter), dx = heapView(b, out);
+    const K = ci.filterHeight * ci.filterWidth * ci.inChannels,
+      P = ci.outHeight * ci.outWidth,
+      Co = ci.outChannels;
+    if (isPointwise(ci)) {
+      sgemm(false, true, ci.batchSize * P, K, Co, dyv, Co, wv, Co, 0, dx, K);
+      return out;
+    }
+    dx.fill(0);
+    const step = chunk(ci);
+    for (let n0 = 0; n0 < ci.batchSize; n0 += step) {
+      const n1 = Math.min(ci.batchSize, n0 + step), rows = (n1 - n0) * P;
+      const cols = getScratch(rows * K);
+      sgemm(false, true, rows, K, Co, dyv.subarray(n0 * P * Co), Co, wv, Co, 0, cols, K);
+      col2im(cols, dx, ci, n0, n1);
+    }
+    return out;
+  };
+
+  const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const b = backend as WasmBackendLike;
+    const ci = convInfoOf(x.shape, attrs!.filterShape as number[], attrs!, "Conv2DBackpropFilter");
+    const out = b.makeOutput(ci.filterShape, "float32");
+    const xv = heapView(b, x), dyv = heapView(b, dy), dw = heapView(b, out);
+    const K = ci.filterHeight * ci.filterWidth * ci.inChannels,
+      P = ci.outHeight * ci.outWidth,
+      Co = ci.outChannels;
+    if (isPointwise(ci)) {
+      sgemm(true, false, K, Co, ci.batchSize * P, xv, K, dyv, Co, 0, dw, Co);
+      return out;
+    }
+    const step = chunk(ci);
+    for (let n0 = 0; n0 < ci.batchSize; n0 += step) {
+      const n1 = Math.min(ci.batchSize, n0 + step), rows = (n1 - n0) * P;
+      const cols = getScratch(rows * K);
+      im2col(xv, cols, ci, n0, n1);
+      sgemm(true, false, K, Co, rows, cols, K, dyv.subarray(n0 * P * Co), Co, n0 === 0 ? 0 : 1, dw, Co);
+    }
+    return out;
+  };
+
+  function matmul(
+    b: WasmBackendLike,
+    a: TensorInfo,
+    bm: TensorInfo,
+    ta: boolean,
+    tb: boolean,
+    kernel: string,
+  ): { out: TensorInfo; n: number } {
+    const ra = a.shape.length, rb = bm.shape.length;
+    if (ra < 2 || rb < 2) {
+      throw new RangeError(`fast backend: ${kernel} needs rank >= 2, got ${ra} and ${rb}`);
+    }
+    const [a0, a1] = a.shape.slice(-2), [b0, b1] = bm.shape.slice(-2);
+    const m = ta ? a1 : a0, k = ta ? a0 : a1, n = tb ? b0 : b1;
+    if ((tb ? b1 : b0) !== k) {
+      throw new RangeError(`fast backend: ${kernel} inner dimensions differ: [${a.shape}] x [${bm.shape}]`);
+    }
+    const batchA = size(a.shape.slice(0, -2)), batchB = size(bm.shape.slice(0, -2));
+    if (batchA !== batchB && batchA !== 1 && batchB !== 1) {
+      throw new RangeError(`fast backend: ${kernel} batch dimensions differ: [${a.shape}] x [${bm.shape}]`);
+    }
+    const batchShape = (batchA >= batchB ? a.shape : bm.shape).slice(0, -2);
+    const out = b.makeOutput([...batchShape, m, n], "float32");
+    const av = heapView(b, a), bv = heapView(b, bm), ov = heapView(b, out);
+    const batch = Math.max(batchA, batchB);
+    for (let i = 0; i < batch; i++) {
+      sgemm(
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        av.subarray((batchA === 1 ? 0 : i) * a0 * a1),
+        a1,
+        bv.subarray((batchB === 1 ? 0 : i) * b0 * b1),
+        b1,
+        0,
+        ov.subarray(i * m * n),
+        n,
+      );
+    }
+    return { out, n };
+  }
+
+  const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+    const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+    return matmul(backend as WasmBackendLike, a, b, !!attrs!.transposeA, !!attrs!.transposeB, "BatchMatMul")
+      .out;
+  };
+
+  const fusedMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+    const { a, b, bias, preluActivationWeights } = inputs as Record<string, TensorInfo>;
+    const bk = backend as WasmBackendLike;
+    if (preluActivationWeights) {
+      throw new Error("fast backend: kernel _FusedMatMul does not support prelu activation");
+    }
+    const { out, n } = matmul(bk, a, b, !!attrs!.transposeA, !!attrs!.transposeB, "_FusedMatMul");
+    const ov = heapView(bk, out);
+    if (bias) addBias(ov, heapView(bk, bias), n);
+    activate(
+      ov,
+      (attrs!.activation ?? "linear") as string,
+      (attrs!.leakyreluAlpha ?? 0.2) as number,
+      "_FusedMatMul",
+    );
+    return out;
+  };
+
+  return [
+    { kernelName: "Conv2D", backendName: "wasm", kernelFunc: conv2D },
+    { kernelName: "FusedConv2D", backendName: "wasm", kernelFunc: fusedConv2D },
+    { kernelName: "Conv2DBackpropInput", backendName: "wasm", kernelFunc: conv2DBackpropInput },
+    { kernelName: "Conv2DBackpropFilter", backendName: "wasm", kernelFunc: conv2DBackpropFilter },
+    { kernelName: "BatchMatMul", backendName: "wasm", kernelFunc: batchMatMul },
+    { kernelName: "_FusedMatMul", backendName: "wasm", kernelFunc: fusedMatMul },
+  ];
+}
+
+/** Registers the fast kernels on the wasm backend (replacing its own versions of them). */
+export function registerFastKernels(sgemm: Sgemm): string[] {
+  const configs = fastKernels(sgemm);
+  for (const cfg of configs) {
+    if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
+    tf.registerKernel(cfg);
+  }
+  return configs.map((c) => c.kernelName);
+}

@@ -1,0 +1,89 @@
+// Backend selection: tensorflow (tfjs-node-gpu / tfjs-node, when installed) > fast (wasm + BLAS kernels) > cpu.
+import * as tf from "@tensorflow/tfjs";
+import { UserError } from "../errors.ts";
+import { loadBlas } from "./blas.ts";
+import { registerFastKernels } from "./kernels.ts";
+
+/** Accepted --backend values. */
+export const BACKENDS = ["auto", "tensorflow", "fast", "wasm", "cpu"] as const;
+
+/** What initBackend chose. */
+export interface BackendInfo {
+  /** The backend in use: tensorflow | fast | wasm | cpu. */
+  name: string;
+  /** One line: the choice and why the ones before it were skipped. */
+  reason: string;
+  /** BLAS library used by the fast backend ("typescript" for the fallback). */
+  blas?: string;
+}
+
+/** How to install the optional native backend (printed when --backend=tensorflow is unavailable). */
+export const TENSORFLOW_SETUP = "tfjs-node-gpu is not installed. With CUDA 11.2 + cuDNN 8.1: " +
+  "`deno add npm:@tensorflow/tfjs-node-gpu@4.22.0 && deno install --allow-scripts=npm:@tensorflow/tfjs-node-gpu` " +
+  "(CPU-only: tfjs-node the same way); if the binding is not found, copy " +
+  "node_modules/@tensorflow/tfjs-node-gpu/lib/napi-v*/ to lib/napi-v8/ (see README, Backends)";
+
+async function tryTensorflow(): Promise<string | null> {
+  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    try {
+      Deno.statSync(`node_modules/${pkg}`);
+    } catch {
+      continue;
+    }
+    try {
+      const spec = pkg; // a variable specifier: never resolved unless the package is installed
+      await import(spec);
+      if (await tf.setBackend("tensorflow")) return pkg;
+    } catch (err) {
+      console.error(`${pkg} is installed but failed to load: ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+  return null;
+}
+
+async function useWasm(): Promise<void> {
+  await import("@tensorflow/tfjs-backend-wasm");
+  if (!(await tf.setBackend("wasm"))) throw new Error("the tfjs wasm backend failed to initialize");
+  await tf.ready();
+}
+
+/**
+ * Selects and initializes the tfjs backend. `auto` tries tensorflow, then fast, then cpu. Prints one line
+ * (chosen backend and why earlier ones were skipped) to stderr unless `quiet`.
+ */
+export async function initBackend(name = "auto", opts: { quiet?: boolean } = {}): Promise<BackendInfo> {
+  if (!(BACKENDS as readonly string[]).includes(name)) {
+    throw new RangeError(`unknown backend "${name}"; accepted: ${BACKENDS.join(", ")}`);
+  }
+  const skipped: string[] = [];
+  let info: BackendInfo | null = null;
+  if (name === "tensorflow" || name === "auto") {
+    const pkg = await tryTensorflow();
+    if (pkg) info = { name: "tensorflow", reason: `backend: tensorflow (${pkg})` };
+    else if (name === "tensorflow") throw new UserError(`--backend=tensorflow: ${TENSORFLOW_SETUP}`);
+    else skipped.push("tensorflow (tfjs-node-gpu/tfjs-node not installed)");
+  }
+  if (!info && (name === "fast" || name === "auto")) {
+    const blas = loadBlas();
+    if (blas.warning) console.error(`warning: ${blas.warning}`);
+    await useWasm();
+    const kernels = registerFastKernels(blas.sgemm);
+    info = {
+      name: "fast",
+      blas: blas.source,
+      reason: `backend: fast (wasm + sgemm from ${blas.source} for ${kernels.join(", ")})`,
+    };
+  }
+  if (!info && name === "wasm") {
+    await useWasm();
+    info = { name: "wasm", reason: "backend: wasm (plain; no Conv2DBackpropFilter: conv nets cannot train)" };
+  }
+  if (!info) {
+    await tf.setBackend("cpu");
+    await tf.ready();
+    info = { name: "cpu", reason: "backend: cpu (plain JavaScript; slow)" };
+  }
+  if (skipped.length) info.reason += `; skipped ${skipped.join(", ")}`;
+  if (!opts.quiet) console.error(info.reason);
+  return info;
+}

@@ -1,0 +1,112 @@
+// The fast backend's GEMM kernels agree with tfjs's reference cpu kernels (relative error <= 1e-4).
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../../../lib/backend/mod.ts";
+import { createRng } from "../../../lib/rng.ts";
+
+await initBackend("fast", { quiet: true });
+
+function rand(shape: number[], seed: number): Float32Array {
+  const rng = createRng(seed);
+  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+}
+
+/** Runs `f` on the cpu backend and on the fast (wasm) backend; returns both outputs as flat arrays. */
+async function both(f: () => tf.Tensor | tf.Tensor[]): Promise<[Float32Array[], Float32Array[]]> {
+  const run = () => tf.tidy(() => [f()].flat().map((t) => t.dataSync() as Float32Array));
+  await tf.setBackend("cpu");
+  const ref = run();
+  await tf.setBackend("wasm");
+  const got = run();
+  return [ref, got];
+}
+
+function assertClose(ref: Float32Array, got: Float32Array, what: string): void {
+  assert.equal(got.length, ref.length, `${what}: length`);
+  let num = 0, den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num = Math.max(num, Math.abs(got[i] - ref[i]));
+    den = Math.max(den, Math.abs(ref[i]));
+  }
+  assert.ok(num / Math.max(den, 1e-12) <= 1e-4, `${what}: max relative error ${num / den}`);
+}
+
+const convCases: { x: number[]; f: number[]; s: number; pad: "same" | "valid" }[] = [
+  { x: [2, 7, 5, 3], f: [3, 3, 3, 4], s: 1, pad: "same" },
+  { x: [1, 9, 8, 1], f: [3, 3, 1, 5], s: 2, pad: "same" },
+  { x: [3, 8, 11, 6], f: [3, 2, 6, 7], s: 2, pad: "valid" },
+  { x: [2, 6, 6, 16], f: [1, 1, 16, 8], s: 1, pad: "valid" },
+  { x: [1, 5, 5, 4], f: [5, 5, 4, 3], s: 1, pad: "same" },
+  { x: [4, 10, 10, 8], f: [3, 3, 8, 8], s: 2, pad: "valid" },
+];
+
+for (const c of convCases) {
+  Deno.test(`Conv2D/FusedConv2D and both backprops match cpu: x ${c.x} filter ${c.f} stride ${c.s} ${c.pad}`, async () => {
+    const xd = rand(c.x, 1), fd = rand(c.f, 2), bd = rand([c.f[3]], 3);
+    const [ref, got] = await both(() => {
+      const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
+      const w = tf.tensor4d(fd, c.f as [number, number, number, number]);
+      const b = tf.tensor1d(bd);
+      const loss = (xx: tf.Tensor4D, ww: tf.Tensor4D) =>
+        tf.fused.conv2d({ x: xx, filter: ww, strides: c.s, pad: c.pad, bias: b, activation: "relu" }).square()
+          .sum();
+      const [gx, gw] = tf.grads((xx, ww) => loss(xx as tf.Tensor4D, ww as tf.Tensor4D))([x, w]);
+      return [
+        tf.conv2d(x, w, c.s, c.pad),
+        tf.fused.conv2d({ x, filter: w, strides: c.s, pad: c.pad, bias: b, activation: "relu" }),
+        gx,
+        gw,
+      ];
+    });
+    ["conv2d", "fusedConv2d", "dx (Conv2DBackpropInput)", "dw (Conv2DBackpropFilter)"].forEach((w, i) =>
+      assertClose(ref[i], got[i], w)
+    );
+  });
+}
+
+const mmCases: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
+  { a: [5, 7], b: [7, 3], ta: false, tb: false },
+  { a: [7, 5], b: [7, 3], ta: true, tb: false },
+  { a: [5, 7], b: [3, 7], ta: false, tb: true },
+  { a: [7, 5], b: [3, 7], ta: true, tb: true },
+  { a: [1, 64], b: [64, 10], ta: false, tb: false },
+  { a: [3, 4, 6], b: [3, 6, 2], ta: false, tb: false },
+  { a: [3, 6, 4], b: [1, 2, 6], ta: true, tb: true },
+];
+
+for (const c of mmCases) {
+  Deno.test(`BatchMatMul/_FusedMatMul match cpu: [${c.a}]${c.ta ? "^T" : ""} x [${c.b}]${c.tb ? "^T" : ""}`, async () => {
+    const ad = rand(c.a, 4), bd = rand(c.b, 5);
+    const n = c.tb ? c.b[c.b.length - 2] : c.b[c.b.length - 1];
+    const biasd = rand([n], 6);
+    const [ref, got] = await both(() => {
+      const a = tf.tensor(ad, c.a), b = tf.tensor(bd, c.b), bias = tf.tensor1d(biasd);
+      const out = [tf.matMul(a, b, c.ta, c.tb)];
+      if (c.a.length === 2) {
+        out.push(tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias, activation: "relu" }));
+        const [ga, gb] = tf.grads((aa, bb) => tf.matMul(aa, bb, c.ta, c.tb).square().sum())([a, b]);
+        out.push(ga, gb);
+      }
+      return out;
+    });
+    ref.forEach((r, i) => assertClose(r, got[i], `output ${i}`));
+  });
+}
+
+Deno.test("fast backend: an op it lacks fails naming the kernel, not silently", async () => {
+  await tf.setBackend("wasm");
+  assert.throws(
+    () =>
+      tf.tidy(() =>
+        tf.conv2d(
+          tf.zeros([1, 5, 5, 1]) as tf.Tensor4D,
+          tf.zeros([3, 3, 1, 1]) as tf.Tensor4D,
+          1,
+          "same",
+          "NHWC",
+          2,
+        )
+      ),
+    /Conv2D supports dilation 1 only/,
+  );
+});
