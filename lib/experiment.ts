@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { type CliSpec, type KeySpec, parseCli } from "./config.ts";
 import { runMain } from "./errors.ts";
 import { resolveOutDir, type RunMeta, writeJsonAtomic, writeRunConfig } from "./output.ts";
-import { BACKENDS, type BackendInfo, initBackend } from "./backend/mod.ts";
+import { type BackendInfo, BACKENDS, initBackend } from "./backend/mod.ts";
 import { type Dataset, DATASETS, loadDataset } from "./data/registry.ts";
 
 /** Keys every experiment config has. */
@@ -26,7 +26,11 @@ export interface CommonConfig {
 
 /** Help and constraints of the common keys (merge into each experiment's key specs). */
 export const COMMON_KEYS: Record<keyof CommonConfig, KeySpec> = {
-  seed: { help: "seed of every random choice (weights, shuffles, attack starts, targets)", integer: true, min: 0 },
+  seed: {
+    help: "seed of every random choice (weights, shuffles, attack starts, targets)",
+    integer: true,
+    min: 0,
+  },
   out: { help: 'output directory ("" = out/<experiment>)' },
   backend: { help: "tfjs backend", choices: BACKENDS },
   dataset: { help: "dataset", choices: Object.keys(DATASETS) },
@@ -96,7 +100,10 @@ export interface RunSummary {
 }
 
 /** CLI entry: parses argv with the spec (presets, overrides, --help) and runs `main`, with clean errors. */
-export function cli<C>(spec: CliSpec<C>, main: (config: C, opts: { preset: string }) => Promise<unknown>): void {
+export function cli<C>(
+  spec: CliSpec<C>,
+  main: (config: C, opts: { preset: string }) => Promise<unknown>,
+): void {
   runMain(async () => {
     const parsed = parseCli(Deno.args, spec);
     if (!parsed) return 0;
