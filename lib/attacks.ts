@@ -32,7 +32,13 @@ export const THREAT_MODELS: Record<string, ThreatModel> = {
     project: (d, eps) => d.mul(perEx(tf.minimum(1, tf.div(eps, l2norm(d).add(1e-12))))),
     step: (g, s) => g.mul(perEx(tf.div(s, l2norm(g).add(1e-12)))),
     randomInit(shape, eps, seed) {
-      const dir = tf.randomNormal(shape as [number, number, number, number], 0, 1, "float32", seed) as tf.Tensor4D;
+      const dir = tf.randomNormal(
+        shape as [number, number, number, number],
+        0,
+        1,
+        "float32",
+        seed,
+      ) as tf.Tensor4D;
       const dim = shape.slice(1).reduce((a, b) => a * b, 1);
       const r = tf.randomUniform([shape[0]], 0, 1, "float32", seed + 1).pow(1 / dim).mul(eps) as tf.Tensor1D;
       return dir.mul(perEx(r.div(l2norm(dir).add(1e-12)))) as tf.Tensor4D;
@@ -43,7 +49,8 @@ export const THREAT_MODELS: Record<string, ThreatModel> = {
     norm: (d) => perExample(d).abs().max(1) as tf.Tensor1D,
     project: (d, eps) => d.clipByValue(-eps, eps) as tf.Tensor4D,
     step: (g, s) => g.sign().mul(s),
-    randomInit: (shape, eps, seed) => tf.randomUniform(shape as [number, number, number, number], -eps, eps, "float32", seed) as tf.Tensor4D,
+    randomInit: (shape, eps, seed) =>
+      tf.randomUniform(shape as [number, number, number, number], -eps, eps, "float32", seed) as tf.Tensor4D,
   },
 };
 
@@ -52,7 +59,9 @@ export function threatModel(name: string): ThreatModel {
   const t = THREAT_MODELS[name];
   if (!t) {
     const names = Object.keys(THREAT_MODELS);
-    throw new RangeError(`unknown threat model "${name}"; accepted: ${names.join(", ")}${suggest(name, names)}`);
+    throw new RangeError(
+      `unknown threat model "${name}"; accepted: ${names.join(", ")}${suggest(name, names)}`,
+    );
   }
   return t;
 }
@@ -78,16 +87,26 @@ export interface PgdOptions {
 }
 
 /** Validates attack hyper-parameters before any work (RangeError naming the value). */
-export function checkAttackOptions(o: { threat: string; eps: number; steps: number; stepSize: number }): void {
+export function checkAttackOptions(
+  o: { threat: string; eps: number; steps: number; stepSize: number },
+): void {
   threatModel(o.threat);
   if (!(o.eps > 0)) throw new RangeError(`attack eps must be > 0, got ${o.eps}`);
-  if (!(Number.isInteger(o.steps) && o.steps >= 1)) throw new RangeError(`attack steps must be an integer >= 1, got ${o.steps}`);
+  if (!(Number.isInteger(o.steps) && o.steps >= 1)) {
+    throw new RangeError(`attack steps must be an integer >= 1, got ${o.steps}`);
+  }
   if (!(o.stepSize > 0)) throw new RangeError(`attack stepSize must be > 0, got ${o.stepSize}`);
 }
 
 /** Per-example objective that PGD ascends: CE(y) untargeted, -CE(t) targeted. [batch] */
 function objective(logits: tf.Tensor2D, labels: tf.Tensor1D, targeted: boolean): tf.Tensor1D {
-  const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(labels.toInt(), logits.shape[1]), logits, undefined, undefined, tf.Reduction.NONE) as tf.Tensor1D;
+  const ce = tf.losses.softmaxCrossEntropy(
+    tf.oneHot(labels.toInt(), logits.shape[1]),
+    logits,
+    undefined,
+    undefined,
+    tf.Reduction.NONE,
+  ) as tf.Tensor1D;
   return targeted ? ce.neg() : ce;
 }
 
@@ -117,7 +136,8 @@ export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResul
       const logits = model.logits(xa);
       const obj = objective(logits, labels, targeted);
       const pred = logits.argMax(1);
-      const success = (targeted ? pred.equal(labels.toInt()) : pred.notEqual(labels.toInt())).toFloat() as tf.Tensor1D;
+      const success = (targeted ? pred.equal(labels.toInt()) : pred.notEqual(labels.toInt()))
+        .toFloat() as tf.Tensor1D;
       // rank: success first, then objective
       return { obj, success, rank: success.mul(1e6).add(obj) as tf.Tensor1D };
     });
@@ -130,7 +150,9 @@ export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResul
     } else {
       const b: { x: tf.Tensor4D; rank: tf.Tensor1D } = best;
       const better = s.rank.greater(b.rank);
-      const nx = tf.keep(tf.where(perEx(better.toFloat() as tf.Tensor1D).cast("bool").broadcastTo(cand.shape), cand, b.x)) as tf.Tensor4D;
+      const nx = tf.keep(
+        tf.where(perEx(better.toFloat() as tf.Tensor1D).cast("bool").broadcastTo(cand.shape), cand, b.x),
+      ) as tf.Tensor4D;
       const nr = tf.keep(tf.maximum(s.rank, b.rank)) as tf.Tensor1D;
       b.x.dispose();
       b.rank.dispose();
@@ -140,7 +162,8 @@ export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResul
   for (let r = 0; r < restarts; r++) {
     let delta = tf.tidy(() =>
       opts.randomStart
-        ? tf.clipByValue(x.add(threat.randomInit(x.shape, opts.eps, deriveSeed(seed, `start${r}`))), 0, 1).sub(x)
+        ? tf.clipByValue(x.add(threat.randomInit(x.shape, opts.eps, deriveSeed(seed, `start${r}`))), 0, 1)
+          .sub(x)
         : tf.zerosLike(x)
     ) as tf.Tensor4D;
     for (let i = 0; i < opts.steps; i++) {
@@ -160,7 +183,11 @@ export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResul
   final.rank.dispose();
   const s = score(final.x);
   s.rank.dispose();
-  return { xAdv: final.x, success: s.success, loss: targeted ? tf.tidy(() => s.obj.neg() as tf.Tensor1D) : s.obj };
+  return {
+    xAdv: final.x,
+    success: s.success,
+    loss: targeted ? tf.tidy(() => s.obj.neg() as tf.Tensor1D) : s.obj,
+  };
 }
 
 /** Options of attackSplit(): pgd options without tensors, plus batching. */
@@ -187,7 +214,9 @@ export function attackSplit(model: ZooModel, split: Split, opts: AttackSplitOpti
 } {
   checkAttackOptions(opts);
   const d = imageSize(split);
-  const out = new Float32Array(split.n * d), success = new Uint8Array(split.n), deltaL2 = new Float32Array(split.n);
+  const out = new Float32Array(split.n * d),
+    success = new Uint8Array(split.n),
+    deltaL2 = new Float32Array(split.n);
   const bar = opts.label ? new Progress(opts.label, split.n, { unit: "img" }) : null;
   let ok = 0;
   for (let s = 0; s < split.n; s += opts.batchSize) {
@@ -196,12 +225,22 @@ export function attackSplit(model: ZooModel, split: Split, opts: AttackSplitOpti
     tf.tidy(() => {
       const x = tf.tensor4d(b.x, [idx.length, ...split.shape]);
       const y = tf.tensor1d(b.y, "int32");
-      const targets = opts.targets ? tf.tensor1d(opts.targets.subarray(s, s + idx.length), "int32") : undefined;
-      const r = pgd(model, x, { ...opts, y, targets, targeted: !!opts.targets, seed: deriveSeed(opts.seed, `batch${s}`) });
+      const targets = opts.targets
+        ? tf.tensor1d(opts.targets.subarray(s, s + idx.length), "int32")
+        : undefined;
+      const r = pgd(model, x, {
+        ...opts,
+        y,
+        targets,
+        targeted: !!opts.targets,
+        seed: deriveSeed(opts.seed, `batch${s}`),
+      });
       out.set(r.xAdv.dataSync(), s * d);
       const succ = r.success.dataSync();
       const norms = l2norm(r.xAdv.sub(x) as tf.Tensor4D).dataSync();
-      for (let i = 0; i < idx.length; i++) (success[s + i] = succ[i], deltaL2[s + i] = norms[i], ok += succ[i]);
+      for (let i = 0; i < idx.length; i++) {
+        (success[s + i] = succ[i], deltaL2[s + i] = norms[i], ok += succ[i]);
+      }
     });
     bar?.tick(idx.length, { success: ok / (s + idx.length) });
   }
@@ -227,14 +266,18 @@ export function matchRepresentation(model: ZooModel, x: tf.Tensor4D, opts: Match
   distance: tf.Tensor1D;
   relDistance: tf.Tensor1D;
 } {
-  if (!(Number.isInteger(opts.steps) && opts.steps >= 1)) throw new RangeError(`steps must be an integer >= 1, got ${opts.steps}`);
+  if (!(Number.isInteger(opts.steps) && opts.steps >= 1)) {
+    throw new RangeError(`steps must be an integer >= 1, got ${opts.steps}`);
+  }
   if (!(opts.stepSize > 0)) throw new RangeError(`stepSize must be > 0, got ${opts.stepSize}`);
   const target = tf.tidy(() => model.representation(x));
   // gradient of the squared distance: same direction as the distance's, and finite at distance 0
   const grad = tf.grad((xr: tf.Tensor) => model.representation(xr as tf.Tensor4D).sub(target).square().sum());
   let xr = opts.x0.clone();
   for (let i = 0; i < opts.steps; i++) {
-    const next = tf.tidy(() => xr.sub(THREAT_MODELS.l2.step(grad(xr) as tf.Tensor4D, opts.stepSize)).clipByValue(0, 1) as tf.Tensor4D);
+    const next = tf.tidy(() =>
+      xr.sub(THREAT_MODELS.l2.step(grad(xr) as tf.Tensor4D, opts.stepSize)).clipByValue(0, 1) as tf.Tensor4D
+    );
     xr.dispose();
     xr = next;
   }
@@ -255,8 +298,12 @@ export function matchRepresentationSplit(model: ZooModel, split: Split, opts: {
   label?: string;
 }): { x: Float32Array; distance: Float32Array; relDistance: Float32Array } {
   const d = imageSize(split);
-  if (opts.x0.length !== split.n * d) throw new RangeError(`x0 holds ${opts.x0.length / d} images, split has ${split.n}`);
-  const out = new Float32Array(split.n * d), distance = new Float32Array(split.n), rel = new Float32Array(split.n);
+  if (opts.x0.length !== split.n * d) {
+    throw new RangeError(`x0 holds ${opts.x0.length / d} images, split has ${split.n}`);
+  }
+  const out = new Float32Array(split.n * d),
+    distance = new Float32Array(split.n),
+    rel = new Float32Array(split.n);
   const bar = opts.label ? new Progress(opts.label, split.n, { unit: "img" }) : null;
   let relSum = 0;
   for (let s = 0; s < split.n; s += opts.batchSize) {

@@ -10,7 +10,11 @@ export const CODE_VERSION = 1;
 export function stableStringify(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableStringify).join(",")}]`;
   if (v && typeof v === "object") {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`).join(",")}}`;
+    return `{${
+      Object.keys(v).sort().map((k) =>
+        `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`
+      ).join(",")
+    }}`;
   }
   return JSON.stringify(v);
 }
@@ -37,7 +41,9 @@ async function verify(dir: string): Promise<boolean> {
   try {
     const m: Manifest = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
     if (m.codeVersion !== CODE_VERSION || !Object.keys(m.files).length) return false;
-    for (const [name, sum] of Object.entries(m.files)) if ((await sha256(await Deno.readFile(join(dir, name)))) !== sum) return false;
+    for (const [name, sum] of Object.entries(m.files)) {
+      if ((await sha256(await Deno.readFile(join(dir, name)))) !== sum) return false;
+    }
     return true;
   } catch {
     return false;
@@ -62,7 +68,11 @@ export interface CacheOptions<T> {
  * Returns the cached artifact for (kind, key), or builds, stores and returns it. A corrupted or partial entry
  * (checksum mismatch, missing file) is rebuilt; an interrupted build leaves only a temp dir that is never read.
  */
-export async function cached<T>(kind: string, key: unknown, opts: CacheOptions<T>): Promise<{ value: T; hit: boolean; hash: string }> {
+export async function cached<T>(
+  kind: string,
+  key: unknown,
+  opts: CacheOptions<T>,
+): Promise<{ value: T; hit: boolean; hash: string }> {
   const hash = await cacheKey(kind, key);
   const log = (s: string) => opts.verbose !== false && console.error(s);
   if (!opts.enabled) return { value: await opts.build(), hit: false, hash };
@@ -79,8 +89,16 @@ export async function cached<T>(kind: string, key: unknown, opts: CacheOptions<T
   try {
     await opts.save(tmp, value);
     const files: Record<string, string> = {};
-    for (const e of Deno.readDirSync(tmp)) if (e.isFile) files[e.name] = await sha256(await Deno.readFile(join(tmp, e.name)));
-    await writeJsonAtomic(join(tmp, "manifest.json"), { kind, key, codeVersion: CODE_VERSION, files, createdAt: new Date().toISOString() });
+    for (const e of Deno.readDirSync(tmp)) {
+      if (e.isFile) files[e.name] = await sha256(await Deno.readFile(join(tmp, e.name)));
+    }
+    await writeJsonAtomic(join(tmp, "manifest.json"), {
+      kind,
+      key,
+      codeVersion: CODE_VERSION,
+      files,
+      createdAt: new Date().toISOString(),
+    });
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     await Deno.rename(tmp, dir);
   } catch (err) {

@@ -13,7 +13,9 @@ export async function saveModel(model: ZooModel, dir: string): Promise<void> {
     return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } });
   }));
   const a = artifacts! as tf.io.ModelArtifacts;
-  const data = a.weightData instanceof ArrayBuffer ? a.weightData : tf.io.concatenateArrayBuffers(a.weightData as ArrayBuffer[]);
+  const data = a.weightData instanceof ArrayBuffer
+    ? a.weightData
+    : tf.io.concatenateArrayBuffers(a.weightData as ArrayBuffer[]);
   await writeFileAtomic(join(dir, "weights.bin"), new Uint8Array(data));
   await writeFileAtomic(
     join(dir, "model.json"),
@@ -29,7 +31,11 @@ export async function saveModel(model: ZooModel, dir: string): Promise<void> {
 
 /** Loads a model saved by saveModel; the representation is the input of the last (logits) layer. */
 export async function loadModel(dir: string): Promise<ZooModel> {
-  let json: { arch: string; modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
+  let json: {
+    arch: string;
+    modelTopology: object;
+    weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
+  };
   let weights: Uint8Array;
   try {
     json = JSON.parse(await Deno.readTextFile(join(dir, "model.json")));

@@ -35,7 +35,12 @@ class LayerFactory {
     const i = this.#i++;
     return { name: `${kind}_${i}`, seed: deriveSeed(this.seed, `${kind}_${i}`) };
   }
-  conv(x: tf.SymbolicTensor, filters: number, k: number, opts: { s?: number; act?: "relu" | "linear"; bias?: boolean; pad?: "same" | "valid" } = {}) {
+  conv(
+    x: tf.SymbolicTensor,
+    filters: number,
+    k: number,
+    opts: { s?: number; act?: "relu" | "linear"; bias?: boolean; pad?: "same" | "valid" } = {},
+  ) {
     const { name, seed } = this.#next("conv");
     return tf.layers.conv2d({
       name,
@@ -54,11 +59,15 @@ class LayerFactory {
       name,
       units,
       activation: act,
-      kernelInitializer: act === "relu" ? tf.initializers.heNormal({ seed }) : tf.initializers.glorotUniform({ seed }),
+      kernelInitializer: act === "relu"
+        ? tf.initializers.heNormal({ seed })
+        : tf.initializers.glorotUniform({ seed }),
     }).apply(x) as tf.SymbolicTensor;
   }
   bn(x: tf.SymbolicTensor) {
-    return tf.layers.batchNormalization({ name: this.#next("bn").name, momentum: 0.9, epsilon: 1e-5 }).apply(x) as tf.SymbolicTensor;
+    return tf.layers.batchNormalization({ name: this.#next("bn").name, momentum: 0.9, epsilon: 1e-5 }).apply(
+      x,
+    ) as tf.SymbolicTensor;
   }
   relu(x: tf.SymbolicTensor) {
     return tf.layers.reLU({ name: this.#next("relu").name }).apply(x) as tf.SymbolicTensor;
@@ -70,10 +79,13 @@ class LayerFactory {
     return tf.layers.concatenate({ name: this.#next("concat").name }).apply([a, b]) as tf.SymbolicTensor;
   }
   maxPool(x: tf.SymbolicTensor, size = 2) {
-    return tf.layers.maxPooling2d({ name: this.#next("pool").name, poolSize: size, strides: size }).apply(x) as tf.SymbolicTensor;
+    return tf.layers.maxPooling2d({ name: this.#next("pool").name, poolSize: size, strides: size }).apply(
+      x,
+    ) as tf.SymbolicTensor;
   }
   avgPool(x: tf.SymbolicTensor, size = 2) {
-    return tf.layers.averagePooling2d({ name: this.#next("avgpool").name, poolSize: size, strides: size }).apply(x) as tf.SymbolicTensor;
+    return tf.layers.averagePooling2d({ name: this.#next("avgpool").name, poolSize: size, strides: size })
+      .apply(x) as tf.SymbolicTensor;
   }
   gap(x: tf.SymbolicTensor) {
     return tf.layers.globalAveragePooling2d({ name: this.#next("gap").name }).apply(x) as tf.SymbolicTensor;
@@ -88,14 +100,24 @@ class LayerFactory {
   }
 }
 
-function basicBlock(L: LayerFactory, x: tf.SymbolicTensor, filters: number, stride: number): tf.SymbolicTensor {
+function basicBlock(
+  L: LayerFactory,
+  x: tf.SymbolicTensor,
+  filters: number,
+  stride: number,
+): tf.SymbolicTensor {
   const inC = x.shape[3] as number;
   const y = L.convBn(L.convBn(x, filters, 3, stride), filters, 3, 1, false);
   const short = stride !== 1 || inC !== filters ? L.convBn(x, filters, 1, stride, false) : x;
   return L.relu(L.add(y, short));
 }
 
-function bottleneck(L: LayerFactory, x: tf.SymbolicTensor, filters: number, stride: number): tf.SymbolicTensor {
+function bottleneck(
+  L: LayerFactory,
+  x: tf.SymbolicTensor,
+  filters: number,
+  stride: number,
+): tf.SymbolicTensor {
   const inC = x.shape[3] as number, out = filters * 4;
   const y = L.convBn(L.convBn(L.convBn(x, filters, 1), filters, 3, stride), out, 1, 1, false);
   const short = stride !== 1 || inC !== out ? L.convBn(x, out, 1, stride, false) : x;
@@ -113,9 +135,16 @@ function resnet(widths: number[], blocks: number[], block: typeof basicBlock): B
   };
 }
 
-function denseBlock(L: LayerFactory, x: tf.SymbolicTensor, layers: number, growth: number): tf.SymbolicTensor {
+function denseBlock(
+  L: LayerFactory,
+  x: tf.SymbolicTensor,
+  layers: number,
+  growth: number,
+): tf.SymbolicTensor {
   let h = x;
-  for (let i = 0; i < layers; i++) h = L.concat(h, L.conv(L.relu(L.bn(h)), growth, 3, { act: "linear", bias: false }));
+  for (let i = 0; i < layers; i++) {
+    h = L.concat(h, L.conv(L.relu(L.bn(h)), growth, 3, { act: "linear", bias: false }));
+  }
   return h;
 }
 
@@ -158,7 +187,9 @@ export const SMALL_ARCHITECTURES = ["mlp", "lenet", "cnn", "vgg_small", "resnet_
 /** Throws a RangeError listing the choices when `arch` is not in the zoo. */
 export function checkArch(arch: string): void {
   if (!BUILDERS[arch]) {
-    throw new RangeError(`unknown architecture "${arch}"; accepted: ${ARCHITECTURES.join(", ")}${suggest(arch, ARCHITECTURES)}`);
+    throw new RangeError(
+      `unknown architecture "${arch}"; accepted: ${ARCHITECTURES.join(", ")}${suggest(arch, ARCHITECTURES)}`,
+    );
   }
 }
 
@@ -166,7 +197,9 @@ export function checkArch(arch: string): void {
 export function createModel(arch: string, opts: ModelOptions): ZooModel {
   checkArch(arch);
   const [h, w, c] = opts.inputShape;
-  if (arch === "lenet" && (h < 16 || w < 16)) throw new RangeError(`lenet needs inputs of at least 16x16, got ${h}x${w}`);
+  if (arch === "lenet" && (h < 16 || w < 16)) {
+    throw new RangeError(`lenet needs inputs of at least 16x16, got ${h}x${w}`);
+  }
   const L = new LayerFactory(opts.seed);
   const input = tf.input({ shape: [h, w, c], name: "image" });
   const rep = BUILDERS[arch](input, L);

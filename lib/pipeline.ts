@@ -8,7 +8,7 @@ import type { Split } from "./data/registry.ts";
 import { createModel, type ZooModel } from "./models.ts";
 import { phase } from "./progress.ts";
 import { createRng, deriveSeed } from "./rng.ts";
-import { type TrainOptions, trainModel } from "./train.ts";
+import { trainModel, type TrainOptions } from "./train.ts";
 
 /** Identifies a training set for the cache: the dataset, how it was derived, and its size. */
 export interface DataId {
@@ -31,7 +31,11 @@ export async function trainCached(arch: string, split: Split, opts: {
   const r = await cached("model", { arch, data: opts.data, numClasses: opts.numClasses, train: trainKey }, {
     enabled: opts.cache,
     build: () => {
-      const model = createModel(arch, { inputShape: split.shape, numClasses: opts.numClasses, seed: deriveSeed(opts.train.seed, "init") });
+      const model = createModel(arch, {
+        inputShape: split.shape,
+        numClasses: opts.numClasses,
+        seed: deriveSeed(opts.train.seed, "init"),
+      });
       trainModel(model, split, { ...opts.train, label: opts.train.label ?? `train ${arch}` });
       return model;
     },
@@ -62,7 +66,11 @@ export interface RelabelledSet {
 }
 
 /** Targets for D_rand (uniform over the other classes, seeded) or D_det (t = (y + 1) mod C). [n] */
-export function relabelTargets(y: Uint8Array, mode: "rand" | "det", opts: { numClasses: number; seed: number }): Uint8Array {
+export function relabelTargets(
+  y: Uint8Array,
+  mode: "rand" | "det",
+  opts: { numClasses: number; seed: number },
+): Uint8Array {
   const C = opts.numClasses;
   if (mode === "det") return Uint8Array.from(y, (v) => (v + 1) % C);
   const rng = createRng(opts.seed);
@@ -80,10 +88,26 @@ export async function buildRelabelled(source: { model: ZooModel; hash: string },
   seed: number;
   cache: boolean;
 }): Promise<RelabelledSet> {
-  phase(`build d_${opts.mode}: targeted L2 PGD (eps ${opts.attack.eps}, ${opts.attack.steps} steps of ${opts.attack.stepSize})`);
-  const targets = relabelTargets(split.y, opts.mode, { numClasses: opts.numClasses, seed: deriveSeed(opts.seed, `targets_${opts.mode}`) });
-  type Built = { x: Float32Array; t: Uint8Array; y: Uint8Array; stats: { attackSuccess: number; meanDeltaL2: number } };
-  const r = await cached<Built>("dataset", { kind: `d_${opts.mode}`, source: source.hash, n: split.n, attack: opts.attack, seed: opts.seed }, {
+  phase(
+    `build d_${opts.mode}: targeted L2 PGD (eps ${opts.attack.eps}, ${opts.attack.steps} steps of ${opts.attack.stepSize})`,
+  );
+  const targets = relabelTargets(split.y, opts.mode, {
+    numClasses: opts.numClasses,
+    seed: deriveSeed(opts.seed, `targets_${opts.mode}`),
+  });
+  type Built = {
+    x: Float32Array;
+    t: Uint8Array;
+    y: Uint8Array;
+    stats: { attackSuccess: number; meanDeltaL2: number };
+  };
+  const r = await cached<Built>("dataset", {
+    kind: `d_${opts.mode}`,
+    source: source.hash,
+    n: split.n,
+    attack: opts.attack,
+    seed: opts.seed,
+  }, {
     enabled: opts.cache,
     build: () => {
       const a = attackSplit(source.model, split, {
@@ -111,6 +135,15 @@ export async function buildRelabelled(source: { model: ZooModel; hash: string },
     }),
   });
   const b = r.value;
-  console.error(`d_${opts.mode}: attack success ${(100 * b.stats.attackSuccess).toFixed(1)}%, mean ||delta||_2 ${b.stats.meanDeltaL2.toFixed(3)}`);
-  return { split: { x: b.x, y: b.t, n: split.n, shape: split.shape }, original: b.y, ...b.stats, hash: r.hash };
+  console.error(
+    `d_${opts.mode}: attack success ${(100 * b.stats.attackSuccess).toFixed(1)}%, mean ||delta||_2 ${
+      b.stats.meanDeltaL2.toFixed(3)
+    }`,
+  );
+  return {
+    split: { x: b.x, y: b.t, n: split.n, shape: split.shape },
+    original: b.y,
+    ...b.stats,
+    hash: r.hash,
+  };
 }

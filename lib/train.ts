@@ -40,9 +40,13 @@ export interface TrainHistory {
 /** Validates training options before any work starts. */
 export function checkTrainOptions(o: TrainOptions): void {
   if (!(o.epochs > 0)) throw new RangeError(`train epochs must be > 0, got ${o.epochs}`);
-  if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1)) throw new RangeError(`train batchSize must be an integer >= 1, got ${o.batchSize}`);
+  if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1)) {
+    throw new RangeError(`train batchSize must be an integer >= 1, got ${o.batchSize}`);
+  }
   if (!(o.lr > 0)) throw new RangeError(`train lr must be > 0, got ${o.lr}`);
-  if (!["sgd", "adam"].includes(o.optimizer)) throw new RangeError(`unknown optimizer "${o.optimizer}"; accepted: sgd, adam`);
+  if (!["sgd", "adam"].includes(o.optimizer)) {
+    throw new RangeError(`unknown optimizer "${o.optimizer}"; accepted: sgd, adam`);
+  }
   if (!["step", "cosine", "constant"].includes(o.schedule)) {
     throw new RangeError(`unknown lr schedule "${o.schedule}"; accepted: step, cosine, constant`);
   }
@@ -58,7 +62,9 @@ export function checkSplitFits(model: ZooModel, split: Split): void {
   }
   const k = model.model.outputs[0].shape[1] as number;
   for (let i = 0; i < split.n; i++) {
-    if (split.y[i] >= k) throw new RangeError(`label ${split.y[i]} at index ${i} is out of range for ${k} classes`);
+    if (split.y[i] >= k) {
+      throw new RangeError(`label ${split.y[i]} at index ${i} is out of range for ${k} classes`);
+    }
   }
 }
 
@@ -75,30 +81,45 @@ export function trainModel(model: ZooModel, split: Split, opts: TrainOptions): T
   checkSplitFits(model, split);
   const opt = opts.optimizer === "adam" ? tf.train.adam(opts.lr) : tf.train.momentum(opts.lr, opts.momentum);
   const setLr = (lr: number) => ((opt as unknown as { learningRate: number }).learningRate = lr);
-  const kernels = model.model.trainableWeights.filter((w) => /kernel/.test(w.originalName)).map((w) => w.read());
+  const kernels = model.model.trainableWeights.filter((w) => /kernel/.test(w.originalName)).map((w) =>
+    w.read()
+  );
   const numClasses = model.model.outputs[0].shape[1] as number;
   const rng = createRng(deriveSeed(opts.seed, "train-aug"));
   const fullEpochs = Math.ceil(opts.epochs);
   const stepsPerEpoch = Math.ceil(split.n / opts.batchSize);
   const totalSteps = Math.max(1, Math.round(opts.epochs * stepsPerEpoch));
-  const bar = opts.label ? new Progress(opts.label, totalSteps * opts.batchSize, { unit: "img" }) : null;
+  const bar = opts.label
+    ? new Progress(opts.label, Math.round(opts.epochs * split.n), { unit: "img" })
+    : null;
   const history: TrainHistory = { loss: [], acc: [], seconds: 0 };
   const t0 = performance.now();
   let step = 0;
   for (let epoch = 0; epoch < fullEpochs && step < totalSteps; epoch++) {
     let lossSum = 0, correct = 0, seen = 0;
-    for (const idx of batchIndices(split.n, opts.batchSize, { seed: deriveSeed(opts.seed, `epoch${epoch}`) })) {
+    for (
+      const idx of batchIndices(split.n, opts.batchSize, { seed: deriveSeed(opts.seed, `epoch${epoch}`) })
+    ) {
       if (step >= totalSteps) break;
       const lr = lrAt(opts, step / totalSteps);
       setLr(lr);
       const b = gather(split, idx);
       if (opts.augment) augment(b.x, split.shape, { cropPad: 4, flip: true }, rng);
-      if (opts.inputNoise) for (let i = 0; i < b.x.length; i++) b.x[i] = Math.min(1, Math.max(0, b.x[i] + opts.inputNoise * rng.normal()));
+      if (opts.inputNoise) {
+        for (let i = 0; i < b.x.length; i++) {
+          b.x[i] = Math.min(1, Math.max(0, b.x[i] + opts.inputNoise * rng.normal()));
+        }
+      }
       const [lossV, corr] = tf.tidy(() => {
         let x = tf.tensor4d(b.x, [idx.length, ...split.shape]);
         const y = tf.tensor1d(b.y, "int32");
         if (opts.adversarial) {
-          const r = pgd(model, x, { ...opts.adversarial, y, randomStart: true, seed: deriveSeed(opts.seed, `adv${step}`) });
+          const r = pgd(model, x, {
+            ...opts.adversarial,
+            y,
+            randomStart: true,
+            seed: deriveSeed(opts.seed, `adv${step}`),
+          });
           x = r.xAdv;
         }
         const onehot = tf.oneHot(y, numClasses);
@@ -107,7 +128,11 @@ export function trainModel(model: ZooModel, split: Split, opts: TrainOptions): T
           const logits = model.logits(x, true);
           nCorrect = tf.keep(logits.argMax(1).equal(y).sum());
           let l = tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
-          if (opts.weightDecay > 0) l = l.add(tf.addN(kernels.map((k) => k.square().sum())).mul(opts.weightDecay / 2));
+          if (opts.weightDecay > 0) {
+            l = l.add(
+              tf.addN(kernels.map((k) => k.square().sum())).mul(opts.weightDecay / 2),
+            );
+          }
           return l;
         }, true) as tf.Scalar;
         const kept = nCorrect as unknown as tf.Tensor;
@@ -117,7 +142,9 @@ export function trainModel(model: ZooModel, split: Split, opts: TrainOptions): T
       });
       if (!Number.isFinite(lossV)) {
         throw new RangeError(
-          `training diverged: loss is ${lossV} at epoch ${epoch + 1}, step ${step + 1}, learning rate ${lr}; ` +
+          `training diverged: loss is ${lossV} at epoch ${epoch + 1}, step ${
+            step + 1
+          }, learning rate ${lr}; ` +
             `lower --train.lr (or the lr of this phase) or use --train.optimizer=adam`,
         );
       }
@@ -125,7 +152,11 @@ export function trainModel(model: ZooModel, split: Split, opts: TrainOptions): T
       correct += corr;
       seen += idx.length;
       step++;
-      bar?.tick(idx.length, { epoch: `${epoch + 1}/${fullEpochs}`, loss: lossSum / seen, acc: correct / seen });
+      bar?.tick(idx.length, {
+        epoch: `${epoch + 1}/${fullEpochs}`,
+        loss: lossSum / seen,
+        acc: correct / seen,
+      });
     }
     history.loss.push(lossSum / seen);
     history.acc.push(correct / seen);
@@ -160,7 +191,14 @@ export function accuracy(pred: ArrayLike<number>, labels: ArrayLike<number>): nu
 /** Standard accuracy, and robust accuracy under an untargeted attack when `attack` is given. */
 export function evaluate(model: ZooModel, split: Split, opts: {
   batchSize?: number;
-  attack?: { threat: string; eps: number; steps: number; stepSize: number; randomStart?: boolean; seed: number } | null;
+  attack?: {
+    threat: string;
+    eps: number;
+    steps: number;
+    stepSize: number;
+    randomStart?: boolean;
+    seed: number;
+  } | null;
   label?: string;
 } = {}): { acc: number; robustAcc?: number } {
   checkSplitFits(model, split);
