@@ -18,8 +18,10 @@ export function checkSpd(name: string, m: Matrix, opts: { tol?: number } = {}): 
     }
   }
   const ev = eigh(m).values;
-  if (!(ev[0] > 0)) {
-    throw new RangeError(`${name} must be positive definite: smallest eigenvalue ${ev[0]} (accepted: > 0)`);
+  if (!(ev[0] > 1e-13 * ev[ev.length - 1])) {
+    throw new RangeError(
+      `${name} must be positive definite: smallest eigenvalue ${ev[0]} (accepted: > 1e-13 x the largest, ${ev[ev.length - 1]})`,
+    );
   }
 }
 
