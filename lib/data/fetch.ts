@@ -1,5 +1,6 @@
 // Getting a missing dataset: official download (with progress and checksum) when the network allows,
 // else the Debian package for Fashion-MNIST when apt-get and root are available, else exact instructions.
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../output.ts";
@@ -11,6 +12,27 @@ const SOURCES: Record<string, string> = {
   "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
   mnist: "https://ossci-datasets.s3.amazonaws.com/mnist/",
 };
+
+/** MD5 of the official .gz files (as published by the dataset authors and used by torchvision). */
+const MD5: Record<string, Record<string, string>> = {
+  "fashion-mnist": {
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+  },
+  mnist: {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+  },
+};
+
+/** Hex MD5 of bytes. */
+export function md5Hex(bytes: Uint8Array): string {
+  return createHash("md5").update(bytes).digest("hex");
+}
 
 /** How to get each dataset by hand. */
 export function instructions(info: DatasetInfo): string {
@@ -28,8 +50,30 @@ export function instructions(info: DatasetInfo): string {
   }
 }
 
-async function download(url: string, timeoutMs: number): Promise<Uint8Array> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+/**
+ * Downloads `url`: `connectMs` to get the response headers (short, so the offline case is quick), then the
+ * body may take as long as it needs as long as data keeps arriving (aborts after `stallMs` without a chunk).
+ */
+async function download(url: string, opts: { connectMs: number; stallMs: number }): Promise<Uint8Array> {
+  const ctl = new AbortController();
+  let timer = setTimeout(
+    () => ctl.abort(new Error(`no response within ${opts.connectMs} ms`)),
+    opts.connectMs,
+  );
+  const rearm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ctl.abort(new Error(`stalled for ${opts.stallMs} ms`)), opts.stallMs);
+  };
+  try {
+    const res = await fetch(url, { signal: ctl.signal });
+    rearm();
+    return await readBody(res, url, rearm);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readBody(res: Response, url: string, onChunk: () => void): Promise<Uint8Array> {
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
   const total = Number(res.headers.get("content-length") ?? 0);
   const bar = new Progress(`download ${url.split("/").pop()}`, Math.max(1, Math.round(total / 1024)), {
@@ -38,6 +82,7 @@ async function download(url: string, timeoutMs: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of res.body) {
+    onChunk();
     chunks.push(chunk);
     size += chunk.length;
     bar.tick(Math.round(chunk.length / 1024));
@@ -57,7 +102,9 @@ async function tryDownload(info: DatasetInfo): Promise<string | null> {
   const dir = join("data", info.name);
   try {
     for (const f of [...IDX_FILES.train, ...IDX_FILES.test].map((f) => `${f}.gz`)) {
-      const bytes = await download(base + f, 8000);
+      const bytes = await download(base + f, { connectMs: 4000, stallMs: 30000 });
+      const want = MD5[info.name]?.[f], got = md5Hex(bytes);
+      if (want && got !== want) throw new Error(`${f}: checksum mismatch (md5 ${got}, expected ${want})`);
       await writeFileAtomic(join(dir, f), bytes);
     }
     return hasFiles(info, dir) ? dir : null;

@@ -79,7 +79,16 @@ export function decodeNpy(bytes: Uint8Array, path = "<bytes>"): NpyArray {
 
 /** Reads a .npy file. */
 export async function readNpy(path: string): Promise<NpyArray> {
-  return decodeNpy(await Deno.readFile(path), path);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UserError(`${path}: file not found (expected a .npy file)`);
+    }
+    throw err;
+  }
+  return decodeNpy(bytes, path);
 }
 
 /** Writes a .npy file atomically. */

@@ -4,7 +4,7 @@ import { UserError } from "../errors.ts";
 import { suggest } from "../config.ts";
 import { readIdx } from "./idx.ts";
 import { parseCifarBin } from "./cifar.ts";
-import { ensureDataset } from "./fetch.ts";
+import { ensureDataset, instructions } from "./fetch.ts";
 
 /** One split of a dataset, held in memory. */
 export interface Split {
@@ -120,12 +120,26 @@ function idxPath(dir: string, base: string): string | null {
   return null;
 }
 
+/** The files of the dataset that `dir` lacks (IDX names without .gz; either form is accepted). */
+export function missingFiles(info: DatasetInfo, dir: string): string[] {
+  if (info.format === "idx") {
+    return [...IDX_FILES.train, ...IDX_FILES.test].filter((b) => idxPath(dir, b) === null).map((b) =>
+      `${b}[.gz]`
+    );
+  }
+  return [...CIFAR_FILES.train, ...CIFAR_FILES.test].filter((f) => !exists(join(dir, f)));
+}
+
 /** True when `dir` holds every file the dataset needs. */
 export function hasFiles(info: DatasetInfo, dir: string): boolean {
-  if (info.format === "idx") {
-    return [...IDX_FILES.train, ...IDX_FILES.test].every((b) => idxPath(dir, b) !== null);
-  }
-  return [...CIFAR_FILES.train, ...CIFAR_FILES.test].every((f) => exists(join(dir, f)));
+  return missingFiles(info, dir).length === 0;
+}
+
+/** A one-line description of the files a dataset directory must hold. */
+export function expectedFiles(info: DatasetInfo): string {
+  return info.format === "idx"
+    ? "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each raw or .gz"
+    : "data_batch_1.bin ... data_batch_5.bin and test_batch.bin (CIFAR-10 binary version)";
 }
 
 async function loadIdxSplit(info: DatasetInfo, dir: string, split: "train" | "test"): Promise<Split> {
@@ -202,10 +216,22 @@ export async function loadDataset(
         `--dir ${opts.dir}: directory does not exist; give a directory holding the ${name} files`,
       );
     }
-    dir = opts.dir;
+    const nested = join(opts.dir, "cifar-10-batches-bin");
+    dir = info.format === "cifar" && !hasFiles(info, opts.dir) && hasFiles(info, nested) ? nested : opts.dir;
+    const missing = missingFiles(info, dir);
+    if (missing.length) {
+      throw new UserError(
+        `${dir}: missing ${missing.join(", ")} (expected ${expectedFiles(info)}); ${instructions(info)}`,
+      );
+    }
   } else {
-    dir = info.searchDirs.find((d) => hasFiles(info, d)) ??
-      (opts.fetch === false ? info.searchDirs[0] : await ensureDataset(info));
+    const found = info.searchDirs.find((d) => hasFiles(info, d));
+    if (found) dir = found;
+    else if (opts.fetch === false) {
+      throw new UserError(
+        `dataset ${name} not found in ${info.searchDirs.join(" or ")}: ${instructions(info)}`,
+      );
+    } else dir = await ensureDataset(info);
   }
   const load = info.format === "idx" ? loadIdxSplit : loadCifarSplit;
   return { name, info, train: await load(info, dir, "train"), test: await load(info, dir, "test"), dir };
