@@ -96,13 +96,29 @@ async function readBody(res: Response, url: string, onChunk: () => void): Promis
   return out;
 }
 
+/** The official CIFAR-10 binary archive and its published MD5. */
+const CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+const CIFAR_MD5 = "c32a1d4ab5d03f1284b67883e8d87530";
+
 async function tryDownload(info: DatasetInfo): Promise<string | null> {
-  const base = SOURCES[info.name];
-  if (!base) return null;
   const dir = join("data", info.name);
+  const opts = { connectMs: 4000, stallMs: 30000 };
   try {
+    if (info.format === "cifar") {
+      const bytes = await download(CIFAR_URL, opts);
+      const got = md5Hex(bytes);
+      if (got !== CIFAR_MD5) throw new Error(`checksum mismatch (md5 ${got}, expected ${CIFAR_MD5})`);
+      const archive = join(dir, "cifar-10-binary.tar.gz");
+      await writeFileAtomic(archive, bytes);
+      if (!(await run("tar", ["-xzf", archive, "-C", dir]))) throw new Error(`tar -xzf ${archive} failed`);
+      await Deno.remove(archive);
+      const sub = join(dir, "cifar-10-batches-bin");
+      return hasFiles(info, sub) ? sub : null;
+    }
+    const base = SOURCES[info.name];
+    if (!base) return null;
     for (const f of [...IDX_FILES.train, ...IDX_FILES.test].map((f) => `${f}.gz`)) {
-      const bytes = await download(base + f, { connectMs: 4000, stallMs: 30000 });
+      const bytes = await download(base + f, opts);
       const want = MD5[info.name]?.[f], got = md5Hex(bytes);
       if (want && got !== want) throw new Error(`${f}: checksum mismatch (md5 ${got}, expected ${want})`);
       await writeFileAtomic(join(dir, f), bytes);
