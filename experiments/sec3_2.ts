@@ -4,32 +4,28 @@
 // class t (uniform over the other classes for D_rand, t = (y+1) mod C for D_det) and relabelled as t. A fresh
 // model trained on these "mislabelled" images is then tested on the original, unmodified test set.
 import { join } from "node:path";
-import { type CliSpec, type DeepPartial, type KeySpec } from "../lib/config.ts";
+import type { CliSpec, DeepPartial } from "../lib/config.ts";
 import { exportDataset } from "../lib/data/export.ts";
 import { firstN, imageSize } from "../lib/data/batch.ts";
-import { cli, COMMON_KEYS, type CommonConfig, finishRun, startRun } from "../lib/experiment.ts";
-import { ARCHITECTURES, checkArch } from "../lib/models.ts";
+import {
+  cli,
+  COMMON_KEYS,
+  type CommonConfig,
+  finishRun,
+  startRun,
+  TRAIN_DEFAULTS,
+  type TrainConfig,
+  trainKeys,
+  trainOptions,
+} from "../lib/experiment.ts";
+import { checkArch } from "../lib/models.ts";
 import { buildRelabelled, type RelabelledSet, trainCached } from "../lib/pipeline.ts";
 import { phase } from "../lib/progress.ts";
 import { imageGrid } from "../lib/report/grid.ts";
 import { formatPct, markdownTable } from "../lib/report/table.ts";
 import { writeFileAtomic } from "../lib/output.ts";
 import { deriveSeed } from "../lib/rng.ts";
-import { evaluate, type TrainOptions } from "../lib/train.ts";
-
-/** Training recipe as it appears in the config. */
-export interface TrainConfig {
-  arch: string;
-  epochs: number;
-  batchSize: number;
-  optimizer: "sgd" | "adam";
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  schedule: "step" | "cosine" | "constant";
-  augment: boolean;
-  inputNoise: number;
-}
+import { evaluate } from "../lib/train.ts";
 
 /** Configuration of the Section 3.2 experiment. */
 export interface Config extends CommonConfig {
@@ -53,19 +49,6 @@ export const PAPER = {
   restrictedImagenet: { d: 0.966, d_rand: 0.879, d_det: 0.644 },
 };
 
-const trainDefaults: TrainConfig = {
-  arch: "cnn",
-  epochs: 3,
-  batchSize: 128,
-  optimizer: "adam",
-  lr: 1e-3,
-  momentum: 0.9,
-  weightDecay: 0,
-  schedule: "cosine",
-  augment: false,
-  inputNoise: 0,
-};
-
 /** Defaults = the quick preset (Fashion-MNIST, minutes on 2 cores). */
 export const DEFAULTS: Config = {
   seed: 0,
@@ -76,9 +59,9 @@ export const DEFAULTS: Config = {
   cache: true,
   trainSize: 20000,
   testSize: 0,
-  source: { ...trainDefaults },
+  source: { ...TRAIN_DEFAULTS },
   attack: { eps: 2.0, steps: 10, stepSize: 0.5, batchSize: 250 },
-  fresh: { ...trainDefaults, epochs: 8 },
+  fresh: { ...TRAIN_DEFAULTS, epochs: 8 },
   variants: ["d_rand", "d_det"],
 };
 
@@ -118,19 +101,6 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
   },
 };
 
-const trainKeys = (p: string, what: string): Record<string, KeySpec> => ({
-  [`${p}.arch`]: { help: `architecture of the ${what}`, choices: ARCHITECTURES },
-  [`${p}.epochs`]: { help: `training epochs of the ${what}`, above: 0 },
-  [`${p}.batchSize`]: { help: "batch size", integer: true, min: 1 },
-  [`${p}.optimizer`]: { help: "optimizer", choices: ["sgd", "adam"] },
-  [`${p}.lr`]: { help: "initial learning rate", above: 0 },
-  [`${p}.momentum`]: { help: "SGD momentum", min: 0, max: 1 },
-  [`${p}.weightDecay`]: { help: "L2 weight decay", min: 0 },
-  [`${p}.schedule`]: { help: "learning-rate schedule", choices: ["step", "cosine", "constant"] },
-  [`${p}.augment`]: { help: "random crop + flip (CIFAR-10)" },
-  [`${p}.inputNoise`]: { help: "std of Gaussian input noise during training", min: 0 },
-});
-
 /** CLI description of the config. */
 export const SPEC: CliSpec<Config> = {
   name: "deno task sec3_2",
@@ -167,12 +137,6 @@ export interface Results {
   nTest: number;
   paper: typeof PAPER;
   table: string;
-}
-
-/** Converts the config's recipe into trainModel options. */
-export function trainOptions(t: TrainConfig, seed: number, label: string): TrainOptions {
-  const { arch: _a, ...rest } = t;
-  return { ...rest, seed, label };
 }
 
 /** Table 1 beside the paper's numbers (markdown). */

@@ -7,6 +7,8 @@ import { runMain } from "./errors.ts";
 import { resolveOutDir, type RunMeta, writeJsonAtomic, writeRunConfig } from "./output.ts";
 import { type BackendInfo, BACKENDS, initBackend } from "./backend/mod.ts";
 import { type Dataset, DATASETS, loadDataset } from "./data/registry.ts";
+import { ARCHITECTURES } from "./models.ts";
+import type { TrainOptions } from "./train.ts";
 
 /** Keys every experiment config has. */
 export interface CommonConfig {
@@ -110,4 +112,55 @@ export function cli<C>(
     await main(parsed.config, { preset: parsed.preset });
     return 0;
   });
+}
+
+/** A training recipe as it appears in an experiment config. */
+export interface TrainConfig {
+  arch: string;
+  epochs: number;
+  batchSize: number;
+  optimizer: "sgd" | "adam";
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  schedule: "step" | "cosine" | "constant";
+  augment: boolean;
+  inputNoise: number;
+}
+
+/** The default recipe of the quick presets (reference CNN, Adam 1e-3, cosine schedule). */
+export const TRAIN_DEFAULTS: TrainConfig = {
+  arch: "cnn",
+  epochs: 3,
+  batchSize: 128,
+  optimizer: "adam",
+  lr: 1e-3,
+  momentum: 0.9,
+  weightDecay: 0,
+  schedule: "cosine",
+  augment: false,
+  inputNoise: 0,
+};
+
+/** Key specs of a TrainConfig stored under `prefix` (e.g. "source"). */
+export function trainKeys(prefix: string, what: string): Record<string, KeySpec> {
+  const p = prefix;
+  return {
+    [`${p}.arch`]: { help: `architecture of the ${what}`, choices: ARCHITECTURES },
+    [`${p}.epochs`]: { help: `training epochs of the ${what}`, above: 0 },
+    [`${p}.batchSize`]: { help: "batch size", integer: true, min: 1 },
+    [`${p}.optimizer`]: { help: "optimizer", choices: ["sgd", "adam"] },
+    [`${p}.lr`]: { help: "initial learning rate", above: 0 },
+    [`${p}.momentum`]: { help: "SGD momentum", min: 0, max: 1 },
+    [`${p}.weightDecay`]: { help: "L2 weight decay", min: 0 },
+    [`${p}.schedule`]: { help: "learning-rate schedule", choices: ["step", "cosine", "constant"] },
+    [`${p}.augment`]: { help: "random crop + flip (CIFAR-10)" },
+    [`${p}.inputNoise`]: { help: "std of Gaussian input noise during training", min: 0 },
+  };
+}
+
+/** Converts a config recipe into trainModel options. */
+export function trainOptions(t: TrainConfig, seed: number, label: string): TrainOptions {
+  const { arch: _arch, ...rest } = t;
+  return { ...rest, seed, label };
 }

@@ -139,23 +139,31 @@ async function run(cmd: string, args: string[]): Promise<boolean> {
   }
 }
 
+/**
+ * The argv lists that install the Debian package: [install, update, install again] (the update only runs
+ * when the first install fails). `sudo` prefixes `sudo -n` (non-interactive) for non-root users.
+ */
+export function aptCommands(opts: { sudo: boolean }): { install: string[]; update: string[] } {
+  const pre = [...(opts.sudo ? ["sudo", "-n"] : []), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"];
+  return {
+    install: [...pre, "install", "-y", "-q", "dataset-fashion-mnist"],
+    update: [...pre, "update", "-q"],
+  };
+}
+
 async function tryApt(info: DatasetInfo): Promise<string | null> {
   if (info.name !== "fashion-mnist") return null;
+  if (!(await run("sh", ["-c", "command -v apt-get >/dev/null"]))) return null;
   const isRoot = Deno.uid?.() === 0;
-  const hasApt = await run("sh", ["-c", "command -v apt-get >/dev/null"]);
-  if (!hasApt) return null;
-  const sudo = isRoot ? [] : (await run("sh", ["-c", "sudo -n true 2>/dev/null"])) ? ["sudo", "-n"] : null;
-  if (!sudo) return null;
-  const [cmd, ...pre] = isRoot ? ["apt-get"] : [...sudo, "apt-get"];
+  if (!isRoot && !(await run("sh", ["-c", "sudo -n true 2>/dev/null"]))) return null;
+  const { install, update } = aptCommands({ sudo: !isRoot });
   console.error(
     `Fashion-MNIST is missing: installing the Debian package dataset-fashion-mnist (${
-      [cmd, ...pre].join(" ")
-    } install -y dataset-fashion-mnist)`,
+      isRoot ? "" : "sudo "
+    }apt-get install -y dataset-fashion-mnist)`,
   );
-  const env = ["DEBIAN_FRONTEND=noninteractive"];
-  const ok = await run("env", [...env, cmd, ...pre, "install", "-y", "-q", "dataset-fashion-mnist"]) ||
-    (await run("env", [...env, cmd, ...pre, "update", "-q"]) &&
-      await run("env", [...env, cmd, ...pre, "install", "-y", "-q", "dataset-fashion-mnist"]));
+  const exec = ([cmd, ...args]: string[]) => run(cmd, args);
+  const ok = (await exec(install)) || ((await exec(update)) && (await exec(install)));
   const dir = "/usr/share/datasets/fashion-mnist";
   return ok && hasFiles(info, dir) ? dir : null;
 }
