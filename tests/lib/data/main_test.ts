@@ -1,6 +1,8 @@
 // Tests for lib/data/main.ts (`deno task data`) run as a subprocess: output on a tiny dataset, bad inputs.
 import assert from "node:assert/strict";
-import { writeTinyIdx } from "./helpers.ts";
+import { join } from "node:path";
+import { encodeIdx } from "../../../lib/data/idx.ts";
+import { cifarRecords, writeTinyCifar, writeTinyIdx } from "./helpers.ts";
 
 const MAIN = new URL("../../../lib/data/main.ts", import.meta.url).pathname;
 
@@ -59,3 +61,49 @@ Deno.test("deno task data: empty --dir names the missing files, no stack", async
   assert.ok(!r.err.includes("    at "), r.err);
   assert.match(r.err, /^error: .*data_batch_1\.bin.*cifar-10-binary\.tar\.gz/);
 });
+
+/** Each corrupts one file of a tiny dataset in `dir`; returns the dataset name and the expected message parts. */
+const CORRUPT: [string, (dir: string) => Promise<[string, string[]]>][] = [
+  ["wrong IDX magic", async (dir) => {
+    const p = join(dir, "train-images-idx3-ubyte");
+    await Deno.writeFile(p, Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]));
+    return ["mnist", [p, "magic"]];
+  }],
+  ["truncated label file", async (dir) => {
+    const p = join(dir, "t10k-labels-idx1-ubyte");
+    await Deno.writeFile(p, encodeIdx([5], new Uint8Array(5)).subarray(0, 10));
+    return ["mnist", [p, "truncated", "found 2"]];
+  }],
+  ["image count != label count", async (dir) => {
+    const p = join(dir, "train-labels-idx1-ubyte");
+    await Deno.writeFile(p, encodeIdx([3], new Uint8Array(3)));
+    return ["mnist", [p, "3 labels", "20 images"]];
+  }],
+  ["label out of range", async (dir) => {
+    const p = join(dir, "train-labels-idx1-ubyte");
+    await Deno.writeFile(p, encodeIdx([20], new Uint8Array(20).fill(255)));
+    return ["mnist", [p, "label 255", "0..9"]];
+  }],
+  ["CIFAR size not a multiple of 3073", async (dir) => {
+    await writeTinyCifar(dir, { perBatch: 1, nTest: 1 });
+    const p = join(dir, "test_batch.bin");
+    await Deno.writeFile(p, cifarRecords(1).subarray(1));
+    return ["cifar10", [p, "3072", "multiple of 3073"]];
+  }],
+];
+
+for (const [what, corrupt] of CORRUPT) {
+  Deno.test(`deno task data: ${what} is a one-line error naming the file, no stack`, async () => {
+    const dir = await Deno.makeTempDir();
+    await writeTinyIdx(dir, { nTrain: 20, nTest: 5, gz: false });
+    const [dataset, parts] = await corrupt(dir);
+    const r = await runData([`--dataset=${dataset}`, `--dir=${dir}`]);
+    await Deno.remove(dir, { recursive: true });
+    assert.notEqual(r.code, 0);
+    assert.ok(!r.err.includes("    at "), `stack trace in: ${r.err}`);
+    assert.equal(r.err.trim().split("\n").length, 1, r.err);
+    for (const p of parts) {
+      assert.ok(r.err.startsWith("error: ") && r.err.includes(p), `"${r.err}" lacks "${p}"`);
+    }
+  });
+}

@@ -1,0 +1,37 @@
+// Tests for lib/data/fetch.ts: the manual instructions, the apt-get command lines and the MD5 helper.
+import assert from "node:assert/strict";
+import { aptCommands, instructions, md5Hex } from "../../../lib/data/fetch.ts";
+import { DATASETS } from "../../../lib/data/registry.ts";
+
+Deno.test("instructions: exact commands for each dataset", () => {
+  assert.match(instructions(DATASETS["fashion-mnist"]), /`sudo apt-get install dataset-fashion-mnist`/);
+  assert.match(instructions(DATASETS["fashion-mnist"]), /data\/fashion-mnist\//);
+  assert.match(instructions(DATASETS.mnist), /train-images-idx3-ubyte\.gz.*data\/mnist\//);
+  const c = instructions(DATASETS.cifar10);
+  assert.match(c, /cifar-10-binary\.tar\.gz/);
+  assert.match(c, /tar -xzf cifar-10-binary\.tar\.gz -C data\/cifar10/);
+  assert.match(c, /data\/cifar10\/cifar-10-batches-bin\/data_batch_1\.bin/);
+});
+
+Deno.test("aptCommands: non-interactive install/update, sudo -n only when not root", () => {
+  const root = aptCommands({ sudo: false });
+  assert.deepEqual(root.install, [
+    "env",
+    "DEBIAN_FRONTEND=noninteractive",
+    "apt-get",
+    "install",
+    "-y",
+    "-q",
+    "dataset-fashion-mnist",
+  ]);
+  assert.deepEqual(root.update, ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "update", "-q"]);
+  const user = aptCommands({ sudo: true });
+  assert.deepEqual(user.install.slice(0, 2), ["sudo", "-n"]);
+  assert.deepEqual(user.install.slice(2), root.install);
+});
+
+Deno.test("md5Hex: RFC 1321 test vectors", () => {
+  const enc = new TextEncoder();
+  assert.equal(md5Hex(new Uint8Array(0)), "d41d8cd98f00b204e9800998ecf8427e");
+  assert.equal(md5Hex(enc.encode("abc")), "900150983cd24fb0d6963f7d28e17f72");
+});
