@@ -143,27 +143,38 @@ async function run(cmd: string, args: string[]): Promise<boolean> {
  * The argv lists that install the Debian package: [install, update, install again] (the update only runs
  * when the first install fails). `sudo` prefixes `sudo -n` (non-interactive) for non-root users.
  */
-export function aptCommands(opts: { sudo: boolean }): { install: string[]; update: string[] } {
+export function aptCommands(
+  opts: { sudo: boolean; packages?: string[] },
+): { install: string[]; update: string[] } {
   const pre = [...(opts.sudo ? ["sudo", "-n"] : []), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"];
   return {
-    install: [...pre, "install", "-y", "-q", "dataset-fashion-mnist"],
+    install: [...pre, "install", "-y", "-q", ...(opts.packages ?? ["dataset-fashion-mnist"])],
     update: [...pre, "update", "-q"],
   };
 }
 
-async function tryApt(info: DatasetInfo): Promise<string | null> {
-  if (info.name !== "fashion-mnist") return null;
-  if (!(await run("sh", ["-c", "command -v apt-get >/dev/null"]))) return null;
+/**
+ * Installs Debian packages when apt-get exists and we are root or have passwordless sudo (install, and on
+ * failure update + install). Returns false when that is not possible or fails.
+ */
+export async function aptInstall(packages: string[]): Promise<boolean> {
+  if (!(await run("sh", ["-c", "command -v apt-get >/dev/null"]))) return false;
   const isRoot = Deno.uid?.() === 0;
-  if (!isRoot && !(await run("sh", ["-c", "sudo -n true 2>/dev/null"]))) return null;
-  const { install, update } = aptCommands({ sudo: !isRoot });
+  if (!isRoot && !(await run("sh", ["-c", "sudo -n true 2>/dev/null"]))) return false;
+  const { install, update } = aptCommands({ sudo: !isRoot, packages });
   console.error(
-    `Fashion-MNIST is missing: installing the Debian package dataset-fashion-mnist (${
-      isRoot ? "" : "sudo "
-    }apt-get install -y dataset-fashion-mnist)`,
+    `installing the Debian package(s) ${packages.join(" ")} (${isRoot ? "" : "sudo "}apt-get install -y ${
+      packages.join(" ")
+    })`,
   );
   const exec = ([cmd, ...args]: string[]) => run(cmd, args);
-  const ok = (await exec(install)) || ((await exec(update)) && (await exec(install)));
+  return (await exec(install)) || ((await exec(update)) && (await exec(install)));
+}
+
+async function tryApt(info: DatasetInfo): Promise<string | null> {
+  if (info.name !== "fashion-mnist") return null;
+  console.error("Fashion-MNIST is missing");
+  const ok = await aptInstall(["dataset-fashion-mnist"]);
   const dir = "/usr/share/datasets/fashion-mnist";
   return ok && hasFiles(info, dir) ? dir : null;
 }

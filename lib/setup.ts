@@ -1,0 +1,21 @@
+// First-run setup for `deno task demo`: makes sure the system pieces exist (OpenBLAS for the fast backend,
+// Fashion-MNIST), installing the Debian packages when possible and saying exactly what to do otherwise.
+import { loadBlas } from "./backend/blas.ts";
+import { runMain } from "./errors.ts";
+import { aptInstall } from "./data/fetch.ts";
+import { loadDataset } from "./data/registry.ts";
+
+if (import.meta.main) {
+  runMain(async () => {
+    if (loadBlas().warning) {
+      console.error("setup: OpenBLAS not found; installing libopenblas0-pthread (fast CPU backend)");
+      if (!(await aptInstall(["libopenblas0-pthread"]))) {
+        console.error(
+          "setup: could not install it; run `sudo apt-get install libopenblas0-pthread` (macOS: Accelerate is used). Continuing with the slow fallback.",
+        );
+      }
+    }
+    const ds = await loadDataset("fashion-mnist");
+    console.error(`setup: ok (OpenBLAS: ${loadBlas().source}; Fashion-MNIST: ${ds.dir})`);
+  });
+}
