@@ -381,7 +381,7 @@ export async function main(
       y: { field: "value", type: "quantitative", title: "test accuracy (%)", scale: { domain: [0, 100] } },
       color: { field: "metric", type: "nominal", title: null, legend: { orient: "bottom" } },
     },
-  } as never);
+  });
   await saveChart(run.outDir, "robust_curve", {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "Robust accuracy vs L2 eps (App. D.2)",
@@ -394,7 +394,7 @@ export async function main(
       y: { field: "robustAcc", type: "quantitative", title: "accuracy (%)", scale: { domain: [0, 100] } },
       color: { field: "model", type: "nominal" },
     },
-  } as never);
+  });
   const table = markdownTable(
     [
       "model",

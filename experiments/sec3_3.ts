@@ -300,7 +300,7 @@ export async function main(
       panel(ours, `ours (${config.dataset}, source ${config.source.arch})`),
       panel(paper, "paper (CIFAR-10, source ResNet-50)"),
     ],
-  } as never);
+  });
   const table = markdownTable(
     ["architecture", "acc trained on D_det", "transfer rate", "untargeted error", "std acc (trained on D)"],
     config.archs.map((

@@ -205,7 +205,7 @@ export function evaluate(model: ZooModel, split: Split, opts: {
   const acc = accuracy(predict(model, split, opts), split.y);
   if (!opts.attack) return { acc };
   checkAttackOptions(opts.attack);
-  const bs = opts.batchSize ?? 250, d = split.shape[0] * split.shape[1] * split.shape[2];
+  const bs = opts.batchSize ?? 250;
   const bar = opts.label ? new Progress(opts.label, split.n, { unit: "img" }) : null;
   let robust = 0;
   for (let s = 0; s < split.n; s += bs) {

@@ -20,7 +20,9 @@ export function checkSpd(name: string, m: Matrix, opts: { tol?: number } = {}): 
   const ev = eigh(m).values;
   if (!(ev[0] > 1e-13 * ev[ev.length - 1])) {
     throw new RangeError(
-      `${name} must be positive definite: smallest eigenvalue ${ev[0]} (accepted: > 1e-13 x the largest, ${ev[ev.length - 1]})`,
+      `${name} must be positive definite: smallest eigenvalue ${ev[0]} (accepted: > 1e-13 x the largest, ${
+        ev[ev.length - 1]
+      })`,
     );
   }
 }

@@ -39,9 +39,9 @@ if (import.meta.main) {
     if (!values["no-figures"]) {
       const sigmaStar = new Matrix([[1.6, 0.6], [0.6, 0.35]]), muStar = [1.2, 0.3];
       const specs: [string, ChartSpec][] = [
-        ["fig4", figure4Spec({ muStar, sigmaStar, eps: [0, 0.5, 1, 2], seed }) as ChartSpec],
-        ["lambda_eps", lambdaEpsSpec(sigmaStar) as ChartSpec],
-        ["worst_cosine", worstCosineSpec(sigmaStar, [0, 0.25, 0.5, 1, 1.5, 2, 3, 4, 6]) as ChartSpec],
+        ["fig4", figure4Spec({ muStar, sigmaStar, eps: [0, 0.5, 1, 2], seed })],
+        ["lambda_eps", lambdaEpsSpec(sigmaStar)],
+        ["worst_cosine", worstCosineSpec(sigmaStar, [0, 0.25, 0.5, 1, 1.5, 2, 3, 4, 6])],
       ];
       for (const [name, spec] of specs) {
         await saveChart(dir, name, spec);

@@ -20,7 +20,7 @@ Deno.test("runMain() turns a UserError into one line and exit code 2, without a 
 Deno.test("runMain() shows the stack of an unexpected error and exits 1", async () => {
   const r = await runSnippet(`runMain(async () => { throw new Error("bug"); });`);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /    at /);
+  assert.match(r.stderr, / {4}at /);
 });
 
 Deno.test("runMain() uses a returned number as the exit code", async () => {
