@@ -59,9 +59,9 @@ export const DEFAULTS: Config = {
   cache: true,
   trainSize: 20000,
   testSize: 0,
-  source: { ...TRAIN_DEFAULTS },
-  attack: { eps: 2.0, steps: 10, stepSize: 0.5, batchSize: 250 },
-  fresh: { ...TRAIN_DEFAULTS, epochs: 8 },
+  source: { ...TRAIN_DEFAULTS, epochs: 5 },
+  attack: { eps: 2.5, steps: 10, stepSize: 0.625, batchSize: 250 },
+  fresh: { ...TRAIN_DEFAULTS, epochs: 5 },
   variants: ["d_rand", "d_det"],
 };
 
