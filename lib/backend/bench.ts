@@ -1,0 +1,181 @@
+// `deno task bench`: throughput of the selected backend (train step, PGD input-gradient step, forward) on the
+// reference CNN and the largest 28x28 zoo model, sgemm GFLOP/s, and the loops of lib/attacks.ts and lib/train.ts.
+import * as tf from "@tensorflow/tfjs";
+import { parseArgs } from "node:util";
+import { runMain } from "../errors.ts";
+import { createModel, type ZooModel } from "../models.ts";
+import { pgd } from "../attacks.ts";
+import { trainModel } from "../train.ts";
+import { createRng } from "../rng.ts";
+import { BACKENDS, initBackend } from "./mod.ts";
+import { loadBlas } from "./blas.ts";
+
+/** Median of the timings (seconds) of `repeats` calls after `warmup` calls. */
+function timeIt(fn: () => void, opts: { warmup: number; repeats: number }): number {
+  for (let i = 0; i < opts.warmup; i++) fn();
+  const t: number[] = [];
+  for (let i = 0; i < opts.repeats; i++) {
+    const s = performance.now();
+    fn();
+    t.push((performance.now() - s) / 1000);
+  }
+  return t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
+}
+
+/** Forward FLOPs per image (2 x multiply-adds of conv and dense layers). */
+export function forwardFlops(m: ZooModel): number {
+  let flops = 0;
+  for (const layer of m.model.layers) {
+    const out = layer.outputShape as number[];
+    const w = layer.getWeights()[0];
+    if (!w) continue;
+    if (layer.getClassName() === "Conv2D") flops += 2 * out[1] * out[2] * w.size;
+    else if (layer.getClassName() === "Dense") flops += 2 * w.size;
+  }
+  return flops;
+}
+
+/** sgemm GFLOP/s on an n x n x n product (median of repeats). */
+export function sgemmGflops(n = 1024): number {
+  const blas = loadBlas();
+  const rng = createRng(0);
+  const a = Float32Array.from({ length: n * n }, () => rng.normal()),
+    b = a.slice(),
+    c = new Float32Array(n * n);
+  const s = timeIt(() => blas.sgemm(false, false, n, n, n, a, n, b, n, 0, c, n), { warmup: 2, repeats: 7 });
+  return (2 * n ** 3) / s / 1e9;
+}
+
+/** Throughput of one model at one batch size (images/s). */
+export function benchModel(arch: string, opts: { batch: number; repeats: number }) {
+  const m = createModel(arch, { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
+  const b = opts.batch, rng = createRng(1);
+  const x = tf.tensor4d(Float32Array.from({ length: b * 784 }, () => rng.next()), [b, 28, 28, 1]);
+  const labels = Int32Array.from({ length: b }, () => rng.int(10));
+  const y = tf.tensor1d(labels, "int32"), onehot = tf.oneHot(y, 10);
+  const opt = tf.train.adam(1e-3);
+  const loss = (xx: tf.Tensor4D, training: boolean) =>
+    tf.losses.softmaxCrossEntropy(onehot, m.logits(xx, training)) as tf.Scalar;
+  const train = () => tf.tidy(() => opt.minimize(() => loss(x, true), true)!.dataSync());
+  const inputGrad = () =>
+    tf.tidy(() => tf.grad((xx: tf.Tensor) => loss(xx as tf.Tensor4D, false))(x).dataSync());
+  const forward = () => tf.tidy(() => m.logits(x).dataSync());
+  const steps = 10;
+  const pgdLoop = () =>
+    tf.tidy(() => pgd(m, x, { y, threat: "l2", eps: 1, steps, stepSize: 0.25, seed: 0 }).xAdv.dataSync());
+  const split = {
+    x: x.dataSync() as Float32Array,
+    y: Uint8Array.from(labels),
+    n: b,
+    shape: [28, 28, 1] as [number, number, number],
+  };
+  const trainLoop = () =>
+    trainModel(m, {
+      ...split,
+      n: 4 * b,
+      x: new Float32Array(4 * b * 784).map((_, i) => split.x[i % split.x.length]),
+      y: new Uint8Array(4 * b).map((_, i) => split.y[i % b]),
+    }, {
+      epochs: 1,
+      batchSize: b,
+      optimizer: "adam",
+      lr: 1e-3,
+      momentum: 0.9,
+      weightDecay: 0,
+      schedule: "constant",
+      seed: 0,
+    });
+  const t = { warmup: 2, repeats: opts.repeats };
+  const flops = forwardFlops(m);
+  const r = {
+    arch,
+    params: m.model.countParams(),
+    forwardMflopsPerImage: flops / 1e6,
+    trainImgPerSec: b / timeIt(train, t),
+    inputGradImgPerSec: b / timeIt(inputGrad, t),
+    forwardImgPerSec: b / timeIt(forward, t),
+    pgdStepImgPerSec: (b * steps) /
+      timeIt(pgdLoop, { warmup: 1, repeats: Math.max(3, Math.ceil(opts.repeats / 3)) }),
+    trainLoopImgPerSec: (4 * b) /
+      timeIt(trainLoop, { warmup: 1, repeats: Math.max(3, Math.ceil(opts.repeats / 3)) }),
+  };
+  tf.dispose([x, y, onehot]);
+  opt.dispose();
+  m.model.dispose();
+  return r;
+}
+
+if (import.meta.main) {
+  runMain(async () => {
+    const { values } = parseArgs({
+      args: Deno.args,
+      options: {
+        json: { type: "boolean" },
+        backend: { type: "string", default: "auto" },
+        batch: { type: "string", default: "128" },
+        repeats: { type: "string", default: "9" },
+        models: { type: "string", default: "cnn,vgg_small" },
+        help: { type: "boolean" },
+      },
+    });
+    if (values.help) {
+      return void console.log(
+        `deno task bench [--json] [--backend=${
+          BACKENDS.join("|")
+        }] [--batch=128] [--repeats=9] [--models=cnn,vgg_small]`,
+      );
+    }
+    const batch = Number(values.batch), repeats = Number(values.repeats);
+    if (!(Number.isInteger(batch) && batch >= 1)) {
+      throw new RangeError(`--batch must be an integer >= 1, got "${values.batch}"`);
+    }
+    if (!(Number.isInteger(repeats) && repeats >= 1)) {
+      throw new RangeError(`--repeats must be an integer >= 1, got "${values.repeats}"`);
+    }
+    const info = await initBackend(values.backend!, { quiet: values.json });
+    const sg = sgemmGflops();
+    const models = values.models!.split(",").map((a) => benchModel(a, { batch, repeats }));
+    const rows = models.map((m) => ({
+      ...m,
+      trainGflops: (3 * m.forwardMflopsPerImage * m.trainImgPerSec) / 1e3,
+      inputGradGflops: (2 * m.forwardMflopsPerImage * m.inputGradImgPerSec) / 1e3,
+      forwardGflops: (m.forwardMflopsPerImage * m.forwardImgPerSec) / 1e3,
+    }));
+    const out = {
+      backend: info.name,
+      blas: info.blas ?? null,
+      batch,
+      sgemmGflops: sg,
+      models: Object.fromEntries(rows.map((r) => [r.arch, r])),
+    };
+    if (values.json) return void console.log(JSON.stringify(out, null, 2));
+    console.log(
+      `backend ${info.name} (${info.blas ?? "-"}), batch ${batch}, sgemm ${sg.toFixed(1)} GFLOP/s (1024^3)`,
+    );
+    for (const r of rows) {
+      const pct = (g: number) => `${g.toFixed(1)} GFLOP/s = ${((100 * g) / sg).toFixed(0)}% of sgemm`;
+      console.log(
+        `\n${r.arch} (${(r.params / 1e3).toFixed(0)}k params, ${
+          r.forwardMflopsPerImage.toFixed(1)
+        } MFLOP/img forward)`,
+      );
+      console.log(
+        `  train step      ${r.trainImgPerSec.toFixed(0).padStart(6)} img/s  (${
+          pct(r.trainGflops)
+        }, counting 3x forward)`,
+      );
+      console.log(
+        `  input gradient  ${r.inputGradImgPerSec.toFixed(0).padStart(6)} img/s  (${
+          pct(r.inputGradGflops)
+        }, counting 2x forward)`,
+      );
+      console.log(
+        `  forward         ${r.forwardImgPerSec.toFixed(0).padStart(6)} img/s  (${pct(r.forwardGflops)})`,
+      );
+      console.log(
+        `  pgd() loop      ${r.pgdStepImgPerSec.toFixed(0).padStart(6)} img-steps/s (lib/attacks.ts)`,
+      );
+      console.log(`  trainModel()    ${r.trainLoopImgPerSec.toFixed(0).padStart(6)} img/s (lib/train.ts)`);
+    }
+  });
+}
