@@ -181,10 +181,13 @@ export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResul
   }
   const final = best! as { x: tf.Tensor4D; rank: tf.Tensor1D };
   final.rank.dispose();
-  const s = score(final.x);
+  // hand back an ordinary (not kept) tensor, so a caller's tf.tidy disposes it like any other result
+  const xAdv = final.x.clone();
+  final.x.dispose();
+  const s = score(xAdv);
   s.rank.dispose();
   return {
-    xAdv: final.x,
+    xAdv,
     success: s.success,
     loss: targeted ? tf.tidy(() => s.obj.neg() as tf.Tensor1D) : s.obj,
   };
