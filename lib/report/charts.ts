@@ -22,6 +22,11 @@ export function svgToPng(svg: string, scale = 2): Uint8Array {
 
 /** Compiles and renders a vega-lite spec headlessly; returns the SVG and a 2x PNG. */
 export async function renderChart(spec: ChartSpec): Promise<{ svg: string; png: Uint8Array }> {
+  if (/"url"\s*:/.test(JSON.stringify(spec))) {
+    throw new TypeError(
+      "renderChart: external data (a `url`) is not allowed; inline the values (charts render offline)",
+    );
+  }
   const withConfig = {
     ...spec,
     config: { font: FONT, background: "white", ...(spec as { config?: object }).config },

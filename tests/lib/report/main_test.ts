@@ -1,0 +1,79 @@
+// Tests for lib/report/main.ts: skipped/missing sections, and the page rendered in headless chromium.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { buildReport } from "../../../lib/report/main.ts";
+import { encodePng } from "../../../lib/report/grid.ts";
+import { findChromium, openPage } from "./browser.ts";
+
+async function fixture(): Promise<string> {
+  const root = await Deno.makeTempDir({ prefix: "report_" });
+  const w = async (p: string, s: string | Uint8Array) => {
+    await Deno.mkdir(join(root, p, ".."), { recursive: true });
+    typeof s === "string"
+      ? await Deno.writeTextFile(join(root, p), s)
+      : await Deno.writeFile(join(root, p), s);
+  };
+  await w(
+    "sec3_2/results.json",
+    JSON.stringify({
+      testAcc: { d: 0.9, d_rand: 0.6, d_det: 0.3 },
+      attackSuccess: { d_rand: 0.97, d_det: 0.98 },
+      meanDeltaL2: { d_rand: 2.4, d_det: 2.4 },
+      eps: 2.5,
+      steps: 10,
+      dataset: "fashion-mnist",
+      preset: "quick",
+      backend: "fast",
+      runSeconds: 12,
+    }),
+  );
+  await w("sec3_2/config.json", JSON.stringify({ config: { seed: 0 }, meta: { seed: 0 } }));
+  await w("sec3_2/fig.png", encodePng(new Float32Array(64).fill(0.5), 8, 8, 1, 2));
+  await w("sec3_1/results.json", JSON.stringify({ models: {} })); // older schema
+  await w("sec3_3/results.json", "{ not json"); // corrupted
+  return root; // theory: missing
+}
+
+Deno.test("buildReport() renders what exists, names skipped files with the reason, lists missing runs", async () => {
+  const root = await fixture();
+  const { html, sections } = await buildReport(root);
+  assert.deepEqual(sections, [
+    { id: "sec3_2", status: "ok" },
+    { id: "sec3_1", status: "skipped" },
+    { id: "sec3_3", status: "skipped" },
+    { id: "theory", status: "missing" },
+  ]);
+  assert.match(html, /sec3_1\/results\.json: missing models\.standard\.stdAcc/);
+  assert.match(html, /sec3_3\/results\.json: not valid JSON/);
+  assert.match(html, /not run yet: <code>deno task theory<\/code>/);
+  assert.match(html, /63\.3%/); // the paper's D_rand beside ours
+  assert.doesNotMatch(html, /https?:\/\/(?!vega\.github\.io)/, "no network references");
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test({
+  name: "report page loads in headless chromium: every image decoded, no console errors; screenshot saved",
+  ignore: !findChromium(),
+  async fn() {
+    const root = await fixture();
+    const { html } = await buildReport(root);
+    const file = join(root, "report.html");
+    await Deno.writeTextFile(file, html);
+    const page = await openPage(`file://${file}`);
+    try {
+      const imgs = await page.evaluate<{ n: number; broken: string[] }>(
+        `(() => { const im = [...document.images]; return { n: im.length, broken: im.filter((i) => !(i.complete && i.naturalWidth > 0)).map((i) => i.alt) }; })()`,
+      );
+      assert.ok(imgs.n >= 2, `expected images, found ${imgs.n}`);
+      assert.deepEqual(imgs.broken, []);
+      assert.deepEqual(page.consoleErrors, []);
+      const shot = await page.screenshot();
+      assert.ok(shot.length > 1000);
+      await Deno.mkdir("out", { recursive: true });
+      await Deno.writeFile("out/report_test_screenshot.png", shot);
+    } finally {
+      await page.close();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
