@@ -230,9 +230,10 @@ export async function main(
     const fresh = await trainCached(config.fresh.arch, split, {
       data: { dataset: config.dataset, name: id, n: split.n },
       numClasses: C,
+      // D's row uses the source model's seed: with the same recipe it is the source model itself (a cache hit)
       train: trainOptions(
         config.fresh,
-        deriveSeed(config.seed, `fresh_${name}`),
+        deriveSeed(config.seed, name === "d" ? "source" : `fresh_${name}`),
         `train ${config.fresh.arch} on ${name}`,
       ),
       cache: config.cache,

@@ -6,9 +6,8 @@ import { renderChart } from "../../../lib/report/charts.ts";
 import { encodePng, imageGrid } from "../../../lib/report/grid.ts";
 import { formatPct, markdownTable } from "../../../lib/report/table.ts";
 
-// deno-lint-ignore no-explicit-any
-const decode = (bytes: Uint8Array): { width: number; height: number; data: Uint8Array } =>
-  PNG.sync.read(Buffer.from(bytes)) as any;
+const decode = (bytes: Uint8Array) =>
+  PNG.sync.read(Buffer.from(bytes)) as unknown as { width: number; height: number; data: Uint8Array };
 /** Number of distinct RGBA colours. */
 function colours(png: { data: Uint8Array }): number {
   const set = new Set<number>();
