@@ -298,8 +298,8 @@ function relabelGrid(
     ]);
   }
   return imageGrid(rows, {
-    colLabels: ["x (label y)", ...variants.map((v) => `x_adv in ${v} (label t)`)],
-    title: "Relabelled training images: they look unchanged, the labels look wrong",
+    colLabels: ["x (label y)", ...variants.map((v) => `${v} (label t)`)],
+    title: "x_adv: the image keeps its class, the new label t looks wrong",
     scale: 3,
   });
 }

@@ -37,10 +37,20 @@ export function imageGrid(
   const scale = opts.scale ?? 3;
   const first = rows[0]?.[0];
   if (!first) throw new RangeError("imageGrid: no cells");
-  const cw = first.w * scale, ch = first.h * scale, cap = 16, gap = 14;
-  const left = opts.rowLabels ? 90 : gap, top = (opts.title ? 26 : 6) + (opts.colLabels ? 18 : 0);
+  // text widths estimated at 6.7 px per character (11 px DejaVu Sans); columns widen to fit labels and captions
+  const textW = (t: string | undefined) => (t ? t.length * 6.7 : 0);
+  const img = first.w * scale, ch = first.h * scale, cap = 16;
+  const labelW = Math.max(
+    0,
+    ...(opts.colLabels ?? []).map(textW),
+    ...rows.flat().map((c) => textW(c.caption)),
+  );
+  const cw = Math.max(img, labelW), gap = 14;
+  const left = opts.rowLabels ? 12 + Math.max(...opts.rowLabels.map(textW)) : gap;
+  const top = (opts.title ? 26 : 6) + (opts.colLabels ? 18 : 0);
   const ncol = Math.max(...rows.map((r) => r.length));
-  const width = left + ncol * (cw + gap), height = top + rows.length * (ch + cap + gap) + gap;
+  const width = Math.max(left + ncol * (cw + gap), textW(opts.title) * 1.15 + 2 * gap);
+  const height = top + rows.length * (ch + cap + gap) + gap;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" font-family="DejaVu Sans" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
@@ -69,7 +79,9 @@ export function imageGrid(
       const url = `data:image/png;base64,${
         encodeBase64(encodePng(cell.image, cell.h, cell.w, cell.c, scale))
       }`;
-      parts.push(`<image x="${x0}" y="${y0}" width="${cw}" height="${ch}" xlink:href="${url}"/>`);
+      parts.push(
+        `<image x="${x0 + (cw - img) / 2}" y="${y0}" width="${img}" height="${ch}" xlink:href="${url}"/>`,
+      );
       if (cell.caption) {
         parts.push(
           `<text x="${x0 + cw / 2}" y="${y0 + ch + 12}" text-anchor="middle">${esc(cell.caption)}</text>`,
