@@ -36,8 +36,9 @@ Deno.test("exportDataset: x/y .npy read back exactly; preview PNG has a row per 
   assert.deepEqual(y.shape, [7]);
   assert.deepEqual(Array.from(y.data), [0, 1, 2, 0, 1, 2, 0]);
   const [w3, h3] = pngSize(await Deno.readFile(files[2]));
-  // Same data without any example of label 2: one row fewer, so the preview is shorter.
-  const two = await exportDataset(dir, "d_two", split([0, 1, 0, 1]), { classNames: names, perClass: 2 });
+  // Same data without any example of label 2 (and a name of the same length, since the title sets a minimum
+  // width): one row fewer, so the preview is shorter.
+  const two = await exportDataset(dir, "d_twos", split([0, 1, 0, 1]), { classNames: names, perClass: 2 });
   const [w2, h2] = pngSize(await Deno.readFile(two[2]));
   assert.equal(w2, w3);
   assert.ok(h2 < h3, `height ${h2} with 2 labels vs ${h3} with 3`);
