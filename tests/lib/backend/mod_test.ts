@@ -1,0 +1,111 @@
+// Backend selection, the BLAS fallback, whole-model agreement across backends, and no leaks over 1,000 steps.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../../../lib/backend/mod.ts";
+import { loadBlas, tsSgemm } from "../../../lib/backend/blas.ts";
+import { createModel } from "../../../lib/models.ts";
+import { createRng } from "../../../lib/rng.ts";
+
+Deno.test("initBackend(): auto falls through to fast when tfjs-node(-gpu) is absent, saying why", async () => {
+  const info = await initBackend("auto", { quiet: true });
+  assert.equal(info.name, "fast");
+  assert.match(info.reason, /skipped tensorflow \(tfjs-node-gpu\/tfjs-node not installed\)/);
+  assert.equal(tf.getBackend(), "wasm");
+});
+
+Deno.test("initBackend(): an unknown name lists the choices; tensorflow without the package gives setup steps", async () => {
+  await assert.rejects(
+    () => initBackend("bogus"),
+    /unknown backend "bogus"; accepted: auto, tensorflow, fast, wasm, cpu/,
+  );
+  await assert.rejects(
+    () => initBackend("tensorflow"),
+    /--backend=tensorflow: tfjs-node-gpu is not installed.*CUDA 11\.2 \+ cuDNN 8\.1.*--allow-scripts/,
+  );
+});
+
+Deno.test("loadBlas(): a missing library falls back to the TypeScript GEMM with a warning, never a crash", () => {
+  const b = loadBlas({ path: "/nonexistent/libopenblas.so.0" });
+  assert.equal(b.source, "typescript");
+  assert.match(b.warning!, /no BLAS library found.*apt-get install libopenblas0-pthread/);
+});
+
+Deno.test("tsSgemm() and the native sgemm agree with a naive triple loop for every transpose combination", () => {
+  const rng = createRng(2), m = 5, n = 4, k = 3;
+  const a = Float32Array.from({ length: m * k }, () => rng.normal()),
+    b = Float32Array.from({ length: k * n }, () => rng.normal());
+  const native = loadBlas();
+  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+    const A = (i: number, p: number) => (ta ? a[p * m + i] : a[i * k + p]);
+    const B = (p: number, j: number) => (tb ? b[j * k + p] : b[p * n + j]);
+    const ref = new Float32Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) ref[i * n + j] += A(i, p) * B(p, j);
+    }
+    for (const gemm of [tsSgemm, native.sgemm]) {
+      const c = new Float32Array(m * n).fill(7);
+      gemm(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, 0, c, n);
+      c.forEach((v, i) =>
+        assert.ok(Math.abs(v - ref[i]) < 1e-5, `ta=${ta} tb=${tb} [${i}] ${v} vs ${ref[i]}`)
+      );
+    }
+  }
+});
+
+for (const arch of ["cnn", "resnet_small"]) {
+  Deno.test(`${arch}: loss, weight gradients and input gradient agree between the fast and the cpu backend`, async () => {
+    const rng = createRng(5);
+    const xd = Float32Array.from({ length: 4 * 784 }, () => rng.next()), yd = Int32Array.from([1, 7, 3, 0]);
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const m = createModel(arch, { inputShape: [28, 28, 1], numClasses: 10, seed: 3 });
+      const out = tf.tidy(() => {
+        const x = tf.tensor4d(xd, [4, 28, 28, 1]), y = tf.oneHot(tf.tensor1d(yd, "int32"), 10);
+        const f = () => tf.losses.softmaxCrossEntropy(y, m.logits(x, true)) as tf.Scalar;
+        const { value, grads } = tf.variableGrads(f);
+        const gx = tf.grad((xx: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, m.logits(xx as tf.Tensor4D)))(
+          x,
+        );
+        return {
+          loss: value.dataSync()[0],
+          grads: Object.values(grads).map((g) => g.dataSync() as Float32Array),
+          gx: gx.dataSync() as Float32Array,
+        };
+      });
+      m.model.dispose();
+      return out;
+    };
+    const ref = await run("cpu"), got = await run("wasm");
+    assert.ok(Math.abs(ref.loss - got.loss) <= 1e-4 * Math.abs(ref.loss));
+    const rel = (a: Float32Array, b: Float32Array) => {
+      let num = 0, den = 0;
+      for (let i = 0; i < a.length; i++) {
+        (num = Math.max(num, Math.abs(a[i] - b[i])), den = Math.max(den, Math.abs(a[i])));
+      }
+      return num / Math.max(den, 1e-12);
+    };
+    assert.equal(got.grads.length, ref.grads.length);
+    ref.grads.forEach((g, i) =>
+      assert.ok(rel(g, got.grads[i]) <= 1e-4, `weight gradient ${i}: ${rel(g, got.grads[i])}`)
+    );
+    assert.ok(rel(ref.gx, got.gx) <= 1e-4, `input gradient ${rel(ref.gx, got.gx)}`);
+  });
+}
+
+Deno.test("fast backend: 1,000 training steps keep tf.memory().numTensors flat", async () => {
+  await tf.setBackend("wasm");
+  const m = createModel("cnn", { inputShape: [8, 8, 1], numClasses: 3, seed: 1 });
+  const opt = tf.train.momentum(0.01, 0.9);
+  const x = tf.randomUniform([4, 8, 8, 1], 0, 1, "float32", 1),
+    y = tf.oneHot(tf.tensor1d([0, 1, 2, 1], "int32"), 3);
+  const step = () =>
+    tf.tidy(() =>
+      void opt.minimize(() => tf.losses.softmaxCrossEntropy(y, m.logits(x as tf.Tensor4D, true)) as tf.Scalar)
+    );
+  step();
+  const start = tf.memory().numTensors;
+  for (let i = 0; i < 1000; i++) step();
+  assert.equal(tf.memory().numTensors, start);
+  tf.dispose([x, y]);
+  opt.dispose();
+});
