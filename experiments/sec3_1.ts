@@ -24,7 +24,7 @@ import {
 } from "../lib/experiment.ts";
 import { checkArch, type ZooModel } from "../lib/models.ts";
 import { writeFileAtomic } from "../lib/output.ts";
-import { trainCached } from "../lib/pipeline.ts";
+import { sourceDataId, trainCached, trainSource } from "../lib/pipeline.ts";
 import { phase } from "../lib/progress.ts";
 import { saveChart } from "../lib/report/charts.ts";
 import { imageGrid } from "../lib/report/grid.ts";
@@ -244,17 +244,13 @@ export async function main(
   const C = info.numClasses;
   const train = firstN(run.data.train, config.trainSize);
   const test = firstN(run.data.test, config.testSize);
-  const dataId = { dataset: config.dataset, name: `train[:${train.n}]`, n: train.n };
-  const standard = await trainCached(config.standard.arch, train, {
-    data: dataId,
+  const dataId = sourceDataId(config.dataset, train);
+  const standard = await trainSource(train, {
+    recipe: config.standard,
+    dataset: config.dataset,
     numClasses: C,
-    train: trainOptions(
-      config.standard,
-      deriveSeed(config.seed, "source"),
-      `train standard ${config.standard.arch}`,
-    ),
+    seed: config.seed,
     cache: config.cache,
-    title: `standard source model (${config.standard.arch})`,
   });
   const { eps, steps, stepSize, ...robustRecipe } = config.robust;
   const robust = await trainCached(config.robust.arch, train, {

@@ -19,7 +19,13 @@ import {
   trainOptions,
 } from "../lib/experiment.ts";
 import { checkArch } from "../lib/models.ts";
-import { buildRelabelled, type RelabelledSet, trainCached } from "../lib/pipeline.ts";
+import {
+  buildRelabelled,
+  type RelabelledSet,
+  sourceDataId,
+  trainCached,
+  trainSource,
+} from "../lib/pipeline.ts";
 import { phase } from "../lib/progress.ts";
 import { imageGrid } from "../lib/report/grid.ts";
 import { formatPct, markdownTable } from "../lib/report/table.ts";
@@ -177,18 +183,14 @@ export async function main(
   const train = firstN(run.data.train, config.trainSize);
   const test = firstN(run.data.test, config.testSize);
   const C = info.numClasses;
-  const dataId = { dataset: config.dataset, name: `train[:${train.n}]`, n: train.n };
+  const dataId = sourceDataId(config.dataset, train);
 
-  const source = await trainCached(config.source.arch, train, {
-    data: dataId,
+  const source = await trainSource(train, {
+    recipe: config.source,
+    dataset: config.dataset,
     numClasses: C,
-    train: trainOptions(
-      config.source,
-      deriveSeed(config.seed, "source"),
-      `train source ${config.source.arch}`,
-    ),
+    seed: config.seed,
     cache: config.cache,
-    title: `source model: standard training of ${config.source.arch} on ${train.n} images`,
   });
   const sourceTestAcc = evaluate(source.model, test).acc;
   console.error(`source model test accuracy ${formatPct(sourceTestAcc)}`);

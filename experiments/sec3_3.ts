@@ -19,7 +19,7 @@ import {
   trainOptions,
 } from "../lib/experiment.ts";
 import { ARCHITECTURES, checkArch, SMALL_ARCHITECTURES } from "../lib/models.ts";
-import { buildRelabelled, relabelTargets, trainCached } from "../lib/pipeline.ts";
+import { buildRelabelled, relabelTargets, sourceDataId, trainCached, trainSource } from "../lib/pipeline.ts";
 import { phase } from "../lib/progress.ts";
 import { saveChart } from "../lib/report/charts.ts";
 import { formatPct, markdownTable } from "../lib/report/table.ts";
@@ -178,17 +178,13 @@ export async function main(
   const C = info.numClasses;
   const train = firstN(run.data.train, config.trainSize);
   const test = firstN(run.data.test, config.testSize);
-  const dataId = { dataset: config.dataset, name: `train[:${train.n}]`, n: train.n };
-  const source = await trainCached(config.source.arch, train, {
-    data: dataId,
+  const dataId = sourceDataId(config.dataset, train);
+  const source = await trainSource(train, {
+    recipe: config.source,
+    dataset: config.dataset,
     numClasses: C,
-    train: trainOptions(
-      config.source,
-      deriveSeed(config.seed, "source"),
-      `train source ${config.source.arch}`,
-    ),
+    seed: config.seed,
     cache: config.cache,
-    title: `source model: standard training of ${config.source.arch} on ${train.n} images`,
   });
   const sourceTestAcc = evaluate(source.model, test).acc;
   const ddet = await buildRelabelled(source, train, {

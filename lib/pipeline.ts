@@ -9,6 +9,7 @@ import { createModel, type ZooModel } from "./models.ts";
 import { phase } from "./progress.ts";
 import { createRng, deriveSeed } from "./rng.ts";
 import { trainModel, type TrainOptions } from "./train.ts";
+import { type TrainConfig, trainOptions } from "./experiment.ts";
 
 /** Identifies a training set for the cache: the dataset, how it was derived, and its size. */
 export interface DataId {
@@ -16,6 +17,11 @@ export interface DataId {
   /** e.g. "train[:20000]" or "d_det(<hash>)". */
   name: string;
   n: number;
+}
+
+/** The cache identity of the first `split.n` training examples of a dataset. */
+export function sourceDataId(dataset: string, split: Split): DataId {
+  return { dataset, name: `train[:${split.n}]`, n: split.n };
 }
 
 /** Trains `arch` on `split` (or loads the identical model from the cache). */
@@ -43,6 +49,27 @@ export async function trainCached(arch: string, split: Split, opts: {
     load: (dir) => loadModel(dir),
   });
   return { model: r.value, hash: r.hash, hit: r.hit };
+}
+
+/**
+ * The standard source model every section starts from: `recipe.arch` trained on `split` with the seed label
+ * "source", so sec3_1, sec3_2 and sec3_3 share one cache entry whenever their recipes match.
+ */
+export function trainSource(split: Split, opts: {
+  recipe: TrainConfig;
+  dataset: string;
+  numClasses: number;
+  seed: number;
+  cache: boolean;
+}): Promise<{ model: ZooModel; hash: string; hit: boolean }> {
+  const arch = opts.recipe.arch;
+  return trainCached(arch, split, {
+    data: sourceDataId(opts.dataset, split),
+    numClasses: opts.numClasses,
+    train: trainOptions(opts.recipe, deriveSeed(opts.seed, "source"), `train source ${arch}`),
+    cache: opts.cache,
+    title: `source model: standard training of ${arch} on ${split.n} images`,
+  });
 }
 
 /** Targeted L2 PGD settings of eq. 6 (pixel units). */
