@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { Matrix, randomSpd, rng } from "../../theory/linalg.ts";
 import { sample } from "../../theory/gaussian.ts";
+import { solveCg } from "./helpers.ts";
 import { deltaStar, gapClosedForm, gapMonteCarlo, isotropicGap, minPenalty } from "../../theory/thm1.ts";
 
 const sigma = randomSpd([0.3, 0.6, 1, 1.5, 2.6], 11);
@@ -23,23 +24,8 @@ Deno.test("deltaStar() equals the maximizer found by gradient ascent on the pena
     const z = x.getRow(i).map((v, j) => v - y[i] * mu[j]);
     // ascend F(d) = (z + d)^T Sigma^-1 (z + d) - C ||d||^2 by gradient steps (solve Sigma u = z + d iteratively)
     let d = z.map(() => 0);
-    const solve = (b: number[]) => {
-      // conjugate gradient for Sigma u = b
-      let u = b.map(() => 0), r = [...b], p = [...r];
-      for (let k = 0; k < 50; k++) {
-        const ap = sigma.mmul(Matrix.columnVector(p)).to1DArray();
-        const rr = r.reduce((a, v) => a + v * v, 0);
-        if (rr < 1e-30) break;
-        const alpha = rr / p.reduce((a, v, j) => a + v * ap[j], 0);
-        u = u.map((v, j) => v + alpha * p[j]);
-        r = r.map((v, j) => v - alpha * ap[j]);
-        const beta = r.reduce((a, v) => a + v * v, 0) / rr;
-        p = r.map((v, j) => v + beta * p[j]);
-      }
-      return u;
-    };
     for (let it = 0; it < 20000; it++) {
-      const g = solve(z.map((v, j) => v + d[j])).map((v, j) => 2 * v - 2 * c * d[j]);
+      const g = solveCg(sigma, z.map((v, j) => v + d[j])).map((v, j) => 2 * v - 2 * c * d[j]);
       d = d.map((v, j) => v + 0.02 * g[j]);
     }
     closed.getRow(i).forEach((v, j) =>

@@ -11,6 +11,7 @@ import {
   sigmaRobustResidual,
 } from "../../theory/thm2.ts";
 import { minimizeRelaxed } from "../../theory/claims.ts";
+import { solveCg } from "./helpers.ts";
 
 const sigma = randomSpd([0.3, 0.6, 1, 1.5, 2.6], 7);
 
@@ -92,7 +93,7 @@ Deno.test("exactAdversary() spends the whole budget and beats any other point of
   assert.ok(Math.abs(Math.hypot(...d.getRow(0)) - 0.7) < 1e-9);
   const val = (delta: number[]) => {
     const w = z.getRow(0).map((v, i) => v + delta[i]);
-    const u = solveSigma(w);
+    const u = solveCg(sigma, w);
     return w.reduce((a, v, i) => a + v * u[i], 0);
   };
   const best = val(d.getRow(0));
@@ -102,21 +103,6 @@ Deno.test("exactAdversary() spends the whole budget and beats any other point of
     assert.ok(val(dir.map((v) => (0.7 * v) / n)) <= best + 1e-9);
   }
 });
-
-function solveSigma(b: number[]): number[] {
-  let u = b.map(() => 0), r = [...b], p = [...r];
-  for (let k = 0; k < 60; k++) {
-    const ap = sigma.mmul(Matrix.columnVector(p)).to1DArray();
-    const rr = r.reduce((a, v) => a + v * v, 0);
-    if (rr < 1e-30) break;
-    const alpha = rr / p.reduce((a, v, j) => a + v * ap[j], 0);
-    u = u.map((v, j) => v + alpha * p[j]);
-    r = r.map((v, j) => v - alpha * ap[j]);
-    const beta = r.reduce((a, v) => a + v * v, 0) / rr;
-    p = r.map((v, j) => v + beta * p[j]);
-  }
-  return u;
-}
 
 Deno.test("exact-adversary training approaches the relaxed Sigma_r(lambda(eps)) as d grows", () => {
   const gap = (d: number) => {
