@@ -12,6 +12,7 @@ import {
   COMMON_KEYS,
   type CommonConfig,
   finishRun,
+  PAPER_RECIPE,
   startRun,
   TRAIN_DEFAULTS,
   type TrainConfig,
@@ -85,25 +86,9 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
   paper: {
     dataset: "cifar10",
     trainSize: 0,
-    source: {
-      arch: "resnet50",
-      epochs: 150,
-      optimizer: "sgd",
-      lr: 0.1,
-      weightDecay: 5e-4,
-      schedule: "step",
-      augment: true,
-    },
+    source: { ...PAPER_RECIPE },
     attack: { eps: 0.5, steps: 100, stepSize: 0.1, batchSize: 128 },
-    fresh: {
-      arch: "resnet50",
-      epochs: 150,
-      optimizer: "sgd",
-      lr: 0.1,
-      weightDecay: 5e-4,
-      schedule: "step",
-      augment: true,
-    },
+    fresh: { ...PAPER_RECIPE },
   },
 };
 

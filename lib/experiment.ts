@@ -142,6 +142,21 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   inputNoise: 0,
 };
 
+/** The authors' CIFAR-10 recipe (robustness library defaults): ResNet-50, SGD 0.1, momentum 0.9, weight decay
+ * 5e-4, batch 128, 150 epochs with lr x0.1 steps, random crop + flip. Used by every `paper` preset. */
+export const PAPER_RECIPE: TrainConfig = {
+  arch: "resnet50",
+  epochs: 150,
+  batchSize: 128,
+  optimizer: "sgd",
+  lr: 0.1,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  schedule: "step",
+  augment: true,
+  inputNoise: 0,
+};
+
 /** Key specs of a TrainConfig stored under `prefix` (e.g. "source"). */
 export function trainKeys(prefix: string, what: string): Record<string, KeySpec> {
   const p = prefix;
