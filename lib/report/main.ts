@@ -52,7 +52,12 @@ function barsSpec(
     height: 200,
     mark: "bar",
     encoding: {
-      column: { field: "label", type: "nominal", title: null, sort: null },
+      column: {
+        field: "label",
+        type: "nominal",
+        title: null,
+        sort: [...new Set(values.map((v) => v.label))],
+      },
       x: { field: "source", type: "nominal", axis: null },
       y: { field: "value", type: "quantitative", title: yTitle },
       color: { field: "source", type: "nominal", title: null, scale: { domain: ["ours", "paper"] } },

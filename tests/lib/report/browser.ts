@@ -14,7 +14,8 @@ export function findChromium(): string | null {
 /** A headless browser page controlled over CDP. */
 export interface Page {
   evaluate<T>(expression: string): Promise<T>;
-  screenshot(): Promise<Uint8Array>;
+  /** PNG of the viewport, or of the whole page with `fullPage`. */
+  screenshot(opts?: { fullPage?: boolean }): Promise<Uint8Array>;
   consoleErrors: string[];
   close(): Promise<void>;
 }
@@ -95,8 +96,11 @@ export async function openPage(url: string, opts: { width?: number; height?: num
       const r = await send("Runtime.evaluate", { expression, returnByValue: true, awaitPromise: true });
       return (r.result as { value: T }).value;
     },
-    async screenshot() {
-      const r = await send("Page.captureScreenshot", { format: "png", captureBeyondViewport: true });
+    async screenshot(o: { fullPage?: boolean } = {}) {
+      const r = await send("Page.captureScreenshot", {
+        format: "png",
+        captureBeyondViewport: o.fullPage ?? false,
+      });
       return Uint8Array.from(atob(r.data as string), (c) => c.charCodeAt(0));
     },
     async close() {

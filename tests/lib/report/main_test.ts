@@ -67,7 +67,7 @@ Deno.test({
       assert.ok(imgs.n >= 2, `expected images, found ${imgs.n}`);
       assert.deepEqual(imgs.broken, []);
       assert.deepEqual(page.consoleErrors, []);
-      const shot = await page.screenshot();
+      const shot = await page.screenshot({ fullPage: true });
       assert.ok(shot.length > 1000);
       await Deno.mkdir("out", { recursive: true });
       await Deno.writeFile("out/report_test_screenshot.png", shot);
