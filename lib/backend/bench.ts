@@ -46,6 +46,42 @@ export function sgemmGflops(n = 1024): number {
   return (2 * n ** 3) / s / 1e9;
 }
 
+/** Peak resident set size of this process so far (MiB; Linux VmHWM, else the current RSS). */
+export function peakRssMiB(): number {
+  try {
+    const m = Deno.readTextFileSync("/proc/self/status").match(/^VmHWM:\s+(\d+) kB/m);
+    if (m) return Number(m[1]) / 1024;
+  } catch { /* not Linux: fall back to the current RSS */ }
+  return Deno.memoryUsage().rss / 2 ** 20;
+}
+
+/**
+ * Runs `steps` training steps of the reference CNN at batch `batch` (Adam) and reports the tensor count before
+ * and after (a leak shows as growth) and the process's peak resident memory (MiB).
+ */
+export function memoryRun(steps: number, batch: number) {
+  const m = createModel("cnn", { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
+  const rng = createRng(3);
+  const x = tf.tensor4d(Float32Array.from({ length: batch * 784 }, () => rng.next()), [batch, 28, 28, 1]);
+  const onehot = tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(10)), "int32"), 10);
+  const opt = tf.train.adam(1e-3);
+  const step = () =>
+    tf.tidy(() =>
+      void opt.minimize(
+        () => tf.losses.softmaxCrossEntropy(onehot, m.logits(x as tf.Tensor4D, true)) as tf.Scalar,
+      )
+    );
+  step();
+  const numTensorsBefore = tf.memory().numTensors, t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  const seconds = (performance.now() - t0) / 1000;
+  const r = { steps, batch, seconds, numTensorsBefore, numTensorsAfter: tf.memory().numTensors };
+  tf.dispose([x, onehot]);
+  opt.dispose();
+  m.model.dispose();
+  return { ...r, peakRssMiB: peakRssMiB() };
+}
+
 /** Throughput of one model at one batch size (images/s). */
 export function benchModel(arch: string, opts: { batch: number; repeats: number }) {
   const m = createModel(arch, { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
@@ -115,6 +151,7 @@ if (import.meta.main) {
         batch: { type: "string", default: "128" },
         repeats: { type: "string", default: "9" },
         models: { type: "string", default: "cnn,vgg_small" },
+        memorySteps: { type: "string", default: "0" },
         help: { type: "boolean" },
       },
     });
@@ -122,7 +159,8 @@ if (import.meta.main) {
       return void console.log(
         `deno task bench [--json] [--backend=${
           BACKENDS.join("|")
-        }] [--batch=128] [--repeats=9] [--models=cnn,vgg_small]`,
+        }] [--batch=128] [--repeats=9] [--models=cnn,vgg_small] [--memorySteps=N]\n` +
+          "  --memorySteps=N  also run N training steps of cnn and report tensor counts and peak RSS",
       );
     }
     const batch = Number(values.batch), repeats = Number(values.repeats);
@@ -131,6 +169,10 @@ if (import.meta.main) {
     }
     if (!(Number.isInteger(repeats) && repeats >= 1)) {
       throw new RangeError(`--repeats must be an integer >= 1, got "${values.repeats}"`);
+    }
+    const memorySteps = Number(values.memorySteps);
+    if (!(Number.isInteger(memorySteps) && memorySteps >= 0)) {
+      throw new RangeError(`--memorySteps must be an integer >= 0, got "${values.memorySteps}"`);
     }
     const info = await initBackend(values.backend!, { quiet: values.json });
     const sg = sgemmGflops();
@@ -147,6 +189,7 @@ if (import.meta.main) {
       batch,
       sgemmGflops: sg,
       models: Object.fromEntries(rows.map((r) => [r.arch, r])),
+      memory: memorySteps > 0 ? memoryRun(memorySteps, batch) : null,
     };
     if (values.json) return void console.log(JSON.stringify(out, null, 2));
     console.log(
@@ -176,6 +219,14 @@ if (import.meta.main) {
         `  pgd() loop      ${r.pgdStepImgPerSec.toFixed(0).padStart(6)} img-steps/s (lib/attacks.ts)`,
       );
       console.log(`  trainModel()    ${r.trainLoopImgPerSec.toFixed(0).padStart(6)} img/s (lib/train.ts)`);
+    }
+    const mem = out.memory;
+    if (mem) {
+      console.log(
+        `\nmemory: ${mem.steps} cnn training steps at batch ${mem.batch} in ${mem.seconds.toFixed(0)} s: ` +
+          `tf.memory().numTensors ${mem.numTensorsBefore} -> ${mem.numTensorsAfter}, ` +
+          `peak RSS ${mem.peakRssMiB.toFixed(0)} MiB`,
+      );
     }
   });
 }
