@@ -8,6 +8,7 @@ type ConvInfo = tf.backend_util.Conv2DInfo;
 interface WasmBackendLike {
   dataIdMap: { get(id: unknown): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: "float32"): TensorInfo;
+  incRef(dataId: unknown): void;
   wasm: { HEAPU8: Uint8Array };
 }
 type KernelArgs = {
@@ -19,7 +20,68 @@ type KernelArgs = {
 /** Largest im2col scratch (floats) per GEMM call; work is split over images to stay below it. */
 const SCRATCH_FLOATS = 1 << 23;
 
+/** Total floats of im2col matrices kept for reuse by Conv2DBackpropFilter (LRU; 2^25 floats = 128 MiB). */
+const IM2COL_CACHE_FLOATS = 1 << 25;
+
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** The geometry that, with the input's data, determines an im2col matrix. */
+const geometryKey = (ci: ConvInfo) =>
+  [
+    ci.inShape,
+    ci.filterHeight,
+    ci.filterWidth,
+    ci.strideHeight,
+    ci.strideWidth,
+    ci.padInfo.top,
+    ci.padInfo.left,
+    ci.outHeight,
+    ci.outWidth,
+  ].join(",");
+
+/**
+ * im2col matrices of recent conv inputs, keyed by the input's data id (tensor data is immutable, and a disposed
+ * id is never reused, so a hit is always current). The forward Conv2D fills it; Conv2DBackpropFilter of the
+ * same input (training) reuses the matrix instead of rebuilding it. Bounded in floats, least recently used
+ * out first; evicted buffers are recycled.
+ */
+class Im2colCache {
+  private entries = new Map<unknown, { key: string; cols: Float32Array }>();
+  private floats = 0;
+  private free: Float32Array[] = [];
+
+  /** The cached matrix for (dataId, geometry), or null. */
+  get(dataId: unknown, key: string): Float32Array | null {
+    const e = this.entries.get(dataId);
+    if (!e || e.key !== key) return null;
+    this.entries.delete(dataId); // re-insert: most recently used last
+    this.entries.set(dataId, e);
+    return e.cols;
+  }
+
+  /** A buffer of `n` floats stored under (dataId, geometry); null when `n` exceeds the cache. */
+  put(dataId: unknown, key: string, n: number): Float32Array | null {
+    if (n > IM2COL_CACHE_FLOATS) return null;
+    const old = this.entries.get(dataId);
+    if (old) this.evict(dataId, old.cols);
+    while (this.floats + n > IM2COL_CACHE_FLOATS) {
+      const [id, e] = this.entries.entries().next().value!;
+      this.evict(id, e.cols);
+    }
+    const i = this.free.findIndex((b) => b.length >= n);
+    const cols = i >= 0 ? this.free.splice(i, 1)[0].subarray(0, n) : new Float32Array(n);
+    this.entries.set(dataId, { key, cols });
+    this.floats += cols.length;
+    return cols;
+  }
+
+  private evict(dataId: unknown, cols: Float32Array): void {
+    this.entries.delete(dataId);
+    this.floats -= cols.length;
+    this.free.push(new Float32Array(cols.buffer));
+    if (this.free.length > 4) this.free.sort((a, b) => b.length - a.length).pop();
+  }
+}
 
 /** A Float32Array view of a tensor's data on the wasm heap (take it after every allocation). */
 function heapView(backend: WasmBackendLike, t: TensorInfo): Float32Array {
@@ -165,8 +227,12 @@ const isPointwise = (ci: ConvInfo) =>
   ci.filterHeight === 1 && ci.filterWidth === 1 && ci.strideHeight === 1 && ci.strideWidth === 1 &&
   ci.padInfo.top === 0 && ci.padInfo.left === 0;
 
-/** The kernel configs of the fast backend, closed over one sgemm and one scratch buffer. */
-export function fastKernels(sgemm: Sgemm): tf.KernelConfig[] {
+/**
+ * The kernel configs of the fast backend, closed over one sgemm, one scratch buffer and one im2col cache.
+ * `wasmSum` is the wasm backend's own Sum kernel, used for the reductions ours does not cover.
+ */
+export function fastKernels(sgemm: Sgemm, wasmSum: tf.KernelFunc): tf.KernelConfig[] {
+  const im2colCache = new Im2colCache();
   let scratch = new Float32Array(0);
   const getScratch = (n: number) => {
     if (scratch.length < n) scratch = new Float32Array(n);
@@ -196,10 +262,11 @@ export function fastKernels(sgemm: Sgemm): tf.KernelConfig[] {
       sgemm(false, false, ci.batchSize * P, Co, K, xv, K, wv, Co, 0, ov, Co);
       return out;
     }
-    const step = chunk(ci);
+    const kept = im2colCache.put(x.dataId, geometryKey(ci), ci.batchSize * P * K);
+    const step = kept ? ci.batchSize : chunk(ci);
     for (let n0 = 0; n0 < ci.batchSize; n0 += step) {
       const n1 = Math.min(ci.batchSize, n0 + step), rows = (n1 - n0) * P;
-      const cols = getScratch(rows * K);
+      const cols = kept ?? getScratch(rows * K);
       im2col(xv, cols, ci, n0, n1);
       sgemm(false, false, rows, Co, K, cols, K, wv, Co, 0, ov.subarray(n0 * P * Co), Co);
     }
@@ -277,6 +344,11 @@ export function fastKernels(sgemm: Sgemm): tf.KernelConfig[] {
       Co = ci.outChannels;
     if (isPointwise(ci)) {
       sgemm(true, false, K, Co, ci.batchSize * P, xv, K, dyv, Co, 0, dw, Co);
+      return out;
+    }
+    const kept = im2colCache.get(x.dataId, geometryKey(ci));
+    if (kept) {
+      sgemm(true, false, K, Co, ci.batchSize * P, kept, K, dyv, Co, 0, dw, Co);
       return out;
     }
     const step = chunk(ci);
@@ -357,7 +429,38 @@ export function fastKernels(sgemm: Sgemm): tf.KernelConfig[] {
     return out;
   };
 
+  // tfjs clones every tensor it saves for the backward pass; the wasm Identity copies the data, the cpu one
+  // shares it. Sharing (as the wasm Reshape already does) saves the copies and lets Conv2DBackpropFilter find
+  // the forward pass's im2col matrix under the same data id.
+  const identity: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
+    const x = inputs.x as TensorInfo;
+    (backend as WasmBackendLike).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+
+  // Sum over leading axes (bias and broadcast gradients: [N, H, W, C] -> [C]) as one pass over rows; the wasm
+  // Sum transposes such inputs first. Anything else goes to the wasm kernel.
+  const sum: tf.KernelFunc = (args: KernelArgs) => {
+    const x = args.inputs.x as TensorInfo;
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(args.attrs!.axis as number | number[], x.shape).sort((a, b) => a - b);
+    const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+    if (x.dtype !== "float32" || !leading) return wasmSum(args as Parameters<tf.KernelFunc>[0]);
+    const b = args.backend as WasmBackendLike;
+    const cols = size(x.shape.slice(axes.length)), rows = size(x.shape) / cols;
+    const outShape = args.attrs!.keepDims
+      ? x.shape.map((d, i) => (i < axes.length ? 1 : d))
+      : x.shape.slice(axes.length);
+    const out = b.makeOutput(outShape, "float32");
+    const xv = heapView(b, x), ov = heapView(b, out), acc = new Float64Array(cols);
+    for (let r = 0, o = 0; r < rows; r++, o += cols) for (let c = 0; c < cols; c++) acc[c] += xv[o + c];
+    ov.set(acc);
+    return out;
+  };
+
   return [
+    { kernelName: "Identity", backendName: "wasm", kernelFunc: identity },
+    { kernelName: "Sum", backendName: "wasm", kernelFunc: sum },
     { kernelName: "Conv2D", backendName: "wasm", kernelFunc: conv2D },
     { kernelName: "FusedConv2D", backendName: "wasm", kernelFunc: fusedConv2D },
     { kernelName: "Conv2DBackpropInput", backendName: "wasm", kernelFunc: conv2DBackpropInput },
@@ -369,7 +472,9 @@ export function fastKernels(sgemm: Sgemm): tf.KernelConfig[] {
 
 /** Registers the fast kernels on the wasm backend (replacing its own versions of them). */
 export function registerFastKernels(sgemm: Sgemm): string[] {
-  const configs = fastKernels(sgemm);
+  const wasmSum = tf.getKernel("Sum", "wasm");
+  if (!wasmSum) throw new Error("fast backend: the wasm backend has no Sum kernel (is it initialized?)");
+  const configs = fastKernels(sgemm, wasmSum.kernelFunc);
   for (const cfg of configs) {
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);

@@ -51,16 +51,30 @@ for (const c of convCases) {
         tf.fused.conv2d({ x: xx, filter: ww, strides: c.s, pad: c.pad, bias: b, activation: "relu" }).square()
           .sum();
       const [gx, gw] = tf.grads((xx, ww) => loss(xx as tf.Tensor4D, ww as tf.Tensor4D))([x, w]);
+      // The filter gradient of an input no forward pass has seen (the im2col cache misses): the chunked path.
+      const dy = tf.ones(tf.conv2d(x, w, c.s, c.pad).shape);
+      const gwFresh = tf.engine().runKernel("Conv2DBackpropFilter", { x: x.add(0), dy }, {
+        strides: c.s,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        dilations: 1,
+        filterShape: c.f,
+      }) as tf.Tensor;
       return [
         tf.conv2d(x, w, c.s, c.pad),
         tf.fused.conv2d({ x, filter: w, strides: c.s, pad: c.pad, bias: b, activation: "relu" }),
         gx,
         gw,
+        gwFresh,
       ];
     });
-    ["conv2d", "fusedConv2d", "dx (Conv2DBackpropInput)", "dw (Conv2DBackpropFilter)"].forEach((w, i) =>
-      assertClose(ref[i], got[i], w)
-    );
+    [
+      "conv2d",
+      "fusedConv2d",
+      "dx (Conv2DBackpropInput)",
+      "dw (Conv2DBackpropFilter, im2col reused from the forward pass)",
+      "dw (Conv2DBackpropFilter of an unseen input)",
+    ].forEach((w, i) => assertClose(ref[i], got[i], w));
   });
 }
 
@@ -92,6 +106,46 @@ for (const c of mmCases) {
     ref.forEach((r, i) => assertClose(r, got[i], `output ${i}`));
   });
 }
+
+const sumCases: { shape: number[]; axis: number[]; keepDims: boolean }[] = [
+  { shape: [4, 5, 3, 6], axis: [0, 1, 2], keepDims: false }, // a conv bias gradient
+  { shape: [4, 5, 3, 6], axis: [0, 1, 2], keepDims: true },
+  { shape: [7, 3], axis: [0], keepDims: false }, // a dense bias gradient
+  { shape: [2, 3, 4], axis: [1, 0], keepDims: false }, // unsorted leading axes
+  { shape: [2, 3, 4], axis: [-1], keepDims: false }, // not leading: the wasm kernel
+  { shape: [2, 3, 4], axis: [0, 2], keepDims: true }, // not leading: the wasm kernel
+  { shape: [2, 3, 4], axis: [0, 1, 2], keepDims: false }, // everything: the wasm kernel
+];
+
+for (const c of sumCases) {
+  Deno.test(`Sum matches cpu: shape [${c.shape}] axis [${c.axis}] keepDims ${c.keepDims}`, async () => {
+    const xd = rand(c.shape, 7);
+    const shapes: number[][] = [];
+    const [ref, got] = await both(() => {
+      const out = tf.sum(tf.tensor(xd, c.shape), c.axis, c.keepDims);
+      shapes.push(out.shape);
+      return out;
+    });
+    assert.deepEqual(shapes[1], shapes[0]);
+    assertClose(ref[0], got[0], "sum");
+  });
+}
+
+Deno.test("Sum of int32 over leading axes goes to the wasm kernel and stays exact", async () => {
+  await tf.setBackend("wasm");
+  const s = tf.tidy(() => tf.sum(tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], "int32"), 0).arraySync());
+  assert.deepEqual(s, [9, 12]);
+});
+
+Deno.test("Identity (tf.clone) shares the data on the fast backend, and the clone outlives the original", async () => {
+  await tf.setBackend("wasm");
+  const x = tf.tensor1d([1, 2, 3]);
+  const y = tf.clone(x);
+  assert.equal(y.dataId, x.dataId);
+  x.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3]);
+  y.dispose();
+});
 
 Deno.test("fast backend: an op it lacks fails naming the kernel, not silently", async () => {
   await tf.setBackend("wasm");
