@@ -131,6 +131,12 @@ function addBias(v: Float32Array, bias: Float32Array, n: number): void {
   for (let o = 0; o < v.length; o += n) for (let j = 0; j < n; j++) v[o + j] += bias[j];
 }
 
+/** Copies src[s, s + n) to dst[o, o + n): a memcpy (TypedArray.set) for long runs, a loop for short ones. */
+function copy(src: Float32Array, s: number, dst: Float32Array, o: number, n: number): void {
+  if (n >= 32) dst.set(src.subarray(s, s + n), o);
+  else for (let i = 0; i < n; i++) dst[o + i] = src[s + i];
+}
+
 /** Rows [n0, n1) of the im2col matrix of x (NHWC) into cols [(n1-n0)*OH*OW, FH*FW*C]. */
 function im2col(x: Float32Array, cols: Float32Array, ci: ConvInfo, n0: number, n1: number): void {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
@@ -152,18 +158,14 @@ function im2col(x: Float32Array, cols: Float32Array, ci: ConvInfo, n0: number, n
           }
           const rb = xb + (iy * W) * C;
           if (fullRow) {
-            const s = rb + ix0 * C;
-            for (let i = 0; i < rowLen; i++) cols[o + i] = x[s + i];
+            copy(x, rb + ix0 * C, cols, o, rowLen);
             o += rowLen;
             continue;
           }
           for (let kx = 0; kx < FW; kx++) {
             const ix = ix0 + kx;
             if (ix < 0 || ix >= W) cols.fill(0, o, o + C);
-            else {
-              const s = rb + ix * C;
-              for (let c = 0; c < C; c++) cols[o + c] = x[s + c];
-            }
+            else copy(x, rb + ix * C, cols, o, C);
             o += C;
           }
         }

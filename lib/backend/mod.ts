@@ -71,7 +71,7 @@ export async function initBackend(name = "auto", opts: { quiet?: boolean } = {})
     info = {
       name: "fast",
       blas: blas.source,
-      reason: `backend: fast (wasm + sgemm from ${blas.source} for ${kernels.join(", ")})`,
+      reason: `backend: fast (wasm + our ${kernels.join(", ")} kernels; sgemm from ${blas.source})`,
     };
   }
   if (!info && name === "wasm") {

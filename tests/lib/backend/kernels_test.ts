@@ -38,6 +38,8 @@ const convCases: { x: number[]; f: number[]; s: number; pad: "same" | "valid" }[
   { x: [2, 6, 6, 16], f: [1, 1, 16, 8], s: 1, pad: "valid" },
   { x: [1, 5, 5, 4], f: [5, 5, 4, 3], s: 1, pad: "same" },
   { x: [4, 10, 10, 8], f: [3, 3, 8, 8], s: 2, pad: "valid" },
+  { x: [2, 9, 7, 12], f: [3, 3, 12, 5], s: 1, pad: "same" }, // im2col rows of 36 floats: the memcpy path
+  { x: [1, 6, 5, 40], f: [3, 3, 40, 4], s: 2, pad: "same" }, // 40 channels: memcpy at the padded edges too
 ];
 
 for (const c of convCases) {
