@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
+import { IM2COL_CACHE_FLOATS, Im2colCache } from "../../../lib/backend/kernels.ts";
 import { createRng } from "../../../lib/rng.ts";
 
 await initBackend("fast", { quiet: true });
@@ -165,4 +166,22 @@ Deno.test("fast backend: an op it lacks fails naming the kernel, not silently", 
       ),
     /Conv2D supports dilation 1 only/,
   );
+});
+
+Deno.test("Im2colCache: hits only the same data id and geometry, evicts least recently used, recycles", () => {
+  const cache = new Im2colCache();
+  const a = {}, b = {}, c = {};
+  const big = IM2COL_CACHE_FLOATS / 2;
+  const ca = cache.put(a, "g1", big)!;
+  ca[0] = 1;
+  assert.equal(cache.get(a, "g1")?.[0], 1);
+  assert.equal(cache.get(a, "g2"), null, "another geometry on the same data is a miss");
+  assert.equal(cache.get(b, "g1"), null, "another data id is a miss");
+  const cb = cache.put(b, "g1", big)!;
+  cache.get(a, "g1"); // a is now the most recently used
+  const cc = cache.put(c, "g1", big)!; // over the bound: b (least recently used) goes
+  assert.equal(cache.get(b, "g1"), null);
+  assert.notEqual(cache.get(a, "g1"), null);
+  assert.equal(cc.buffer, cb.buffer, "c reuses b's buffer");
+  assert.equal(cache.put({}, "g1", IM2COL_CACHE_FLOATS + 1), null, "larger than the whole cache: not kept");
 });
