@@ -237,9 +237,12 @@ const isPointwise = (ci: ConvInfo) =>
 
 /**
  * The kernel configs of the fast backend, closed over one sgemm, one scratch buffer and one im2col cache.
- * `wasmSum` is the wasm backend's own Sum kernel, used for the reductions ours does not cover.
+ * `wasm` holds the wasm backend's own Sum, Mean and Tile kernels, used for the cases ours do not cover.
  */
-export function fastKernels(sgemm: Sgemm, wasmSum: tf.KernelFunc): tf.KernelConfig[] {
+export function fastKernels(
+  sgemm: Sgemm,
+  wasm: { Sum: tf.KernelFunc; Mean: tf.KernelFunc; Tile: tf.KernelFunc },
+): tf.KernelConfig[] {
   const im2colCache = new Im2colCache();
   let scratch = new Float32Array(0);
   const getScratch = (n: number) => {
@@ -446,14 +449,14 @@ export function fastKernels(sgemm: Sgemm, wasmSum: tf.KernelFunc): tf.KernelConf
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
 
-  // Sum over leading axes (bias and broadcast gradients: [N, H, W, C] -> [C]) as one pass over rows; the wasm
-  // Sum transposes such inputs first. Anything else goes to the wasm kernel.
-  const sum: tf.KernelFunc = (args: KernelArgs) => {
+  // Sum and Mean over leading axes (bias and batch-norm gradients, batch-norm moments: [N, H, W, C] -> [C]) as
+  // one pass over rows; the wasm kernels transpose such inputs first. Anything else goes to the wasm kernel.
+  const leadingReduce = (kernel: "Sum" | "Mean"): tf.KernelFunc => (args: KernelArgs) => {
     const x = args.inputs.x as TensorInfo;
     const rank = x.shape.length;
     const axes = tf.util.parseAxisParam(args.attrs!.axis as number | number[], x.shape).sort((a, b) => a - b);
     const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
-    if (x.dtype !== "float32" || !leading) return wasmSum(args as Parameters<tf.KernelFunc>[0]);
+    if (x.dtype !== "float32" || !leading) return wasm[kernel](args as Parameters<tf.KernelFunc>[0]);
     const b = args.backend as WasmBackendLike;
     const cols = size(x.shape.slice(axes.length)), rows = size(x.shape) / cols;
     const outShape = args.attrs!.keepDims
@@ -462,13 +465,46 @@ export function fastKernels(sgemm: Sgemm, wasmSum: tf.KernelFunc): tf.KernelConf
     const out = b.makeOutput(outShape, "float32");
     const xv = heapView(b, x), ov = heapView(b, out), acc = new Float64Array(cols);
     for (let r = 0, o = 0; r < rows; r++, o += cols) for (let c = 0; c < cols; c++) acc[c] += xv[o + c];
+    if (kernel === "Mean") { for (let c = 0; c < cols; c++) acc[c] /= rows; }
     ov.set(acc);
+    return out;
+  };
+
+  // Tile by block copies: each input row is written once, then every level is replicated with copyWithin
+  // (memmove). tfjs's batch-norm gradient tiles [1, 1, 1, C] to [N, H, W, C] several times per layer, and the
+  // wasm Tile computes every output index separately.
+  const tile: tf.KernelFunc = (args: KernelArgs) => {
+    const x = args.inputs.x as TensorInfo;
+    if (x.dtype !== "float32" || x.shape.length === 0) return wasm.Tile(args as Parameters<tf.KernelFunc>[0]);
+    const b = args.backend as WasmBackendLike;
+    const reps = args.attrs!.reps as number[], r = x.shape.length;
+    const outShape = x.shape.map((d, i) => d * reps[i]);
+    const out = b.makeOutput(outShape, "float32");
+    if (size(outShape) === 0) return out;
+    const xv = heapView(b, x), ov = heapView(b, out);
+    const inStride = new Array<number>(r), outStride = new Array<number>(r);
+    inStride[r - 1] = outStride[r - 1] = 1;
+    for (let i = r - 2; i >= 0; i--) {
+      inStride[i] = inStride[i + 1] * x.shape[i + 1];
+      outStride[i] = outStride[i + 1] * outShape[i + 1];
+    }
+    const fill = (axis: number, inOff: number, outOff: number) => {
+      const d = x.shape[axis], block = d * outStride[axis];
+      if (axis === r - 1) ov.set(xv.subarray(inOff, inOff + d), outOff);
+      else {for (let j = 0; j < d; j++) {
+          fill(axis + 1, inOff + j * inStride[axis], outOff + j * outStride[axis]);
+        }}
+      for (let k = 1; k < reps[axis]; k++) ov.copyWithin(outOff + k * block, outOff, outOff + block);
+    };
+    fill(0, 0, 0);
     return out;
   };
 
   return [
     { kernelName: "Identity", backendName: "wasm", kernelFunc: identity },
-    { kernelName: "Sum", backendName: "wasm", kernelFunc: sum },
+    { kernelName: "Sum", backendName: "wasm", kernelFunc: leadingReduce("Sum") },
+    { kernelName: "Mean", backendName: "wasm", kernelFunc: leadingReduce("Mean") },
+    { kernelName: "Tile", backendName: "wasm", kernelFunc: tile },
     { kernelName: "Conv2D", backendName: "wasm", kernelFunc: conv2D },
     { kernelName: "FusedConv2D", backendName: "wasm", kernelFunc: fusedConv2D },
     { kernelName: "Conv2DBackpropInput", backendName: "wasm", kernelFunc: conv2DBackpropInput },
@@ -480,9 +516,12 @@ export function fastKernels(sgemm: Sgemm, wasmSum: tf.KernelFunc): tf.KernelConf
 
 /** Registers the fast kernels on the wasm backend (replacing its own versions of them). */
 export function registerFastKernels(sgemm: Sgemm): string[] {
-  const wasmSum = tf.getKernel("Sum", "wasm");
-  if (!wasmSum) throw new Error("fast backend: the wasm backend has no Sum kernel (is it initialized?)");
-  const configs = fastKernels(sgemm, wasmSum.kernelFunc);
+  const own = (name: string) => {
+    const k = tf.getKernel(name, "wasm");
+    if (!k) throw new Error(`fast backend: the wasm backend has no ${name} kernel (is it initialized?)`);
+    return k.kernelFunc;
+  };
+  const configs = fastKernels(sgemm, { Sum: own("Sum"), Mean: own("Mean"), Tile: own("Tile") });
   for (const cfg of configs) {
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);

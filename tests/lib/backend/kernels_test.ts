@@ -121,18 +121,43 @@ const sumCases: { shape: number[]; axis: number[]; keepDims: boolean }[] = [
 ];
 
 for (const c of sumCases) {
-  Deno.test(`Sum matches cpu: shape [${c.shape}] axis [${c.axis}] keepDims ${c.keepDims}`, async () => {
-    const xd = rand(c.shape, 7);
-    const shapes: number[][] = [];
-    const [ref, got] = await both(() => {
-      const out = tf.sum(tf.tensor(xd, c.shape), c.axis, c.keepDims);
-      shapes.push(out.shape);
-      return out;
+  for (const op of ["sum", "mean"] as const) {
+    Deno.test(`${op} matches cpu: shape [${c.shape}] axis [${c.axis}] keepDims ${c.keepDims}`, async () => {
+      const xd = rand(c.shape, 7);
+      const shapes: number[][] = [];
+      const [ref, got] = await both(() => {
+        const out = tf[op](tf.tensor(xd, c.shape), c.axis, c.keepDims);
+        shapes.push(out.shape);
+        return out;
+      });
+      assert.deepEqual(shapes[1], shapes[0]);
+      assertClose(ref[0], got[0], op);
     });
-    assert.deepEqual(shapes[1], shapes[0]);
-    assertClose(ref[0], got[0], "sum");
+  }
+}
+
+const tileCases: { shape: number[]; reps: number[] }[] = [
+  { shape: [1, 1, 1, 5], reps: [3, 4, 2, 1] }, // the batch-norm gradient's broadcast
+  { shape: [2, 3], reps: [2, 3] },
+  { shape: [4], reps: [3] },
+  { shape: [2, 1, 3], reps: [1, 4, 1] },
+  { shape: [3, 2, 2], reps: [1, 1, 1] },
+  { shape: [2, 2], reps: [0, 2] }, // empty output
+];
+
+for (const c of tileCases) {
+  Deno.test(`Tile matches cpu: shape [${c.shape}] reps [${c.reps}]`, async () => {
+    const xd = rand(c.shape, 8);
+    const [ref, got] = await both(() => tf.tile(tf.tensor(xd, c.shape), c.reps));
+    assertClose(ref[0], got[0], "tile");
   });
 }
+
+Deno.test("Tile of int32 goes to the wasm kernel and stays exact", async () => {
+  await tf.setBackend("wasm");
+  const t = tf.tidy(() => tf.tile(tf.tensor1d([1, 2], "int32"), [2]).arraySync());
+  assert.deepEqual(t, [1, 2, 1, 2]);
+});
 
 Deno.test("Sum of int32 over leading axes goes to the wasm kernel and stays exact", async () => {
   await tf.setBackend("wasm");
