@@ -6,7 +6,7 @@ import type { Sgemm } from "./blas.ts";
 type TensorInfo = tf.TensorInfo;
 type ConvInfo = tf.backend_util.Conv2DInfo;
 interface WasmBackendLike {
-  dataIdMap: { get(id: unknown): { memoryOffset: number } };
+  dataIdMap: { get(id: unknown): { memoryOffset: number }; has(id: unknown): boolean };
   makeOutput(shape: number[], dtype: "float32"): TensorInfo;
   incRef(dataId: unknown): void;
   wasm: { HEAPU8: Uint8Array };
@@ -62,8 +62,12 @@ export class Im2colCache {
     return e.cols;
   }
 
-  /** A buffer of `n` floats stored under (dataId, geometry); null when `n` exceeds the cache. */
-  put(dataId: unknown, key: string, n: number): Float32Array | null {
+  /**
+   * A buffer of `n` floats stored under (dataId, geometry); null when `n` exceeds the cache. Entries whose
+   * tensor `isLive` says is gone (disposed: its matrix can never be asked for again) are dropped first.
+   */
+  put(dataId: unknown, key: string, n: number, isLive: (id: unknown) => boolean): Float32Array | null {
+    for (const [id, e] of this.entries) if (!isLive(id)) this.evict(id, e.cols);
     if (n > IM2COL_CACHE_FLOATS) return null;
     const old = this.entries.get(dataId);
     if (old) this.evict(dataId, old.cols);
@@ -273,7 +277,12 @@ export function fastKernels(
       sgemm(false, false, ci.batchSize * P, Co, K, xv, K, wv, Co, 0, ov, Co);
       return out;
     }
-    const kept = im2colCache.put(x.dataId, geometryKey(ci), ci.batchSize * P * K);
+    const kept = im2colCache.put(
+      x.dataId,
+      geometryKey(ci),
+      ci.batchSize * P * K,
+      (id) => backend.dataIdMap.has(id),
+    );
     const step = kept ? ci.batchSize : chunk(ci);
     for (let n0 = 0; n0 < ci.batchSize; n0 += step) {
       const n1 = Math.min(ci.batchSize, n0 + step), rows = (n1 - n0) * P;

@@ -196,17 +196,28 @@ Deno.test("fast backend: an op it lacks fails naming the kernel, not silently", 
 Deno.test("Im2colCache: hits only the same data id and geometry, evicts least recently used, recycles", () => {
   const cache = new Im2colCache();
   const a = {}, b = {}, c = {};
+  const live = () => true;
   const big = IM2COL_CACHE_FLOATS / 2;
-  const ca = cache.put(a, "g1", big)!;
+  const ca = cache.put(a, "g1", big, live)!;
   ca[0] = 1;
   assert.equal(cache.get(a, "g1")?.[0], 1);
   assert.equal(cache.get(a, "g2"), null, "another geometry on the same data is a miss");
   assert.equal(cache.get(b, "g1"), null, "another data id is a miss");
-  const cb = cache.put(b, "g1", big)!;
+  const cb = cache.put(b, "g1", big, live)!;
   cache.get(a, "g1"); // a is now the most recently used
-  const cc = cache.put(c, "g1", big)!; // over the bound: b (least recently used) goes
+  const cc = cache.put(c, "g1", big, live)!; // over the bound: b (least recently used) goes
   assert.equal(cache.get(b, "g1"), null);
   assert.notEqual(cache.get(a, "g1"), null);
   assert.equal(cc.buffer, cb.buffer, "c reuses b's buffer");
-  assert.equal(cache.put({}, "g1", IM2COL_CACHE_FLOATS + 1), null, "larger than the whole cache: not kept");
+  assert.equal(
+    cache.put({}, "g1", IM2COL_CACHE_FLOATS + 1, live),
+    null,
+    "larger than the whole cache: not kept",
+  );
+  // a disposed tensor's entry is dropped at the next put, and its buffer recycled at once
+  const d = {};
+  const cd = cache.put(d, "g1", 10, (id) => id !== a && id !== c)!;
+  assert.equal(cache.get(a, "g1"), null);
+  assert.equal(cache.get(c, "g1"), null);
+  assert.ok(cd.buffer === ca.buffer || cd.buffer === cc.buffer, "d reuses a dead entry's buffer");
 });
