@@ -37,8 +37,10 @@ export function imageGrid(
   const scale = opts.scale ?? 3;
   const first = rows[0]?.[0];
   if (!first) throw new RangeError("imageGrid: no cells");
-  // text widths estimated at 6.7 px per character (11 px DejaVu Sans); columns widen to fit labels and captions
+  // text widths estimated at 6.7 px per character (11 px DejaVu Sans) and 9 px for the title (14 px bold);
+  // columns widen to fit labels and captions, the image to fit the title
   const textW = (t: string | undefined) => (t ? t.length * 6.7 : 0);
+  const titleW = (t: string | undefined) => (t ? t.length * 9 : 0);
   const img = first.w * scale, ch = first.h * scale, cap = 16;
   const labelW = Math.max(
     0,
@@ -49,7 +51,7 @@ export function imageGrid(
   const left = opts.rowLabels ? 12 + Math.max(...opts.rowLabels.map(textW)) : gap;
   const top = (opts.title ? 26 : 6) + (opts.colLabels ? 18 : 0);
   const ncol = Math.max(...rows.map((r) => r.length));
-  const width = Math.max(left + ncol * (cw + gap), textW(opts.title) * 1.15 + 2 * gap);
+  const width = Math.max(left + ncol * (cw + gap), titleW(opts.title) + 2 * gap);
   const height = top + rows.length * (ch + cap + gap) + gap;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" font-family="DejaVu Sans" font-size="11">`,

@@ -56,3 +56,20 @@ Deno.test("markdownTable() right-aligns numbers, left-aligns text; formatPct() f
   assert.equal(formatPct(0.6331), "63.3%");
   assert.equal(formatPct(undefined), "-");
 });
+
+Deno.test("imageGrid(): a long bold title fits inside the image (its first and last pixel columns stay white)", () => {
+  const img = new Float32Array(4).fill(0.5);
+  const title = "Figure 2a: D_R keeps the robust model's features, D_NR the standard one's";
+  const g = decode(
+    imageGrid([[{ image: img, h: 2, w: 2, c: 1, caption: "x" }, { image: img, h: 2, w: 2, c: 1 }]], {
+      title,
+      scale: 10,
+    }),
+  );
+  for (const x of [0, 1, g.width - 2, g.width - 1]) {
+    for (let y = 0; y < 26; y++) {
+      const i = (y * g.width + x) * 4;
+      assert.ok(g.data[i] > 200, `title band pixel (${x}, ${y}) is ${g.data[i]}: the title is clipped`);
+    }
+  }
+});
