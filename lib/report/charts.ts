@@ -29,7 +29,13 @@ export async function renderChart(spec: ChartSpec): Promise<{ svg: string; png: 
   }
   const withConfig = {
     ...spec,
-    config: { font: FONT, background: "white", ...(spec as { config?: object }).config },
+    // legend labels are never cut short ("std training on D_NR", not "std training on D_...")
+    config: {
+      font: FONT,
+      background: "white",
+      legend: { labelLimit: 0 },
+      ...(spec as { config?: object }).config,
+    },
   } as unknown as TopLevelSpec;
   const vg = compile(withConfig).spec;
   const loader = vega.loader({ mode: "file" });

@@ -73,3 +73,18 @@ Deno.test("imageGrid(): a long bold title fits inside the image (its first and l
     }
   }
 });
+
+Deno.test("renderChart(): legend labels are not truncated", async () => {
+  const label = "standard training on the non-robust dataset D_NR";
+  const { svg } = await renderChart({
+    data: { values: [{ x: 1, y: 2, m: label }, { x: 2, y: 3, m: "short" }] },
+    mark: "line",
+    encoding: {
+      x: { field: "x", type: "quantitative" },
+      y: { field: "y", type: "quantitative" },
+      color: { field: "m", type: "nominal" },
+    },
+  });
+  assert.ok(svg.includes(label), "the full legend label is in the SVG");
+  assert.ok(!svg.includes("…"), "no ellipsis");
+});
