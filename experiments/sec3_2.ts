@@ -19,6 +19,7 @@ import {
   trainKeys,
   trainOptions,
 } from "../lib/experiment.ts";
+import { stableStringify } from "../lib/cache.ts";
 import { checkArch } from "../lib/models.ts";
 import {
   buildRelabelled,
@@ -213,8 +214,10 @@ export async function main(
       [v, built[v].split, `${v}(${built[v].hash})`] as [string, typeof train, string]
     ),
   ];
+  // With the source recipe, D's row is the source model itself: reuse it (also when the cache is off).
+  const dIsSource = stableStringify(config.fresh) === stableStringify(config.source);
   for (const [name, split, id] of sets) {
-    const fresh = await trainCached(config.fresh.arch, split, {
+    const fresh = name === "d" && dIsSource ? source : await trainCached(config.fresh.arch, split, {
       data: { dataset: config.dataset, name: id, n: split.n },
       numClasses: C,
       // D's row uses the source model's seed: with the same recipe it is the source model itself (a cache hit)
@@ -235,7 +238,7 @@ export async function main(
       results.meanDeltaL2[key as "d_rand"] = built[name].meanDeltaL2;
     }
     console.error(`${name}: test accuracy on the original test set ${formatPct(acc)}`);
-    fresh.model.model.dispose();
+    if (fresh !== source) fresh.model.model.dispose();
   }
 
   phase("figures");

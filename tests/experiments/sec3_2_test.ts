@@ -21,6 +21,9 @@ Deno.test("sec3_2 main() smoke preset writes Table 1, results.json fields and th
     const m = (results.meanDeltaL2 as Record<string, number>)[k];
     assert.ok(m > 0 && m <= config.attack.eps + 1e-4, `meanDeltaL2.${k} = ${m} within (0, eps]`);
   }
+  // smoke's source and fresh recipes match (cache off), so Table 1's D row is the source model itself
+  assert.deepEqual(config.fresh, config.source);
+  assert.equal(r.testAcc.d, r.sourceTestAcc);
   assert.equal(results.eps, config.attack.eps);
   assert.equal(results.steps, config.attack.steps);
   assert.equal(saved.meta.seed, config.seed);
