@@ -220,7 +220,7 @@ export async function main(
     const fresh = name === "d" && dIsSource ? source : await trainCached(config.fresh.arch, split, {
       data: { dataset: config.dataset, name: id, n: split.n },
       numClasses: C,
-      // D's row uses the source model's seed: with the same recipe it is the source model itself (a cache hit)
+      // D's row (with a recipe other than the source's) trains from the source model's seed
       train: trainOptions(
         config.fresh,
         deriveSeed(config.seed, name === "d" ? "source" : `fresh_${name}`),

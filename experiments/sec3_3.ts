@@ -64,7 +64,7 @@ export const DEFAULTS: Config = {
   testSize: 2000,
   source: { ...SEC32.source },
   attack: { ...SEC32.attack },
-  // densenet_small is left out of quick: its BN + concat layers train at ~100-150 img/s here (2 cores)
+  // densenet_small is left out of quick: it trained at under 60 img/s here (2 cores; N = 12 GEMMs, BN, concat)
   archs: SMALL_ARCHITECTURES.filter((a) => a !== "densenet_small"),
   // 3 epochs keeps quick under 25 min on 2 cores (5 epochs: 44 min measured; same rank order, see README)
   target: { ...SEC32.fresh, epochs: 3 },

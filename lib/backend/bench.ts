@@ -56,28 +56,38 @@ export function peakRssMiB(): number {
 }
 
 /**
+ * One fixed random batch of 28x28x1 images for `m` [b, 28, 28, 1] with labels, an Adam optimizer, the loss and
+ * a training step on that batch; `dispose` frees all of it but the model.
+ */
+function fixedBatch(m: ZooModel, b: number, seed: number) {
+  const rng = createRng(seed);
+  const x = tf.tensor4d(Float32Array.from({ length: b * 784 }, () => rng.next()), [b, 28, 28, 1]);
+  const labels = Int32Array.from({ length: b }, () => rng.int(10));
+  const y = tf.tensor1d(labels, "int32"), onehot = tf.oneHot(y, 10);
+  const opt = tf.train.adam(1e-3);
+  const loss = (xx: tf.Tensor4D, training: boolean) =>
+    tf.losses.softmaxCrossEntropy(onehot, m.logits(xx, training)) as tf.Scalar;
+  const train = () => tf.tidy(() => opt.minimize(() => loss(x, true), true)!.dataSync());
+  const dispose = () => {
+    tf.dispose([x, y, onehot]);
+    opt.dispose();
+  };
+  return { x, y, labels, loss, train, dispose };
+}
+
+/**
  * Runs `steps` training steps of the reference CNN at batch `batch` (Adam) and reports the tensor count before
  * and after (a leak shows as growth) and the process's peak resident memory (MiB).
  */
 export function memoryRun(steps: number, batch: number) {
   const m = createModel("cnn", { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
-  const rng = createRng(3);
-  const x = tf.tensor4d(Float32Array.from({ length: batch * 784 }, () => rng.next()), [batch, 28, 28, 1]);
-  const onehot = tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(10)), "int32"), 10);
-  const opt = tf.train.adam(1e-3);
-  const step = () =>
-    tf.tidy(() =>
-      void opt.minimize(
-        () => tf.losses.softmaxCrossEntropy(onehot, m.logits(x as tf.Tensor4D, true)) as tf.Scalar,
-      )
-    );
-  step();
+  const f = fixedBatch(m, batch, 3);
+  f.train();
   const numTensorsBefore = tf.memory().numTensors, t0 = performance.now();
-  for (let i = 0; i < steps; i++) step();
+  for (let i = 0; i < steps; i++) f.train();
   const seconds = (performance.now() - t0) / 1000;
   const r = { steps, batch, seconds, numTensorsBefore, numTensorsAfter: tf.memory().numTensors };
-  tf.dispose([x, onehot]);
-  opt.dispose();
+  f.dispose();
   m.model.dispose();
   return { ...r, peakRssMiB: peakRssMiB() };
 }
@@ -88,14 +98,9 @@ const LOOP_STEPS = 16;
 /** Throughput of one model at one batch size (images/s). */
 export function benchModel(arch: string, opts: { batch: number; repeats: number }) {
   const m = createModel(arch, { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
-  const b = opts.batch, rng = createRng(1);
-  const x = tf.tensor4d(Float32Array.from({ length: b * 784 }, () => rng.next()), [b, 28, 28, 1]);
-  const labels = Int32Array.from({ length: b }, () => rng.int(10));
-  const y = tf.tensor1d(labels, "int32"), onehot = tf.oneHot(y, 10);
-  const opt = tf.train.adam(1e-3);
-  const loss = (xx: tf.Tensor4D, training: boolean) =>
-    tf.losses.softmaxCrossEntropy(onehot, m.logits(xx, training)) as tf.Scalar;
-  const train = () => tf.tidy(() => opt.minimize(() => loss(x, true), true)!.dataSync());
+  const b = opts.batch;
+  const fixed = fixedBatch(m, b, 1);
+  const { x, y, labels, loss, train } = fixed;
   const inputGrad = () =>
     tf.tidy(() => tf.grad((xx: tf.Tensor) => loss(xx as tf.Tensor4D, false))(x).dataSync());
   const forward = () => tf.tidy(() => m.logits(x).dataSync());
@@ -138,8 +143,7 @@ export function benchModel(arch: string, opts: { batch: number; repeats: number 
     trainLoopImgPerSec: (LOOP_STEPS * b) /
       timeIt(trainLoop, { warmup: 1, repeats: Math.max(3, Math.ceil(opts.repeats / 3)) }),
   };
-  tf.dispose([x, y, onehot]);
-  opt.dispose();
+  fixed.dispose();
   m.model.dispose();
   return r;
 }
