@@ -1,6 +1,7 @@
-// First-run setup for `deno task demo`: makes sure the system pieces exist (OpenBLAS for the fast backend,
-// Fashion-MNIST), installing the Debian packages when possible and saying exactly what to do otherwise.
+// First-run setup for `deno task demo`: makes sure the system pieces exist (OpenBLAS and a C compiler for the
+// fast backend, Fashion-MNIST), installing the Debian packages when possible and saying exactly what to do otherwise.
 import { loadBlas } from "./backend/blas.ts";
+import { loadNativeOps } from "./backend/native.ts";
 import { runMain } from "./errors.ts";
 import { aptInstall } from "./data/fetch.ts";
 import { loadDataset } from "./data/registry.ts";
@@ -15,7 +16,23 @@ if (import.meta.main) {
         );
       }
     }
+    if (loadNativeOps().warning) {
+      console.error(
+        "setup: no working C compiler; installing gcc (builds the fast backend's native helpers)",
+      );
+      if (!(await aptInstall(["gcc", "libc6-dev"]))) {
+        console.error(
+          "setup: could not install it; run `sudo apt-get install gcc libc6-dev` (macOS: xcode-select --install). Continuing with the slower TypeScript helpers.",
+        );
+      }
+    }
     const ds = await loadDataset("fashion-mnist");
-    console.error(`setup: ok (OpenBLAS: ${loadBlas().source}; Fashion-MNIST: ${ds.dir})`);
+    const native = loadNativeOps();
+    console.error(
+      `setup: ok (OpenBLAS: ${loadBlas().source}; helpers: ${
+        native.warning ? "typescript" : native.ops.source
+      }; ` +
+        `Fashion-MNIST: ${ds.dir})`,
+    );
   });
 }

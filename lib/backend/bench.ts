@@ -22,6 +22,17 @@ function timeIt(fn: () => void, opts: { warmup: number; repeats: number }): numb
   return t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
 }
 
+/**
+ * Runs `f` in a tidy scope and reads its result back, as a caller would. The read happens outside the scope:
+ * a tidy that returns a TypedArray walks every element of it looking for tensors (about 20 ms for one
+ * 128x28x28 input gradient), which would be measured as if it were the backend's work.
+ */
+function readBack(f: () => tf.Tensor): void {
+  const t = tf.tidy(f);
+  t.dataSync();
+  t.dispose();
+}
+
 /** Forward FLOPs per image (2 x multiply-adds of conv and dense layers). */
 export function forwardFlops(m: ZooModel): number {
   let flops = 0;
@@ -67,7 +78,7 @@ function fixedBatch(m: ZooModel, b: number, seed: number) {
   const opt = tf.train.adam(1e-3);
   const loss = (xx: tf.Tensor4D, training: boolean) =>
     tf.losses.softmaxCrossEntropy(onehot, m.logits(xx, training)) as tf.Scalar;
-  const train = () => tf.tidy(() => opt.minimize(() => loss(x, true), true)!.dataSync());
+  const train = () => readBack(() => opt.minimize(() => loss(x, true), true)!);
   const dispose = () => {
     tf.dispose([x, y, onehot]);
     opt.dispose();
@@ -101,12 +112,11 @@ export function benchModel(arch: string, opts: { batch: number; repeats: number 
   const b = opts.batch;
   const fixed = fixedBatch(m, b, 1);
   const { x, y, labels, loss, train } = fixed;
-  const inputGrad = () =>
-    tf.tidy(() => tf.grad((xx: tf.Tensor) => loss(xx as tf.Tensor4D, false))(x).dataSync());
-  const forward = () => tf.tidy(() => m.logits(x).dataSync());
+  const inputGrad = () => readBack(() => tf.grad((xx: tf.Tensor) => loss(xx as tf.Tensor4D, false))(x));
+  const forward = () => readBack(() => m.logits(x));
   const steps = 10;
   const pgdLoop = () =>
-    tf.tidy(() => pgd(m, x, { y, threat: "l2", eps: 1, steps, stepSize: 0.25, seed: 0 }).xAdv.dataSync());
+    readBack(() => pgd(m, x, { y, threat: "l2", eps: 1, steps, stepSize: 0.25, seed: 0 }).xAdv);
   const split = {
     x: x.dataSync() as Float32Array,
     y: Uint8Array.from(labels),
@@ -159,6 +169,7 @@ if (import.meta.main) {
         repeats: { type: "string", default: "9" },
         models: { type: "string", default: "cnn,vgg_small" },
         memorySteps: { type: "string", default: "0" },
+        native: { type: "string", default: "true" },
         help: { type: "boolean" },
       },
     });
@@ -166,8 +177,9 @@ if (import.meta.main) {
       return void console.log(
         `deno task bench [--json] [--backend=${
           BACKENDS.join("|")
-        }] [--batch=128] [--repeats=9] [--models=cnn,vgg_small] [--memorySteps=N]\n` +
-          "  --memorySteps=N  also run N training steps of cnn and report tensor counts and peak RSS",
+        }] [--batch=128] [--repeats=9] [--models=cnn,vgg_small] [--memorySteps=N] [--native=true|false]\n` +
+          "  --memorySteps=N  also run N training steps of cnn and report tensor counts and peak RSS\n" +
+          "  --native=false   fast backend with its TypeScript helpers instead of native/fastops.c (to compare)",
       );
     }
     const batch = Number(values.batch), repeats = Number(values.repeats);
@@ -181,7 +193,10 @@ if (import.meta.main) {
     if (!(Number.isInteger(memorySteps) && memorySteps >= 0)) {
       throw new RangeError(`--memorySteps must be an integer >= 0, got "${values.memorySteps}"`);
     }
-    const info = await initBackend(values.backend!, { quiet: values.json });
+    if (values.native !== "true" && values.native !== "false") {
+      throw new RangeError(`--native must be true or false, got "${values.native}"`);
+    }
+    const info = await initBackend(values.backend!, { quiet: values.json, native: values.native === "true" });
     const sg = sgemmGflops();
     const models = values.models!.split(",").map((a) => benchModel(a, { batch, repeats }));
     const rows = models.map((m) => ({
@@ -193,6 +208,7 @@ if (import.meta.main) {
     const out = {
       backend: info.name,
       blas: info.blas ?? null,
+      ops: info.ops ?? null,
       batch,
       sgemmGflops: sg,
       models: Object.fromEntries(rows.map((r) => [r.arch, r])),
@@ -200,7 +216,8 @@ if (import.meta.main) {
     };
     if (values.json) return void console.log(JSON.stringify(out, null, 2));
     console.log(
-      `backend ${info.name} (${info.blas ?? "-"}), batch ${batch}, sgemm ${sg.toFixed(1)} GFLOP/s (1024^3)`,
+      `backend ${info.name} (sgemm: ${info.blas ?? "-"}; helpers: ${info.ops ?? "-"}), batch ${batch}, ` +
+        `sgemm ${sg.toFixed(1)} GFLOP/s (1024^3)`,
     );
     for (const r of rows) {
       const pct = (g: number) => `${g.toFixed(1)} GFLOP/s = ${((100 * g) / sg).toFixed(0)}% of sgemm`;

@@ -1,7 +1,8 @@
-// GEMM-backed kernels registered on tfjs's wasm backend: Conv2D (+fused), both conv backprops, (fused) MatMul.
-// They read and write the wasm heap in place and call sgemm (OpenBLAS through FFI) on it.
+// Kernels registered on tfjs's wasm backend: Conv2D (+fused), both conv backprops and (fused) MatMul on sgemm
+// (OpenBLAS through FFI), plus Identity, leading-axis Sum/Mean and Tile. They work on the wasm heap in place.
 import * as tf from "@tensorflow/tfjs";
 import type { Sgemm } from "./blas.ts";
+import { activationCode, convGeometry, type FastOps } from "./ops.ts";
 
 type TensorInfo = tf.TensorInfo;
 type ConvInfo = tf.backend_util.Conv2DInfo;
@@ -29,18 +30,7 @@ export const IM2COL_CACHE_FLOATS = 1 << 26;
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** The geometry that, with the input's data, determines an im2col matrix. */
-const geometryKey = (ci: ConvInfo) =>
-  [
-    ci.inShape,
-    ci.filterHeight,
-    ci.filterWidth,
-    ci.strideHeight,
-    ci.strideWidth,
-    ci.padInfo.top,
-    ci.padInfo.left,
-    ci.outHeight,
-    ci.outWidth,
-  ].join(",");
+const geometryKey = (ci: ConvInfo) => [ci.batchSize, ...convGeometry(ci)].join(",");
 
 /**
  * im2col matrices of recent conv inputs, keyed by the input's data id (tensor data is immutable, and a disposed
@@ -103,126 +93,6 @@ function heapView(backend: WasmBackendLike, t: TensorInfo): Float32Array {
   );
 }
 
-/** Applies a fused activation in place. */
-function activate(v: Float32Array, activation: string, alpha: number, kernel: string): void {
-  switch (activation) {
-    case "linear":
-      return;
-    case "relu":
-      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = 0;
-      return;
-    case "relu6":
-      for (let i = 0; i < v.length; i++) v[i] = v[i] < 0 ? 0 : v[i] > 6 ? 6 : v[i];
-      return;
-    case "leakyrelu":
-      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] *= alpha;
-      return;
-    case "elu":
-      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = Math.expm1(v[i]);
-      return;
-    case "sigmoid":
-      for (let i = 0; i < v.length; i++) v[i] = 1 / (1 + Math.exp(-v[i]));
-      return;
-    default:
-      throw new Error(`fast backend: kernel ${kernel} does not support fused activation "${activation}"`);
-  }
-}
-
-/** Adds a bias of length n (or 1) to every row of v [rows, n]. */
-function addBias(v: Float32Array, bias: Float32Array, n: number): void {
-  if (bias.length === 1) {
-    const b = bias[0];
-    for (let i = 0; i < v.length; i++) v[i] += b;
-    return;
-  }
-  if (bias.length !== n) {
-    throw new RangeError(`fast backend: bias of length ${bias.length} for ${n} channels`);
-  }
-  for (let o = 0; o < v.length; o += n) for (let j = 0; j < n; j++) v[o + j] += bias[j];
-}
-
-/** Copies src[s, s + n) to dst[o, o + n): a memcpy (TypedArray.set) for long runs, a loop for short ones. */
-function copy(src: Float32Array, s: number, dst: Float32Array, o: number, n: number): void {
-  if (n >= 32) dst.set(src.subarray(s, s + n), o);
-  else for (let i = 0; i < n; i++) dst[o + i] = src[s + i];
-}
-
-/** Rows [n0, n1) of the im2col matrix of x (NHWC) into cols [(n1-n0)*OH*OW, FH*FW*C]. */
-function im2col(x: Float32Array, cols: Float32Array, ci: ConvInfo, n0: number, n1: number): void {
-  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
-  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = ci;
-  const pt = ci.padInfo.top, pl = ci.padInfo.left, rowLen = FW * C;
-  let o = 0;
-  for (let n = n0; n < n1; n++) {
-    const xb = n * H * W * C;
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        const ix0 = ox * SW - pl;
-        const fullRow = ix0 >= 0 && ix0 + FW <= W;
-        for (let ky = 0; ky < FH; ky++) {
-          const iy = oy * SH - pt + ky;
-          if (iy < 0 || iy >= H) {
-            cols.fill(0, o, o + rowLen);
-            o += rowLen;
-            continue;
-          }
-          const rb = xb + (iy * W) * C;
-          if (fullRow) {
-            copy(x, rb + ix0 * C, cols, o, rowLen);
-            o += rowLen;
-            continue;
-          }
-          for (let kx = 0; kx < FW; kx++) {
-            const ix = ix0 + kx;
-            if (ix < 0 || ix >= W) cols.fill(0, o, o + C);
-            else copy(x, rb + ix * C, cols, o, C);
-            o += C;
-          }
-        }
-      }
-    }
-  }
-}
-
-/** Scatter-adds cols (as produced by im2col for images [n0, n1)) into dx (NHWC), which must start at zero. */
-function col2im(cols: Float32Array, dx: Float32Array, ci: ConvInfo, n0: number, n1: number): void {
-  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
-  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = ci;
-  const pt = ci.padInfo.top, pl = ci.padInfo.left, rowLen = FW * C;
-  let o = 0;
-  for (let n = n0; n < n1; n++) {
-    const xb = n * H * W * C;
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        const ix0 = ox * SW - pl;
-        const fullRow = ix0 >= 0 && ix0 + FW <= W;
-        for (let ky = 0; ky < FH; ky++) {
-          const iy = oy * SH - pt + ky;
-          if (iy < 0 || iy >= H) {
-            o += rowLen;
-            continue;
-          }
-          const rb = xb + (iy * W) * C;
-          if (fullRow) {
-            const s = rb + ix0 * C;
-            for (let i = 0; i < rowLen; i++) dx[s + i] += cols[o + i];
-            o += rowLen;
-            continue;
-          }
-          for (let kx = 0; kx < FW; kx++) {
-            const ix = ix0 + kx;
-            if (ix >= 0 && ix < W) {
-              const s = rb + ix * C;
-              for (let c = 0; c < C; c++) dx[s + c] += cols[o + c];
-            }
-            o += C;
-          }
-        }
-      }
-    }
-  }
-}
-
 function checkConv(ci: ConvInfo, kernel: string): void {
   if (ci.dilationHeight !== 1 || ci.dilationWidth !== 1) {
     throw new Error(
@@ -240,11 +110,13 @@ const isPointwise = (ci: ConvInfo) =>
   ci.padInfo.top === 0 && ci.padInfo.left === 0;
 
 /**
- * The kernel configs of the fast backend, closed over one sgemm, one scratch buffer and one im2col cache.
- * `wasm` holds the wasm backend's own Sum, Mean and Tile kernels, used for the cases ours do not cover.
+ * The kernel configs of the fast backend, closed over one sgemm, one set of memory-bound helpers (native or
+ * TypeScript), one scratch buffer and one im2col cache. `wasm` holds the wasm backend's own Sum, Mean and Tile
+ * kernels, used for the cases ours do not cover.
  */
 export function fastKernels(
   sgemm: Sgemm,
+  ops: FastOps,
   wasm: { Sum: tf.KernelFunc; Mean: tf.KernelFunc; Tile: tf.KernelFunc },
 ): tf.KernelConfig[] {
   const im2colCache = new Im2colCache();
@@ -287,7 +159,7 @@ export function fastKernels(
     for (let n0 = 0; n0 < ci.batchSize; n0 += step) {
       const n1 = Math.min(ci.batchSize, n0 + step), rows = (n1 - n0) * P;
       const cols = kept ?? getScratch(rows * K);
-      im2col(xv, cols, ci, n0, n1);
+      ops.im2col(xv, cols, ci, n0, n1);
       sgemm(false, false, rows, Co, K, cols, K, wv, Co, 0, ov.subarray(n0 * P * Co), Co);
     }
     return out;
@@ -323,9 +195,11 @@ export function fastKernels(
     }
     const ci = convInfoOf(x.shape, filter.shape, attrs!, "FusedConv2D");
     const out = conv2dForward(b, x, filter, ci);
-    const ov = heapView(b, out);
-    if (bias) addBias(ov, heapView(b, bias), ci.outChannels);
-    activate(ov, activation, (attrs!.leakyreluAlpha ?? 0.2) as number, "FusedConv2D");
+    const act = activationCode(activation, "FusedConv2D");
+    if (bias || act !== 0) {
+      const alpha = (attrs!.leakyreluAlpha ?? 0.2) as number;
+      ops.biasAct(heapView(b, out), bias ? heapView(b, bias) : null, ci.outChannels, act, alpha);
+    }
     return out;
   };
 
@@ -342,13 +216,12 @@ export function fastKernels(
       sgemm(false, true, ci.batchSize * P, K, Co, dyv, Co, wv, Co, 0, dx, K);
       return out;
     }
-    dx.fill(0);
     const step = chunk(ci);
     for (let n0 = 0; n0 < ci.batchSize; n0 += step) {
       const n1 = Math.min(ci.batchSize, n0 + step), rows = (n1 - n0) * P;
       const cols = getScratch(rows * K);
       sgemm(false, true, rows, K, Co, dyv.subarray(n0 * P * Co), Co, wv, Co, 0, cols, K);
-      col2im(cols, dx, ci, n0, n1);
+      ops.col2im(cols, dx, ci, n0, n1);
     }
     return out;
   };
@@ -375,7 +248,7 @@ export function fastKernels(
     for (let n0 = 0; n0 < ci.batchSize; n0 += step) {
       const n1 = Math.min(ci.batchSize, n0 + step), rows = (n1 - n0) * P;
       const cols = getScratch(rows * K);
-      im2col(xv, cols, ci, n0, n1);
+      ops.im2col(xv, cols, ci, n0, n1);
       sgemm(true, false, K, Co, rows, cols, K, dyv.subarray(n0 * P * Co), Co, n0 === 0 ? 0 : 1, dw, Co);
     }
     return out;
@@ -438,14 +311,11 @@ export function fastKernels(
       throw new Error("fast backend: kernel _FusedMatMul does not support prelu activation");
     }
     const { out, n } = matmul(bk, a, b, !!attrs!.transposeA, !!attrs!.transposeB, "_FusedMatMul");
-    const ov = heapView(bk, out);
-    if (bias) addBias(ov, heapView(bk, bias), n);
-    activate(
-      ov,
-      (attrs!.activation ?? "linear") as string,
-      (attrs!.leakyreluAlpha ?? 0.2) as number,
-      "_FusedMatMul",
-    );
+    const act = activationCode((attrs!.activation ?? "linear") as string, "_FusedMatMul");
+    if (bias || act !== 0) {
+      const alpha = (attrs!.leakyreluAlpha ?? 0.2) as number;
+      ops.biasAct(heapView(bk, out), bias ? heapView(bk, bias) : null, n, act, alpha);
+    }
     return out;
   };
 
@@ -467,15 +337,12 @@ export function fastKernels(
     const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
     if (x.dtype !== "float32" || !leading) return wasm[kernel](args as Parameters<tf.KernelFunc>[0]);
     const b = args.backend as WasmBackendLike;
-    const cols = size(x.shape.slice(axes.length)), rows = size(x.shape) / cols;
+    const cols = size(x.shape.slice(axes.length));
     const outShape = args.attrs!.keepDims
       ? x.shape.map((d, i) => (i < axes.length ? 1 : d))
       : x.shape.slice(axes.length);
     const out = b.makeOutput(outShape, "float32");
-    const xv = heapView(b, x), ov = heapView(b, out), acc = new Float64Array(cols);
-    for (let r = 0, o = 0; r < rows; r++, o += cols) for (let c = 0; c < cols; c++) acc[c] += xv[o + c];
-    if (kernel === "Mean") { for (let c = 0; c < cols; c++) acc[c] /= rows; }
-    ov.set(acc);
+    ops.sumRows(heapView(b, x), heapView(b, out), cols, kernel === "Mean");
     return out;
   };
 
@@ -524,13 +391,13 @@ export function fastKernels(
 }
 
 /** Registers the fast kernels on the wasm backend (replacing its own versions of them). */
-export function registerFastKernels(sgemm: Sgemm): string[] {
+export function registerFastKernels(sgemm: Sgemm, ops: FastOps): string[] {
   const own = (name: string) => {
     const k = tf.getKernel(name, "wasm");
     if (!k) throw new Error(`fast backend: the wasm backend has no ${name} kernel (is it initialized?)`);
     return k.kernelFunc;
   };
-  const configs = fastKernels(sgemm, { Sum: own("Sum"), Mean: own("Mean"), Tile: own("Tile") });
+  const configs = fastKernels(sgemm, ops, { Sum: own("Sum"), Mean: own("Mean"), Tile: own("Tile") });
   for (const cfg of configs) {
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);

@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
 import { loadBlas } from "./blas.ts";
 import { registerFastKernels } from "./kernels.ts";
+import { loadNativeOps } from "./native.ts";
 
 /** Accepted --backend values. */
 export const BACKENDS = ["auto", "tensorflow", "fast", "wasm", "cpu"] as const;
@@ -15,6 +16,8 @@ export interface BackendInfo {
   reason: string;
   /** BLAS library used by the fast backend ("typescript" for the fallback). */
   blas?: string;
+  /** Where the fast backend's im2col/col2im/bias/sum helpers come from (native library or "typescript"). */
+  ops?: string;
 }
 
 /** How to install the optional native backend (printed when --backend=tensorflow is unavailable). */
@@ -49,9 +52,13 @@ async function useWasm(): Promise<void> {
 
 /**
  * Selects and initializes the tfjs backend. `auto` tries tensorflow, then fast, then cpu. Prints one line
- * (chosen backend and why earlier ones were skipped) to stderr unless `quiet`.
+ * (chosen backend and why earlier ones were skipped) to stderr unless `quiet`. `native: false` keeps the fast
+ * backend's helpers in TypeScript (for comparison; by default they are built from native/fastops.c).
  */
-export async function initBackend(name = "auto", opts: { quiet?: boolean } = {}): Promise<BackendInfo> {
+export async function initBackend(
+  name = "auto",
+  opts: { quiet?: boolean; native?: boolean } = {},
+): Promise<BackendInfo> {
   if (!(BACKENDS as readonly string[]).includes(name)) {
     throw new RangeError(`unknown backend "${name}"; accepted: ${BACKENDS.join(", ")}`);
   }
@@ -66,12 +73,16 @@ export async function initBackend(name = "auto", opts: { quiet?: boolean } = {})
   if (!info && (name === "fast" || name === "auto")) {
     const blas = loadBlas();
     if (blas.warning) console.error(`warning: ${blas.warning}`);
+    const native = loadNativeOps({ disable: opts.native === false });
+    if (native.warning) console.error(`warning: ${native.warning}`);
     await useWasm();
-    const kernels = registerFastKernels(blas.sgemm);
+    const kernels = registerFastKernels(blas.sgemm, native.ops);
     info = {
       name: "fast",
       blas: blas.source,
-      reason: `backend: fast (wasm + our ${kernels.join(", ")} kernels; sgemm from ${blas.source})`,
+      ops: native.ops.source,
+      reason: `backend: fast (wasm + our ${kernels.join(", ")} kernels; sgemm from ${blas.source}; ` +
+        `helpers from ${native.ops.source})`,
     };
   }
   if (!info && name === "wasm") {

@@ -1,24 +1,45 @@
-// The fast backend's GEMM kernels agree with tfjs's reference cpu kernels (relative error <= 1e-4).
+// The fast backend's kernels agree with tfjs's reference cpu kernels (relative error <= 1e-4), with the native
+// helpers (native/fastops.c) and with the TypeScript ones.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
-import { IM2COL_CACHE_FLOATS, Im2colCache } from "../../../lib/backend/kernels.ts";
+import { IM2COL_CACHE_FLOATS, Im2colCache, registerFastKernels } from "../../../lib/backend/kernels.ts";
+import { loadBlas } from "../../../lib/backend/blas.ts";
+import { loadNativeOps } from "../../../lib/backend/native.ts";
+import { type FastOps, tsOps } from "../../../lib/backend/ops.ts";
 import { createRng } from "../../../lib/rng.ts";
 
 await initBackend("fast", { quiet: true });
+const native = loadNativeOps();
+assert.equal(
+  native.warning,
+  undefined,
+  `the native helpers must build here (CI installs gcc): ${native.warning}`,
+);
+/** Both helper sets; every kernel test runs with each. */
+const HELPERS: [string, FastOps][] = [["native", native.ops], ["typescript", tsOps]];
+const sgemm = loadBlas().sgemm;
 
 function rand(shape: number[], seed: number): Float32Array {
   const rng = createRng(seed);
   return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
 }
 
-/** Runs `f` on the cpu backend and on the fast (wasm) backend; returns both outputs as flat arrays. */
-async function both(f: () => tf.Tensor | tf.Tensor[]): Promise<[Float32Array[], Float32Array[]]> {
+/**
+ * Runs `f` on the cpu backend and on the fast (wasm) backend with the given helpers (default: native); returns
+ * both outputs as flat arrays.
+ */
+async function both(
+  f: () => tf.Tensor | tf.Tensor[],
+  ops: FastOps = native.ops,
+): Promise<[Float32Array[], Float32Array[]]> {
   const run = () => tf.tidy(() => [f()].flat().map((t) => t.dataSync() as Float32Array));
   await tf.setBackend("cpu");
   const ref = run();
   await tf.setBackend("wasm");
+  registerFastKernels(sgemm, ops);
   const got = run();
+  if (ops !== native.ops) registerFastKernels(sgemm, native.ops);
   return [ref, got];
 }
 
@@ -43,42 +64,45 @@ const convCases: { x: number[]; f: number[]; s: number; pad: "same" | "valid" }[
   { x: [1, 6, 5, 40], f: [3, 3, 40, 4], s: 2, pad: "same" }, // 40 channels: memcpy at the padded edges too
 ];
 
-for (const c of convCases) {
-  Deno.test(`Conv2D/FusedConv2D and both backprops match cpu: x ${c.x} filter ${c.f} stride ${c.s} ${c.pad}`, async () => {
-    const xd = rand(c.x, 1), fd = rand(c.f, 2), bd = rand([c.f[3]], 3);
-    const [ref, got] = await both(() => {
-      const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
-      const w = tf.tensor4d(fd, c.f as [number, number, number, number]);
-      const b = tf.tensor1d(bd);
-      const loss = (xx: tf.Tensor4D, ww: tf.Tensor4D) =>
-        tf.fused.conv2d({ x: xx, filter: ww, strides: c.s, pad: c.pad, bias: b, activation: "relu" }).square()
-          .sum();
-      const [gx, gw] = tf.grads((xx, ww) => loss(xx as tf.Tensor4D, ww as tf.Tensor4D))([x, w]);
-      // The filter gradient of an input no forward pass has seen (the im2col cache misses): the chunked path.
-      const dy = tf.ones(tf.conv2d(x, w, c.s, c.pad).shape);
-      const gwFresh = tf.engine().runKernel("Conv2DBackpropFilter", { x: x.add(0), dy }, {
-        strides: c.s,
-        pad: c.pad,
-        dataFormat: "NHWC",
-        dilations: 1,
-        filterShape: c.f,
-      }) as tf.Tensor;
-      return [
-        tf.conv2d(x, w, c.s, c.pad),
-        tf.fused.conv2d({ x, filter: w, strides: c.s, pad: c.pad, bias: b, activation: "relu" }),
-        gx,
-        gw,
-        gwFresh,
-      ];
+for (const [helpers, ops] of HELPERS) {
+  for (const c of convCases) {
+    Deno.test(`Conv2D/FusedConv2D and both backprops match cpu (${helpers} helpers): x ${c.x} filter ${c.f} stride ${c.s} ${c.pad}`, async () => {
+      const xd = rand(c.x, 1), fd = rand(c.f, 2), bd = rand([c.f[3]], 3);
+      const [ref, got] = await both(() => {
+        const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
+        const w = tf.tensor4d(fd, c.f as [number, number, number, number]);
+        const b = tf.tensor1d(bd);
+        const loss = (xx: tf.Tensor4D, ww: tf.Tensor4D) =>
+          tf.fused.conv2d({ x: xx, filter: ww, strides: c.s, pad: c.pad, bias: b, activation: "relu" })
+            .square()
+            .sum();
+        const [gx, gw] = tf.grads((xx, ww) => loss(xx as tf.Tensor4D, ww as tf.Tensor4D))([x, w]);
+        // The filter gradient of an input no forward pass has seen (the im2col cache misses): the chunked path.
+        const dy = tf.ones(tf.conv2d(x, w, c.s, c.pad).shape);
+        const gwFresh = tf.engine().runKernel("Conv2DBackpropFilter", { x: x.add(0), dy }, {
+          strides: c.s,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          dilations: 1,
+          filterShape: c.f,
+        }) as tf.Tensor;
+        return [
+          tf.conv2d(x, w, c.s, c.pad),
+          tf.fused.conv2d({ x, filter: w, strides: c.s, pad: c.pad, bias: b, activation: "relu" }),
+          gx,
+          gw,
+          gwFresh,
+        ];
+      }, ops);
+      [
+        "conv2d",
+        "fusedConv2d",
+        "dx (Conv2DBackpropInput)",
+        "dw (Conv2DBackpropFilter, im2col reused from the forward pass)",
+        "dw (Conv2DBackpropFilter of an unseen input)",
+      ].forEach((w, i) => assertClose(ref[i], got[i], w));
     });
-    [
-      "conv2d",
-      "fusedConv2d",
-      "dx (Conv2DBackpropInput)",
-      "dw (Conv2DBackpropFilter, im2col reused from the forward pass)",
-      "dw (Conv2DBackpropFilter of an unseen input)",
-    ].forEach((w, i) => assertClose(ref[i], got[i], w));
-  });
+  }
 }
 
 const mmCases: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
@@ -91,23 +115,25 @@ const mmCases: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
   { a: [3, 6, 4], b: [1, 2, 6], ta: true, tb: true },
 ];
 
-for (const c of mmCases) {
-  Deno.test(`BatchMatMul/_FusedMatMul match cpu: [${c.a}]${c.ta ? "^T" : ""} x [${c.b}]${c.tb ? "^T" : ""}`, async () => {
-    const ad = rand(c.a, 4), bd = rand(c.b, 5);
-    const n = c.tb ? c.b[c.b.length - 2] : c.b[c.b.length - 1];
-    const biasd = rand([n], 6);
-    const [ref, got] = await both(() => {
-      const a = tf.tensor(ad, c.a), b = tf.tensor(bd, c.b), bias = tf.tensor1d(biasd);
-      const out = [tf.matMul(a, b, c.ta, c.tb)];
-      if (c.a.length === 2) {
-        out.push(tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias, activation: "relu" }));
-        const [ga, gb] = tf.grads((aa, bb) => tf.matMul(aa, bb, c.ta, c.tb).square().sum())([a, b]);
-        out.push(ga, gb);
-      }
-      return out;
+for (const [helpers, ops] of HELPERS) {
+  for (const c of mmCases) {
+    Deno.test(`BatchMatMul/_FusedMatMul match cpu (${helpers} helpers): [${c.a}]${c.ta ? "^T" : ""} x [${c.b}]${c.tb ? "^T" : ""}`, async () => {
+      const ad = rand(c.a, 4), bd = rand(c.b, 5);
+      const n = c.tb ? c.b[c.b.length - 2] : c.b[c.b.length - 1];
+      const biasd = rand([n], 6);
+      const [ref, got] = await both(() => {
+        const a = tf.tensor(ad, c.a), b = tf.tensor(bd, c.b), bias = tf.tensor1d(biasd);
+        const out = [tf.matMul(a, b, c.ta, c.tb)];
+        if (c.a.length === 2) {
+          out.push(tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias, activation: "relu" }));
+          const [ga, gb] = tf.grads((aa, bb) => tf.matMul(aa, bb, c.ta, c.tb).square().sum())([a, b]);
+          out.push(ga, gb);
+        }
+        return out;
+      }, ops);
+      ref.forEach((r, i) => assertClose(r, got[i], `output ${i}`));
     });
-    ref.forEach((r, i) => assertClose(r, got[i], `output ${i}`));
-  });
+  }
 }
 
 const sumCases: { shape: number[]; axis: number[]; keepDims: boolean }[] = [
@@ -120,19 +146,21 @@ const sumCases: { shape: number[]; axis: number[]; keepDims: boolean }[] = [
   { shape: [2, 3, 4], axis: [0, 1, 2], keepDims: false }, // everything: the wasm kernel
 ];
 
-for (const c of sumCases) {
-  for (const op of ["sum", "mean"] as const) {
-    Deno.test(`${op} matches cpu: shape [${c.shape}] axis [${c.axis}] keepDims ${c.keepDims}`, async () => {
-      const xd = rand(c.shape, 7);
-      const shapes: number[][] = [];
-      const [ref, got] = await both(() => {
-        const out = tf[op](tf.tensor(xd, c.shape), c.axis, c.keepDims);
-        shapes.push(out.shape);
-        return out;
+for (const [helpers, ops] of HELPERS) {
+  for (const c of sumCases) {
+    for (const op of ["sum", "mean"] as const) {
+      Deno.test(`${op} matches cpu (${helpers} helpers): shape [${c.shape}] axis [${c.axis}] keepDims ${c.keepDims}`, async () => {
+        const xd = rand(c.shape, 7);
+        const shapes: number[][] = [];
+        const [ref, got] = await both(() => {
+          const out = tf[op](tf.tensor(xd, c.shape), c.axis, c.keepDims);
+          shapes.push(out.shape);
+          return out;
+        }, ops);
+        assert.deepEqual(shapes[1], shapes[0]);
+        assertClose(ref[0], got[0], op);
       });
-      assert.deepEqual(shapes[1], shapes[0]);
-      assertClose(ref[0], got[0], op);
-    });
+    }
   }
 }
 

@@ -1,0 +1,141 @@
+// Builds (once per source and machine, cached) and loads native/fastops.c, the multi-threaded C versions of the
+// helpers in ops.ts, through Deno FFI. Without a C compiler, or if the build fails, the TypeScript ones are used.
+import { fileURLToPath } from "node:url";
+import { convGeometry, type FastOps, tsOps } from "./ops.ts";
+
+/** The helpers in use and, when they are the TypeScript fallback for a reason worth telling, why. */
+export interface NativeLoad {
+  ops: FastOps;
+  warning?: string;
+}
+
+/** Where built libraries are kept (gitignored). */
+export const DEFAULT_CACHE_DIR = fileURLToPath(new URL("../../.cache/native", import.meta.url));
+const SOURCE = fileURLToPath(new URL("./native/fastops.c", import.meta.url));
+
+/**
+ * Compiler flag sets tried in order: OpenMP threads (`-z nodelete` keeps libgomp mapped until exit: unloading
+ * it under its parked threads crashes the process), then single-threaded C (e.g. Apple clang has no OpenMP).
+ */
+const FLAG_SETS = [
+  ["-O3", "-march=native", "-fopenmp", "-Wl,-z,nodelete"],
+  ["-O3", "-march=native"],
+  ["-O3"],
+];
+
+const SIG = {
+  fo_threads: { parameters: [], result: "i32" },
+  fo_im2col: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
+  fo_col2im: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
+  fo_bias_act: { parameters: ["buffer", "buffer", "i32", "i32", "i32", "i32", "f32"], result: "void" },
+  fo_sum_rows: { parameters: ["buffer", "buffer", "i32", "i32", "i32"], result: "void" },
+} as const;
+
+/** 64-bit FNV-1a of a string, as 16 hex digits (names a build by its inputs). */
+export function fnv1a64(s: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (let i = 0; i < s.length; i++) {
+    h = ((h ^ BigInt(s.charCodeAt(i))) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, "0");
+}
+
+/** The CPU model (-march=native builds are specific to it), or the architecture when unknown. */
+function cpuModel(): string {
+  try {
+    return Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.*)$/m)?.[1] ?? Deno.build.arch;
+  } catch {
+    return Deno.build.arch;
+  }
+}
+
+/** Removes the libraries of earlier sources (best effort: a running process keeps its mapping on Linux). */
+function pruneOldBuilds(cacheDir: string, keep: string): void {
+  for (const e of Deno.readDirSync(cacheDir)) {
+    if (/^fastops-[0-9a-f]{16}\.(so|dylib)$/.test(e.name) && `${cacheDir}/${e.name}` !== keep) {
+      try {
+        Deno.removeSync(`${cacheDir}/${e.name}`);
+      } catch { /* in use elsewhere or already gone */ }
+    }
+  }
+}
+
+/**
+ * Compiles fastops.c with `cc` into `cacheDir` unless a build of the same source, compiler and CPU is there;
+ * returns the library's path. Writes go to a temporary name first, then a rename: an interrupted build never
+ * leaves a library a later run would load. Throws with the compiler's message when every flag set fails.
+ */
+export function buildNative(cc: string, cacheDir: string): string {
+  const source = Deno.readTextFileSync(SOURCE);
+  const ext = Deno.build.os === "darwin" ? "dylib" : "so";
+  const lib = `${cacheDir}/fastops-${fnv1a64([source, cc, Deno.build.target, cpuModel()].join("\0"))}.${ext}`;
+  try {
+    Deno.statSync(lib);
+    return lib;
+  } catch { /* not built yet */ }
+  Deno.mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${lib}.tmp-${Deno.pid}`;
+  let error = "";
+  for (const flags of FLAG_SETS) {
+    const out = new Deno.Command(cc, {
+      args: [...flags, "-shared", "-fPIC", "-o", tmp, SOURCE, "-lm"],
+      stdout: "null",
+      stderr: "piped",
+    }).outputSync();
+    if (out.success) {
+      Deno.renameSync(tmp, lib);
+      pruneOldBuilds(cacheDir, lib);
+      return lib;
+    }
+    error = new TextDecoder().decode(out.stderr).split("\n").find((l) => /error/i.test(l)) ??
+      `exit ${out.code}`;
+  }
+  try {
+    Deno.removeSync(tmp);
+  } catch { /* nothing was written */ }
+  throw new Error(`${cc} could not build ${SOURCE}: ${error}`);
+}
+
+/** The helpers of the library at `path` (throws if it does not load). */
+export function openNative(path: string): FastOps {
+  // Idle OpenMP threads must sleep, not spin: spinning ones take the cores from OpenBLAS's threads, which run
+  // between our calls (measured: the reference CNN's training step 63 ms with "passive", 157 ms with "active").
+  // libgomp reads this when it loads, so set it first; a user's own setting wins.
+  if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "passive");
+  const f = Deno.dlopen(path, SIG).symbols;
+  return {
+    source: `${path} (${f.fo_threads()} threads)`,
+    im2col: (x, cols, ci, n0, n1) => f.fo_im2col(x, cols, Int32Array.from(convGeometry(ci)), n0, n1),
+    col2im: (cols, dx, ci, n0, n1) => f.fo_col2im(cols, dx, Int32Array.from(convGeometry(ci)), n0, n1),
+    biasAct: (v, bias, n, act, alpha) => {
+      if (bias && bias.length !== 1 && bias.length !== n) {
+        throw new RangeError(`fast backend: bias of length ${bias.length} for ${n} channels`);
+      }
+      f.fo_bias_act(v, bias, bias ? bias.length : 0, v.length / n, n, act, alpha);
+    },
+    sumRows: (x, out, cols, mean) => f.fo_sum_rows(x, out, x.length / cols, cols, mean ? 1 : 0),
+  };
+}
+
+/**
+ * The native helpers, built on first use with `cc` ($CC, default "cc"); the TypeScript ones with a warning when
+ * that fails (no compiler, no --allow-run/--allow-ffi), or without one when `disable` is set. Never throws.
+ */
+export function loadNativeOps(
+  opts: { cc?: string; cacheDir?: string; disable?: boolean } = {},
+): NativeLoad {
+  if (opts.disable) return { ops: tsOps };
+  const cc = opts.cc ?? Deno.env.get("CC") ?? "cc";
+  try {
+    return { ops: openNative(buildNative(cc, opts.cacheDir ?? DEFAULT_CACHE_DIR)) };
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound
+      ? `no C compiler found (${cc})`
+      : (err as Error).message.split("\n")[0];
+    return {
+      ops: tsOps,
+      warning: `${why}; the fast backend's im2col/col2im/bias/sum helpers run in single-threaded ` +
+        "TypeScript (training about 1.5x slower). Install a compiler: sudo apt-get install gcc",
+    };
+  }
+}

@@ -1,0 +1,132 @@
+// Native helpers of the fast backend (im2col, col2im, bias + activation, row sums), multi-threaded with OpenMP.
+// Built on first use by lib/backend/native.ts (cc -O3 -march=native -fopenmp) and called through Deno FFI on
+// the wasm heap; lib/backend/ops.ts holds the TypeScript versions that it replaces, with the same semantics.
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Conv geometry, g[0..10]: H, W, C, OH, OW, FH, FW, SH, SW, PT (pad top), PL (pad left). */
+enum { G_H, G_W, G_C, G_OH, G_OW, G_FH, G_FW, G_SH, G_SW, G_PT, G_PL };
+
+/* Number of threads OpenMP uses (1 when built without OpenMP). */
+int32_t fo_threads(void) {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+/* Rows of the im2col matrix of images [n0, n1) of x (NHWC) into cols [(n1-n0)*OH*OW, FH*FW*C]. */
+void fo_im2col(const float *x, float *cols, const int32_t *g, int32_t n0, int32_t n1) {
+  const int64_t H = g[G_H], W = g[G_W], C = g[G_C], OH = g[G_OH], OW = g[G_OW], FH = g[G_FH], FW = g[G_FW];
+  const int64_t SH = g[G_SH], SW = g[G_SW], PT = g[G_PT], PL = g[G_PL], rowLen = FW * C, K = FH * rowLen;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = n0; n < n1; n++) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+      const float *xb = x + n * H * W * C;
+      float *o = cols + (((n - n0) * OH + oy) * OW) * K;
+      for (int64_t ox = 0; ox < OW; ox++, o += K) {
+        const int64_t ix0 = ox * SW - PL;
+        const int full = ix0 >= 0 && ix0 + FW <= W;
+        for (int64_t ky = 0; ky < FH; ky++) {
+          float *r = o + ky * rowLen;
+          const int64_t iy = oy * SH - PT + ky;
+          if (iy < 0 || iy >= H) {
+            memset(r, 0, rowLen * sizeof(float));
+            continue;
+          }
+          const float *xr = xb + iy * W * C;
+          if (full) {
+            memcpy(r, xr + ix0 * C, rowLen * sizeof(float));
+            continue;
+          }
+          for (int64_t kx = 0; kx < FW; kx++) {
+            const int64_t ix = ix0 + kx;
+            if (ix < 0 || ix >= W) memset(r + kx * C, 0, C * sizeof(float));
+            else memcpy(r + kx * C, xr + ix * C, C * sizeof(float));
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Writes images [n0, n1) of dx (NHWC) as the scatter-add of cols (as im2col lays them out for those images). */
+void fo_col2im(const float *cols, float *dx, const int32_t *g, int32_t n0, int32_t n1) {
+  const int64_t H = g[G_H], W = g[G_W], C = g[G_C], OH = g[G_OH], OW = g[G_OW], FH = g[G_FH], FW = g[G_FW];
+  const int64_t SH = g[G_SH], SW = g[G_SW], PT = g[G_PT], PL = g[G_PL], rowLen = FW * C, K = FH * rowLen;
+#pragma omp parallel for schedule(static)
+  for (int64_t n = n0; n < n1; n++) {
+    float *db = dx + n * H * W * C;
+    memset(db, 0, H * W * C * sizeof(float));
+    const float *o = cols + (n - n0) * OH * OW * K;
+    for (int64_t oy = 0; oy < OH; oy++) {
+      for (int64_t ox = 0; ox < OW; ox++, o += K) {
+        const int64_t ix0 = ox * SW - PL;
+        for (int64_t ky = 0; ky < FH; ky++) {
+          const int64_t iy = oy * SH - PT + ky;
+          if (iy < 0 || iy >= H) continue;
+          const float *r = o + ky * rowLen;
+          float *dr = db + iy * W * C;
+          for (int64_t kx = 0; kx < FW; kx++) {
+            const int64_t ix = ix0 + kx;
+            if (ix < 0 || ix >= W) continue;
+            float *d = dr + ix * C;
+            const float *s = r + kx * C;
+            for (int64_t c = 0; c < C; c++) d[c] += s[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Activations of fo_bias_act (the order of ACTIVATIONS in ops.ts). */
+enum { A_LINEAR, A_RELU, A_RELU6, A_LEAKYRELU, A_ELU, A_SIGMOID };
+
+/* v [rows, n] += bias (length n, or 1 when nb == 1; none when nb == 0), then the activation, in place. */
+void fo_bias_act(float *v, const float *bias, int32_t nb, int32_t rows, int32_t n, int32_t act, float alpha) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    float *row = v + r * n;
+    if (nb == 1) for (int64_t j = 0; j < n; j++) row[j] += bias[0];
+    else if (nb > 1) for (int64_t j = 0; j < n; j++) row[j] += bias[j];
+    switch (act) {
+      case A_RELU: for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0 ? 0 : row[j]; break;
+      case A_RELU6: for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0 ? 0 : row[j] > 6 ? 6 : row[j]; break;
+      case A_LEAKYRELU: for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0 ? row[j] * alpha : row[j]; break;
+      case A_ELU: for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0 ? expm1f(row[j]) : row[j]; break;
+      case A_SIGMOID: for (int64_t j = 0; j < n; j++) row[j] = 1 / (1 + expf(-row[j])); break;
+      default: break;
+    }
+  }
+}
+
+/*
+ * out [cols] = sum over rows of x [rows, cols] (divided by rows when mean != 0), accumulated in double. Each
+ * thread sums a fixed block of rows and the blocks are added in order, so the result does not depend on timing.
+ */
+void fo_sum_rows(const float *x, float *out, int32_t rows, int32_t cols, int32_t mean) {
+  const int T = fo_threads();
+  double *part = calloc((size_t)T * cols, sizeof(double));
+#pragma omp parallel for schedule(static)
+  for (int t = 0; t < T; t++) {
+    const int64_t r0 = (int64_t)rows * t / T, r1 = (int64_t)rows * (t + 1) / T;
+    double *acc = part + (int64_t)t * cols;
+    for (int64_t r = r0; r < r1; r++) {
+      const float *row = x + r * (int64_t)cols;
+      for (int64_t c = 0; c < cols; c++) acc[c] += row[c];
+    }
+  }
+  for (int64_t c = 0; c < cols; c++) {
+    double s = 0;
+    for (int t = 0; t < T; t++) s += part[(int64_t)t * cols + c];
+    out[c] = (float)(mean ? s / rows : s);
+  }
+  free(part);
+}

@@ -1,0 +1,172 @@
+// The memory-bound helpers of the fast backend's kernels (im2col, col2im, bias + activation, row sums) behind
+// one interface: portable TypeScript here, multi-threaded C in native.ts, with the same semantics.
+import type * as tf from "@tensorflow/tfjs";
+
+type ConvInfo = tf.backend_util.Conv2DInfo;
+
+/** Fused activations the helpers apply (the index is the code passed to the native library). */
+export const ACTIVATIONS = ["linear", "relu", "relu6", "leakyrelu", "elu", "sigmoid"] as const;
+
+/** Memory-bound helpers on Float32Array views (of the wasm heap); implementations agree to float rounding. */
+export interface FastOps {
+  /** "typescript", or the native library's path and thread count. */
+  source: string;
+  /** Rows of the im2col matrix of images [n0, n1) of x (NHWC) into cols [(n1-n0)*OH*OW, FH*FW*C]. */
+  im2col(x: Float32Array, cols: Float32Array, ci: ConvInfo, n0: number, n1: number): void;
+  /** Overwrites images [n0, n1) of dx (NHWC) with the scatter-add of cols (laid out as im2col lays them). */
+  col2im(cols: Float32Array, dx: Float32Array, ci: ConvInfo, n0: number, n1: number): void;
+  /**
+   * v [rows, n] += bias (length n, or 1; none when null), then the activation (an ACTIVATIONS index), in
+   * place. `alpha` is the leaky-relu slope.
+   */
+  biasAct(v: Float32Array, bias: Float32Array | null, n: number, act: number, alpha: number): void;
+  /** out [cols] = the sum (or mean) over rows of x [rows, cols], accumulated in float64. */
+  sumRows(x: Float32Array, out: Float32Array, cols: number, mean: boolean): void;
+}
+
+/** A convolution's geometry as fastops.c reads it: H, W, C, OH, OW, FH, FW, SH, SW, pad top, pad left. */
+export function convGeometry(ci: ConvInfo): number[] {
+  return [
+    ci.inHeight,
+    ci.inWidth,
+    ci.inChannels,
+    ci.outHeight,
+    ci.outWidth,
+    ci.filterHeight,
+    ci.filterWidth,
+    ci.strideHeight,
+    ci.strideWidth,
+    ci.padInfo.top,
+    ci.padInfo.left,
+  ];
+}
+
+/** The ACTIVATIONS index of a fused activation; an error naming the kernel for one it does not support. */
+export function activationCode(activation: string, kernel: string): number {
+  const i = (ACTIVATIONS as readonly string[]).indexOf(activation);
+  if (i < 0) {
+    throw new Error(
+      `fast backend: kernel ${kernel} does not support fused activation "${activation}"; supported: ${
+        ACTIVATIONS.join(", ")
+      }`,
+    );
+  }
+  return i;
+}
+
+/** Copies src[s, s + n) to dst[o, o + n): a memcpy (TypedArray.set) for long runs, a loop for short ones. */
+function copy(src: Float32Array, s: number, dst: Float32Array, o: number, n: number): void {
+  if (n >= 32) dst.set(src.subarray(s, s + n), o);
+  else for (let i = 0; i < n; i++) dst[o + i] = src[s + i];
+}
+
+function im2col(x: Float32Array, cols: Float32Array, ci: ConvInfo, n0: number, n1: number): void {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
+  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = ci;
+  const pt = ci.padInfo.top, pl = ci.padInfo.left, rowLen = FW * C;
+  let o = 0;
+  for (let n = n0; n < n1; n++) {
+    const xb = n * H * W * C;
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const ix0 = ox * SW - pl;
+        const fullRow = ix0 >= 0 && ix0 + FW <= W;
+        for (let ky = 0; ky < FH; ky++) {
+          const iy = oy * SH - pt + ky;
+          if (iy < 0 || iy >= H) {
+            cols.fill(0, o, o + rowLen);
+            o += rowLen;
+            continue;
+          }
+          const rb = xb + (iy * W) * C;
+          if (fullRow) {
+            copy(x, rb + ix0 * C, cols, o, rowLen);
+            o += rowLen;
+            continue;
+          }
+          for (let kx = 0; kx < FW; kx++) {
+            const ix = ix0 + kx;
+            if (ix < 0 || ix >= W) cols.fill(0, o, o + C);
+            else copy(x, rb + ix * C, cols, o, C);
+            o += C;
+          }
+        }
+      }
+    }
+  }
+}
+
+function col2im(cols: Float32Array, dx: Float32Array, ci: ConvInfo, n0: number, n1: number): void {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
+  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = ci;
+  const pt = ci.padInfo.top, pl = ci.padInfo.left, rowLen = FW * C;
+  dx.fill(0, n0 * H * W * C, n1 * H * W * C);
+  let o = 0;
+  for (let n = n0; n < n1; n++) {
+    const xb = n * H * W * C;
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const ix0 = ox * SW - pl;
+        for (let ky = 0; ky < FH; ky++) {
+          const iy = oy * SH - pt + ky;
+          if (iy < 0 || iy >= H) {
+            o += rowLen;
+            continue;
+          }
+          const rb = xb + (iy * W) * C;
+          for (let kx = 0; kx < FW; kx++) {
+            const ix = ix0 + kx;
+            if (ix >= 0 && ix < W) {
+              const s = rb + ix * C;
+              for (let c = 0; c < C; c++) dx[s + c] += cols[o + c];
+            }
+            o += C;
+          }
+        }
+      }
+    }
+  }
+}
+
+function biasAct(v: Float32Array, bias: Float32Array | null, n: number, act: number, alpha: number): void {
+  if (bias && bias.length !== 1 && bias.length !== n) {
+    throw new RangeError(`fast backend: bias of length ${bias.length} for ${n} channels`);
+  }
+  if (bias?.length === 1) {
+    const b = bias[0];
+    for (let i = 0; i < v.length; i++) v[i] += b;
+  } else if (bias) {
+    for (let o = 0; o < v.length; o += n) for (let j = 0; j < n; j++) v[o + j] += bias[j];
+  }
+  switch (ACTIVATIONS[act]) {
+    case "linear":
+      return;
+    case "relu":
+      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = 0;
+      return;
+    case "relu6":
+      for (let i = 0; i < v.length; i++) v[i] = v[i] < 0 ? 0 : v[i] > 6 ? 6 : v[i];
+      return;
+    case "leakyrelu":
+      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = Math.fround(v[i] * alpha);
+      return;
+    case "elu":
+      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = Math.expm1(v[i]);
+      return;
+    case "sigmoid":
+      for (let i = 0; i < v.length; i++) v[i] = 1 / (1 + Math.exp(-v[i]));
+      return;
+    default:
+      throw new RangeError(`fast backend: unknown activation code ${act}`);
+  }
+}
+
+function sumRows(x: Float32Array, out: Float32Array, cols: number, mean: boolean): void {
+  const rows = x.length / cols, acc = new Float64Array(cols);
+  for (let r = 0, o = 0; r < rows; r++, o += cols) for (let c = 0; c < cols; c++) acc[c] += x[o + c];
+  if (mean) { for (let c = 0; c < cols; c++) acc[c] /= rows; }
+  out.set(acc);
+}
+
+/** The portable TypeScript helpers (single-threaded). */
+export const tsOps: FastOps = { source: "typescript", im2col, col2im, biasAct, sumRows };

@@ -1,0 +1,127 @@
+// The native helpers (native/fastops.c) agree with the TypeScript ones; building is cached, atomic, prunes old
+// builds, and falls back to TypeScript with a warning when there is no working compiler.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { buildNative, fnv1a64, loadNativeOps, openNative } from "../../../lib/backend/native.ts";
+import { activationCode, ACTIVATIONS, tsOps } from "../../../lib/backend/ops.ts";
+import { createRng } from "../../../lib/rng.ts";
+
+function rand(n: number, seed: number): Float32Array {
+  const rng = createRng(seed);
+  return Float32Array.from({ length: n }, () => rng.normal());
+}
+
+const native = loadNativeOps();
+
+Deno.test("loadNativeOps(): builds and loads the native helpers here (CI installs gcc)", () => {
+  assert.equal(native.warning, undefined, `native helpers did not load: ${native.warning}`);
+  assert.match(native.ops.source, /fastops-[0-9a-f]{16}\.(so|dylib) \(\d+ threads\)$/);
+});
+
+const geometries: {
+  x: [number, number, number, number];
+  f: [number, number, number, number];
+  s: number;
+  pad: "same" | "valid";
+}[] = [
+  { x: [3, 7, 5, 3], f: [3, 3, 3, 4], s: 1, pad: "same" },
+  { x: [4, 9, 8, 1], f: [3, 3, 1, 5], s: 2, pad: "same" },
+  { x: [3, 8, 11, 6], f: [3, 2, 6, 7], s: 2, pad: "valid" },
+  { x: [2, 6, 5, 40], f: [5, 5, 40, 4], s: 1, pad: "same" },
+];
+
+for (const g of geometries) {
+  Deno.test(`native im2col/col2im equal the TypeScript ones exactly: x ${g.x} filter ${g.f} stride ${g.s} ${g.pad}`, () => {
+    const ci = tf.backend_util.computeConv2DInfo(g.x, g.f, g.s, 1, g.pad);
+    const N = g.x[0], K = g.f[0] * g.f[1] * g.f[2], P = ci.outHeight * ci.outWidth;
+    const x = rand(N * g.x[1] * g.x[2] * g.x[3], 1);
+    // images [1, N) only: the chunked calls the kernels make
+    const colsTs = new Float32Array((N - 1) * P * K).fill(NaN), colsC = colsTs.slice();
+    tsOps.im2col(x, colsTs, ci, 1, N);
+    native.ops.im2col(x, colsC, ci, 1, N);
+    assert.ok(!colsTs.some(Number.isNaN), "im2col wrote every entry");
+    assert.deepEqual(colsC, colsTs);
+    const cols = rand(colsTs.length, 2);
+    const dxTs = new Float32Array(x.length).fill(7), dxC = dxTs.slice();
+    tsOps.col2im(cols, dxTs, ci, 1, N);
+    native.ops.col2im(cols, dxC, ci, 1, N);
+    const img = x.length / N;
+    assert.ok(dxTs.subarray(0, img).every((v) => v === 7), "images outside [n0, n1) are left alone");
+    assert.ok(dxTs.subarray(img).some((v) => v !== 7), "col2im wrote the chunk's images");
+    assert.deepEqual(dxC, dxTs);
+  });
+}
+
+Deno.test("native biasAct and sumRows agree with the TypeScript ones for every activation and bias form", () => {
+  const rows = 37, n = 6, v0 = rand(rows * n, 3).map((v) => 4 * v), bias = rand(n, 4);
+  for (let act = 0; act < ACTIVATIONS.length; act++) {
+    for (const b of [null, bias, bias.subarray(0, 1)]) {
+      const a = v0.slice(), c = v0.slice();
+      tsOps.biasAct(a, b, n, act, 0.2);
+      native.ops.biasAct(c, b, n, act, 0.2);
+      a.forEach((want, i) =>
+        assert.ok(
+          Math.abs(c[i] - want) <= 1e-6 * Math.max(1, Math.abs(want)),
+          `${ACTIVATIONS[act]} bias ${b?.length ?? 0} [${i}]: ${c[i]} vs ${want}`,
+        )
+      );
+    }
+  }
+  assert.throws(() => native.ops.biasAct(v0.slice(), bias.subarray(0, 4), n, 0, 0), /bias of length 4 for 6/);
+  for (const mean of [false, true]) {
+    const a = new Float32Array(n), c = new Float32Array(n);
+    tsOps.sumRows(v0, a, n, mean);
+    native.ops.sumRows(v0, c, n, mean);
+    a.forEach((want, i) =>
+      assert.ok(Math.abs(c[i] - want) <= 1e-6 * Math.max(1, Math.abs(want)), `sum [${i}]`)
+    );
+  }
+});
+
+Deno.test("activationCode(): an unsupported fused activation names the kernel and lists the supported ones", () => {
+  assert.equal(ACTIVATIONS[activationCode("relu", "K")], "relu");
+  assert.throws(
+    () => activationCode("gelu", "FusedConv2D"),
+    /FusedConv2D does not support fused activation "gelu"; supported: linear, relu/,
+  );
+});
+
+Deno.test("loadNativeOps(): no compiler -> the TypeScript helpers and a warning with the install command", () => {
+  const r = loadNativeOps({ cc: "/nonexistent/cc", cacheDir: Deno.makeTempDirSync() });
+  assert.equal(r.ops, tsOps);
+  assert.match(r.warning!, /no C compiler found \(\/nonexistent\/cc\).*apt-get install gcc/);
+  assert.deepEqual(loadNativeOps({ disable: true }), { ops: tsOps });
+});
+
+Deno.test("loadNativeOps(): a compiler that fails -> its error in the warning, no library left behind", () => {
+  const dir = Deno.makeTempDirSync();
+  const cc = `${dir}/cc`;
+  Deno.writeTextFileSync(cc, "#!/bin/sh\necho 'fastops.c:1: error: no can do' >&2\nexit 1\n");
+  Deno.chmodSync(cc, 0o755);
+  const r = loadNativeOps({ cc, cacheDir: `${dir}/cache` });
+  assert.equal(r.ops, tsOps);
+  assert.match(r.warning!, /could not build .*fastops\.c: fastops\.c:1: error: no can do/);
+  assert.deepEqual([...Deno.readDirSync(`${dir}/cache`)], []);
+});
+
+Deno.test("buildNative(): builds once per inputs (a second call reuses the library), prunes older builds", () => {
+  const dir = Deno.makeTempDirSync();
+  Deno.writeTextFileSync(`${dir}/fastops-0123456789abcdef.so`, "a build of an older source");
+  Deno.writeTextFileSync(`${dir}/notes.txt`, "not ours");
+  const lib = buildNative("cc", dir);
+  const before = Deno.statSync(lib).mtime!.getTime();
+  assert.equal(buildNative("cc", dir), lib);
+  assert.equal(Deno.statSync(lib).mtime!.getTime(), before);
+  assert.deepEqual(
+    [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+    [lib.split("/").pop(), "notes.txt"].sort(),
+    "no temporary files; the older build is pruned, other files are left alone",
+  );
+  assert.match(openNative(lib).source, /threads/);
+});
+
+Deno.test("fnv1a64(): the published FNV-1a 64-bit test vectors", () => {
+  assert.equal(fnv1a64(""), "cbf29ce484222325");
+  assert.equal(fnv1a64("a"), "af63dc4c8601ec8c");
+  assert.equal(fnv1a64("foobar"), "85944171f73967e8");
+});
