@@ -1,7 +1,7 @@
 // Builds (once per source and machine, cached) and loads native/fastops.c, the multi-threaded C versions of the
 // helpers in ops.ts, through Deno FFI. Without a C compiler, or if the build fails, the TypeScript ones are used.
 import { fileURLToPath } from "node:url";
-import { convGeometry, type FastOps, tsOps } from "./ops.ts";
+import { checkBias, convGeometry, type FastOps, tsOps } from "./ops.ts";
 
 /** The helpers in use and, when they are the TypeScript fallback for a reason worth telling, why. */
 export interface NativeLoad {
@@ -108,9 +108,7 @@ export function openNative(path: string): FastOps {
     im2col: (x, cols, ci, n0, n1) => f.fo_im2col(x, cols, Int32Array.from(convGeometry(ci)), n0, n1),
     col2im: (cols, dx, ci, n0, n1) => f.fo_col2im(cols, dx, Int32Array.from(convGeometry(ci)), n0, n1),
     biasAct: (v, bias, n, act, alpha) => {
-      if (bias && bias.length !== 1 && bias.length !== n) {
-        throw new RangeError(`fast backend: bias of length ${bias.length} for ${n} channels`);
-      }
+      checkBias(bias, n);
       f.fo_bias_act(v, bias, bias ? bias.length : 0, v.length / n, n, act, alpha);
     },
     sumRows: (x, out, cols, mean) => f.fo_sum_rows(x, out, x.length / cols, cols, mean ? 1 : 0),

@@ -128,36 +128,40 @@ function col2im(cols: Float32Array, dx: Float32Array, ci: ConvInfo, n0: number, 
   }
 }
 
-function biasAct(v: Float32Array, bias: Float32Array | null, n: number, act: number, alpha: number): void {
+/** The activation ACTIVATIONS[act] of one value (float32 results, as the native code computes them). */
+function activate(v: number, act: number, alpha: number): number {
+  switch (act) {
+    case 0:
+      return v;
+    case 1:
+      return v < 0 ? 0 : v;
+    case 2:
+      return v < 0 ? 0 : v > 6 ? 6 : v;
+    case 3:
+      return v < 0 ? Math.fround(v * alpha) : v;
+    case 4:
+      return v < 0 ? Math.expm1(v) : v;
+    case 5:
+      return 1 / (1 + Math.exp(-v));
+    default:
+      throw new RangeError(`fast backend: unknown activation code ${act}`);
+  }
+}
+
+/** Throws unless the bias has length n or 1 (or is absent). */
+export function checkBias(bias: Float32Array | null, n: number): void {
   if (bias && bias.length !== 1 && bias.length !== n) {
     throw new RangeError(`fast backend: bias of length ${bias.length} for ${n} channels`);
   }
-  if (bias?.length === 1) {
-    const b = bias[0];
-    for (let i = 0; i < v.length; i++) v[i] += b;
-  } else if (bias) {
-    for (let o = 0; o < v.length; o += n) for (let j = 0; j < n; j++) v[o + j] += bias[j];
-  }
-  switch (ACTIVATIONS[act]) {
-    case "linear":
-      return;
-    case "relu":
-      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = 0;
-      return;
-    case "relu6":
-      for (let i = 0; i < v.length; i++) v[i] = v[i] < 0 ? 0 : v[i] > 6 ? 6 : v[i];
-      return;
-    case "leakyrelu":
-      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = Math.fround(v[i] * alpha);
-      return;
-    case "elu":
-      for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = Math.expm1(v[i]);
-      return;
-    case "sigmoid":
-      for (let i = 0; i < v.length; i++) v[i] = 1 / (1 + Math.exp(-v[i]));
-      return;
-    default:
-      throw new RangeError(`fast backend: unknown activation code ${act}`);
+}
+
+function biasAct(v: Float32Array, bias: Float32Array | null, n: number, act: number, alpha: number): void {
+  checkBias(bias, n);
+  for (let o = 0; o < v.length; o += n) {
+    for (let j = 0; j < n; j++) {
+      const x = bias ? Math.fround(v[o + j] + bias[bias.length === 1 ? 0 : j]) : v[o + j];
+      v[o + j] = activate(x, act, alpha);
+    }
   }
 }
 

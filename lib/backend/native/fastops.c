@@ -89,22 +89,24 @@ void fo_col2im(const float *cols, float *dx, const int32_t *g, int32_t n0, int32
 /* Activations of fo_bias_act (the order of ACTIVATIONS in ops.ts). */
 enum { A_LINEAR, A_RELU, A_RELU6, A_LEAKYRELU, A_ELU, A_SIGMOID };
 
+/* row [len] += bias (bias[0] for every entry when nb == 1; nothing when nb == 0), then the activation. */
+static void bias_act_row(float *row, const float *bias, int32_t nb, int64_t len, int32_t act, float alpha) {
+  if (nb == 1) for (int64_t j = 0; j < len; j++) row[j] += bias[0];
+  else if (nb > 1) for (int64_t j = 0; j < len; j++) row[j] += bias[j];
+  switch (act) {
+    case A_RELU: for (int64_t j = 0; j < len; j++) row[j] = row[j] < 0 ? 0 : row[j]; break;
+    case A_RELU6: for (int64_t j = 0; j < len; j++) row[j] = row[j] < 0 ? 0 : row[j] > 6 ? 6 : row[j]; break;
+    case A_LEAKYRELU: for (int64_t j = 0; j < len; j++) row[j] = row[j] < 0 ? row[j] * alpha : row[j]; break;
+    case A_ELU: for (int64_t j = 0; j < len; j++) row[j] = row[j] < 0 ? expm1f(row[j]) : row[j]; break;
+    case A_SIGMOID: for (int64_t j = 0; j < len; j++) row[j] = 1 / (1 + expf(-row[j])); break;
+    default: break;
+  }
+}
+
 /* v [rows, n] += bias (length n, or 1 when nb == 1; none when nb == 0), then the activation, in place. */
 void fo_bias_act(float *v, const float *bias, int32_t nb, int32_t rows, int32_t n, int32_t act, float alpha) {
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; r++) {
-    float *row = v + r * n;
-    if (nb == 1) for (int64_t j = 0; j < n; j++) row[j] += bias[0];
-    else if (nb > 1) for (int64_t j = 0; j < n; j++) row[j] += bias[j];
-    switch (act) {
-      case A_RELU: for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0 ? 0 : row[j]; break;
-      case A_RELU6: for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0 ? 0 : row[j] > 6 ? 6 : row[j]; break;
-      case A_LEAKYRELU: for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0 ? row[j] * alpha : row[j]; break;
-      case A_ELU: for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0 ? expm1f(row[j]) : row[j]; break;
-      case A_SIGMOID: for (int64_t j = 0; j < n; j++) row[j] = 1 / (1 + expf(-row[j])); break;
-      default: break;
-    }
-  }
+  for (int64_t r = 0; r < rows; r++) bias_act_row(v + r * n, bias, nb, n, act, alpha);
 }
 
 /*

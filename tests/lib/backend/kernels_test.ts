@@ -62,6 +62,8 @@ const convCases: { x: number[]; f: number[]; s: number; pad: "same" | "valid" }[
   { x: [4, 10, 10, 8], f: [3, 3, 8, 8], s: 2, pad: "valid" },
   { x: [2, 9, 7, 12], f: [3, 3, 12, 5], s: 1, pad: "same" }, // im2col rows of 36 floats: the memcpy path
   { x: [1, 6, 5, 40], f: [3, 3, 40, 4], s: 2, pad: "same" }, // 40 channels: memcpy at the padded edges too
+  { x: [2, 8, 7, 1], f: [3, 3, 1, 16], s: 1, pad: "same" }, // K = 9 < Co = 16: dW without the transpose
+  { x: [2, 5, 5, 4], f: [1, 1, 4, 12], s: 1, pad: "valid" }, // pointwise with K < Co
 ];
 
 for (const [helpers, ops] of HELPERS) {

@@ -49,22 +49,27 @@ for (const g of geometries) {
     assert.ok(dxTs.subarray(0, img).every((v) => v === 7), "images outside [n0, n1) are left alone");
     assert.ok(dxTs.subarray(img).some((v) => v !== 7), "col2im wrote the chunk's images");
     assert.deepEqual(dxC, dxTs);
+    // col2im is the adjoint of im2col: <im2col(x), cols> = <x, col2im(cols)> over the chunk's images
+    let lhs = 0, rhs = 0;
+    for (let i = 0; i < cols.length; i++) lhs += colsTs[i] * cols[i];
+    for (let i = img; i < x.length; i++) rhs += x[i] * dxTs[i];
+    assert.ok(Math.abs(lhs - rhs) <= 1e-3 * Math.abs(lhs), `adjoint: ${lhs} vs ${rhs}`);
   });
 }
 
-Deno.test("native biasAct and sumRows agree with the TypeScript ones for every activation and bias form", () => {
+Deno.test("native biasAct and sumRows agree with the TypeScript ones (every activation, bias form)", () => {
   const rows = 37, n = 6, v0 = rand(rows * n, 3).map((v) => 4 * v), bias = rand(n, 4);
+  const close = (got: Float32Array, want: Float32Array, what: string) =>
+    want.forEach((w, i) =>
+      assert.ok(Math.abs(got[i] - w) <= 1e-6 * Math.max(1, Math.abs(w)), `${what} [${i}]: ${got[i]} vs ${w}`)
+    );
   for (let act = 0; act < ACTIVATIONS.length; act++) {
     for (const b of [null, bias, bias.subarray(0, 1)]) {
+      const what = `${ACTIVATIONS[act]} bias ${b?.length ?? 0}`;
       const a = v0.slice(), c = v0.slice();
       tsOps.biasAct(a, b, n, act, 0.2);
       native.ops.biasAct(c, b, n, act, 0.2);
-      a.forEach((want, i) =>
-        assert.ok(
-          Math.abs(c[i] - want) <= 1e-6 * Math.max(1, Math.abs(want)),
-          `${ACTIVATIONS[act]} bias ${b?.length ?? 0} [${i}]: ${c[i]} vs ${want}`,
-        )
-      );
+      close(c, a, `biasAct ${what}`);
     }
   }
   assert.throws(() => native.ops.biasAct(v0.slice(), bias.subarray(0, 4), n, 0, 0), /bias of length 4 for 6/);
