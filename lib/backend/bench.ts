@@ -8,7 +8,7 @@ import { pgd } from "../attacks.ts";
 import { trainModel } from "../train.ts";
 import { createRng } from "../rng.ts";
 import { BACKENDS, initBackend } from "./mod.ts";
-import { loadBlas } from "./blas.ts";
+import { loadBlas, type Sgemm } from "./blas.ts";
 
 /** Median of the timings (seconds) of `repeats` calls after `warmup` calls. */
 function timeIt(fn: () => void, opts: { warmup: number; repeats: number }): number {
@@ -46,14 +46,13 @@ export function forwardFlops(m: ZooModel): number {
   return flops;
 }
 
-/** sgemm GFLOP/s on an n x n x n product (median of repeats). */
-export function sgemmGflops(n = 1024): number {
-  const blas = loadBlas();
+/** GFLOP/s of `sgemm` (default: the BLAS library's own) on an n x n x n product (median of repeats). */
+export function sgemmGflops(n = 1024, sgemm: Sgemm = loadBlas().sgemm): number {
   const rng = createRng(0);
   const a = Float32Array.from({ length: n * n }, () => rng.normal()),
     b = a.slice(),
     c = new Float32Array(n * n);
-  const s = timeIt(() => blas.sgemm(false, false, n, n, n, a, n, b, n, 0, c, n), { warmup: 2, repeats: 7 });
+  const s = timeIt(() => sgemm(false, false, n, n, n, a, n, b, n, 0, c, n), { warmup: 2, repeats: 7 });
   return (2 * n ** 3) / s / 1e9;
 }
 
@@ -197,7 +196,7 @@ if (import.meta.main) {
       throw new RangeError(`--native must be true or false, got "${values.native}"`);
     }
     const info = await initBackend(values.backend!, { quiet: values.json, native: values.native === "true" });
-    const sg = sgemmGflops();
+    const sg = sgemmGflops(1024, info.sgemm);
     const models = values.models!.split(",").map((a) => benchModel(a, { batch, repeats }));
     const rows = models.map((m) => ({
       ...m,

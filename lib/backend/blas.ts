@@ -21,6 +21,10 @@ export interface Blas {
   sgemm: Sgemm;
   /** Library path, or "typescript" for the portable fallback. */
   source: string;
+  /** Address of the library's cblas_sgemm (null for the fallback), for native code to call directly. */
+  pointer: Deno.PointerValue;
+  /** Sets the library's thread count (OpenBLAS's openblas_set_num_threads); null when it has no such call. */
+  setThreads: ((n: number) => void) | null;
   /** Why no native library was used (set only for the fallback). */
   warning?: string;
 }
@@ -57,6 +61,12 @@ const SIG = {
   },
 } as const;
 
+/** The function's address, and OpenBLAS's thread-count setter when the library has it. */
+const EXTRA = {
+  cblas_sgemm: { type: "pointer" },
+  openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
+} as const;
+
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
 
 /** Portable row-major GEMM (i-k-j order, cache friendly); about 1-3 GFLOP/s. */
@@ -89,7 +99,9 @@ export function loadBlas(opts: { path?: string } = {}): Blas {
       const f = lib.symbols.cblas_sgemm;
       const sgemm: Sgemm = (ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc) =>
         f(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
-      return { sgemm, source: path };
+      const extra = Deno.dlopen(path, EXTRA).symbols;
+      const set = extra.openblas_set_num_threads;
+      return { sgemm, source: path, pointer: extra.cblas_sgemm, setThreads: set ? (n) => set(n) : null };
     } catch (err) {
       errors.push(`${path}: ${(err as Error).message.split("\n")[0]}`);
     }
@@ -97,6 +109,8 @@ export function loadBlas(opts: { path?: string } = {}): Blas {
   return {
     sgemm: tsSgemm,
     source: "typescript",
+    pointer: null,
+    setThreads: null,
     warning: "no BLAS library found (tried " + (opts.path ?? "libopenblas.so.0, Accelerate") +
       "); using the slow TypeScript GEMM. Install OpenBLAS: sudo apt-get install libopenblas0-pthread",
   };

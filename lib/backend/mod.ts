@@ -1,7 +1,7 @@
 // Backend selection: tensorflow (tfjs-node-gpu / tfjs-node, when installed) > fast (wasm + BLAS kernels) > cpu.
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
-import { loadBlas } from "./blas.ts";
+import { loadBlas, type Sgemm } from "./blas.ts";
 import { registerFastKernels } from "./kernels.ts";
 import { loadNativeOps } from "./native.ts";
 
@@ -18,6 +18,8 @@ export interface BackendInfo {
   blas?: string;
   /** Where the fast backend's im2col/col2im/bias/sum helpers come from (native library or "typescript"). */
   ops?: string;
+  /** The fast backend's GEMM (the native parallel driver over the BLAS library, or the library's own sgemm). */
+  sgemm?: Sgemm;
 }
 
 /** How to install the optional native backend (printed when --backend=tensorflow is unavailable). */
@@ -76,13 +78,16 @@ export async function initBackend(
     const native = loadNativeOps({ disable: opts.native === false });
     if (native.warning) console.error(`warning: ${native.warning}`);
     await useWasm();
-    const kernels = registerFastKernels(blas.sgemm, native.ops);
+    const parallel = native.parallelSgemm(blas), sgemm = parallel ?? blas.sgemm;
+    const kernels = registerFastKernels(sgemm, native.ops);
+    const gemm = parallel ? `${blas.source}, split over threads by fastops` : blas.source;
     info = {
       name: "fast",
-      blas: blas.source,
+      blas: gemm,
       ops: native.ops.source,
-      reason: `backend: fast (wasm + our ${kernels.join(", ")} kernels; sgemm from ${blas.source}; ` +
-        `helpers from ${native.ops.source})`,
+      sgemm,
+      reason: `backend: fast (wasm + our ${kernels.join(", ")} kernels; sgemm: ${gemm}; ` +
+        `helpers: ${native.ops.source})`,
     };
   }
   if (!info && name === "wasm") {

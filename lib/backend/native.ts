@@ -2,12 +2,21 @@
 // helpers in ops.ts, through Deno FFI. Without a C compiler, or if the build fails, the TypeScript ones are used.
 import { fileURLToPath } from "node:url";
 import { checkBias, convGeometry, type FastOps, tsOps } from "./ops.ts";
+import type { Blas, Sgemm } from "./blas.ts";
 
 /** The helpers in use and, when they are the TypeScript fallback for a reason worth telling, why. */
 export interface NativeLoad {
   ops: FastOps;
+  /**
+   * The native sgemm driver over `blas` (fastops.c's fo_sgemm: one single-threaded BLAS call per thread on a
+   * share of the product), or null when it cannot be used (TypeScript helpers, one thread, or a BLAS library
+   * without a thread-count call). Using it sets the library to one thread.
+   */
+  parallelSgemm: (blas: Blas) => Sgemm | null;
   warning?: string;
 }
+
+const noParallelSgemm = () => null;
 
 /** Where built libraries are kept (gitignored). */
 export const DEFAULT_CACHE_DIR = fileURLToPath(new URL("../../.cache/native", import.meta.url));
@@ -29,6 +38,11 @@ const SIG = {
   fo_col2im: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_bias_act: { parameters: ["buffer", "buffer", "i32", "i32", "i32", "i32", "f32"], result: "void" },
   fo_sum_rows: { parameters: ["buffer", "buffer", "i32", "i32", "i32"], result: "void" },
+  fo_set_sgemm: { parameters: ["pointer"], result: "void" },
+  fo_sgemm: {
+    parameters: ["i32", "i32", "i32", "i32", "i32", "buffer", "i32", "buffer", "i32", "f32", "buffer", "i32"],
+    result: "void",
+  },
 } as const;
 
 /** 64-bit FNV-1a of a string, as 16 hex digits (names a build by its inputs). */
@@ -96,15 +110,16 @@ export function buildNative(cc: string, cacheDir: string): string {
   throw new Error(`${cc} could not build ${SOURCE}: ${error}`);
 }
 
-/** The helpers of the library at `path` (throws if it does not load). */
-export function openNative(path: string): FastOps {
+/** The helpers and sgemm driver of the library at `path` (throws if it does not load). */
+export function openNative(path: string): Omit<NativeLoad, "warning"> {
   // Idle OpenMP threads must sleep, not spin: spinning ones take the cores from OpenBLAS's threads, which run
   // between our calls (measured: the reference CNN's training step 63 ms with "passive", 157 ms with "active").
   // libgomp reads this when it loads, so set it first; a user's own setting wins.
   if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "passive");
   const f = Deno.dlopen(path, SIG).symbols;
-  return {
-    source: `${path} (${f.fo_threads()} threads)`,
+  const threads = f.fo_threads();
+  const ops: FastOps = {
+    source: `${path} (${threads} threads)`,
     im2col: (x, cols, ci, n0, n1) => f.fo_im2col(x, cols, Int32Array.from(convGeometry(ci)), n0, n1),
     col2im: (cols, dx, ci, n0, n1) => f.fo_col2im(cols, dx, Int32Array.from(convGeometry(ci)), n0, n1),
     biasAct: (v, bias, n, act, alpha) => {
@@ -113,6 +128,14 @@ export function openNative(path: string): FastOps {
     },
     sumRows: (x, out, cols, mean) => f.fo_sum_rows(x, out, x.length / cols, cols, mean ? 1 : 0),
   };
+  const parallelSgemm = (blas: Blas): Sgemm | null => {
+    if (threads < 2 || !blas.pointer || !blas.setThreads) return null;
+    f.fo_set_sgemm(blas.pointer);
+    blas.setThreads(1);
+    return (ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc) =>
+      f.fo_sgemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc);
+  };
+  return { ops, parallelSgemm };
 }
 
 /**
@@ -122,16 +145,17 @@ export function openNative(path: string): FastOps {
 export function loadNativeOps(
   opts: { cc?: string; cacheDir?: string; disable?: boolean } = {},
 ): NativeLoad {
-  if (opts.disable) return { ops: tsOps };
+  if (opts.disable) return { ops: tsOps, parallelSgemm: noParallelSgemm };
   const cc = opts.cc ?? Deno.env.get("CC") ?? "cc";
   try {
-    return { ops: openNative(buildNative(cc, opts.cacheDir ?? DEFAULT_CACHE_DIR)) };
+    return openNative(buildNative(cc, opts.cacheDir ?? DEFAULT_CACHE_DIR));
   } catch (err) {
     const why = err instanceof Deno.errors.NotFound
       ? `no C compiler found (${cc})`
       : (err as Error).message.split("\n")[0];
     return {
       ops: tsOps,
+      parallelSgemm: noParallelSgemm,
       warning: `${why}; the fast backend's im2col/col2im/bias/sum helpers run in single-threaded ` +
         "TypeScript (training about 1.5x slower). Install a compiler: sudo apt-get install gcc",
     };

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { buildNative, fnv1a64, loadNativeOps, openNative } from "../../../lib/backend/native.ts";
+import { loadBlas } from "../../../lib/backend/blas.ts";
 import { activationCode, ACTIVATIONS, tsOps } from "../../../lib/backend/ops.ts";
 import { createRng } from "../../../lib/rng.ts";
 
@@ -95,7 +96,10 @@ Deno.test("loadNativeOps(): no compiler -> the TypeScript helpers and a warning 
   const r = loadNativeOps({ cc: "/nonexistent/cc", cacheDir: Deno.makeTempDirSync() });
   assert.equal(r.ops, tsOps);
   assert.match(r.warning!, /no C compiler found \(\/nonexistent\/cc\).*apt-get install gcc/);
-  assert.deepEqual(loadNativeOps({ disable: true }), { ops: tsOps });
+  const off = loadNativeOps({ disable: true });
+  assert.equal(off.ops, tsOps);
+  assert.equal(off.warning, undefined);
+  assert.equal(off.parallelSgemm(loadBlas()), null);
 });
 
 Deno.test("loadNativeOps(): a compiler that fails -> its error in the warning, no library left behind", () => {
@@ -122,11 +126,48 @@ Deno.test("buildNative(): builds once per inputs (a second call reuses the libra
     [lib.split("/").pop(), "notes.txt"].sort(),
     "no temporary files; the older build is pruned, other files are left alone",
   );
-  assert.match(openNative(lib).source, /threads/);
+  assert.match(openNative(lib).ops.source, /threads/);
 });
 
 Deno.test("fnv1a64(): the published FNV-1a 64-bit test vectors", () => {
   assert.equal(fnv1a64(""), "cbf29ce484222325");
   assert.equal(fnv1a64("a"), "af63dc4c8601ec8c");
   assert.equal(fnv1a64("foobar"), "85944171f73967e8");
+});
+
+Deno.test("parallel sgemm driver: every transpose, split (rows, columns, reduction), beta and stride is exact", () => {
+  const sgemm = native.parallelSgemm(loadBlas());
+  assert.ok(sgemm, "the driver is available here (OpenBLAS, 2 threads)");
+  // [m, n, k]: one call (small), split over rows of C, over columns of C, over the reduction
+  const shapes = [[5, 4, 3], [300, 20, 64], [20, 300, 64], [12, 10, 4000]];
+  let seed = 10;
+  for (const [m, n, k] of shapes) {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      for (const beta of [0, 1]) {
+        const lda = (ta ? m : k) + 2, ldb = (tb ? k : n) + 1, ldc = n + 3;
+        const a = rand((ta ? k : m) * lda, seed++),
+          b = rand((tb ? n : k) * ldb, seed++),
+          c0 = rand(m * ldc, seed++);
+        const A = (i: number, p: number) => (ta ? a[p * lda + i] : a[i * lda + p]);
+        const B = (p: number, j: number) => (tb ? b[j * ldb + p] : b[p * ldb + j]);
+        const c = c0.slice();
+        sgemm!(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < ldc; j++) {
+            const what = `m=${m} n=${n} k=${k} ta=${ta} tb=${tb} beta=${beta} [${i},${j}]`;
+            if (j >= n) {
+              assert.equal(c[i * ldc + j], c0[i * ldc + j], `${what}: outside C is untouched`);
+              continue;
+            }
+            let want = beta * c0[i * ldc + j];
+            for (let p = 0; p < k; p++) want += A(i, p) * B(p, j);
+            assert.ok(
+              Math.abs(c[i * ldc + j] - want) <= 1e-4 * Math.sqrt(k),
+              `${what}: ${c[i * ldc + j]} vs ${want}`,
+            );
+          }
+        }
+      }
+    }
+  }
 });
