@@ -2,7 +2,7 @@
 // (OpenBLAS through FFI), plus Identity, leading-axis Sum/Mean and Tile. They work on the wasm heap in place.
 import * as tf from "@tensorflow/tfjs";
 import type { Sgemm } from "./blas.ts";
-import { activationCode, convGeometry, type FastOps } from "./ops.ts";
+import { activationCode, BINARY_OPS, convGeometry, type FastOps } from "./ops.ts";
 
 type TensorInfo = tf.TensorInfo;
 type ConvInfo = tf.backend_util.Conv2DInfo;
@@ -17,6 +17,9 @@ type KernelArgs = {
   backend: unknown;
   attrs?: Record<string, unknown>;
 };
+
+/** The wasm backend's own kernels that ours hand the cases they do not cover to. */
+export const WASM_FALLBACKS = ["Sum", "Mean", "Tile", ...BINARY_OPS, "Relu", "Step"] as const;
 
 /** Largest im2col scratch (floats) per GEMM call; work is split over images to stay below it. */
 const SCRATCH_FLOATS = 1 << 23;
@@ -117,7 +120,7 @@ const isPointwise = (ci: ConvInfo) =>
 export function fastKernels(
   sgemm: Sgemm,
   ops: FastOps,
-  wasm: { Sum: tf.KernelFunc; Mean: tf.KernelFunc; Tile: tf.KernelFunc },
+  wasm: Record<(typeof WASM_FALLBACKS)[number], tf.KernelFunc>,
 ): tf.KernelConfig[] {
   const im2colCache = new Im2colCache();
   let scratch = new Float32Array(0);
@@ -376,7 +379,52 @@ export function fastKernels(
     return out;
   };
 
+  // Elementwise Add/Sub/Multiply/RealDiv on float32, same shape or broadcast along trailing axes (bias adds,
+  // batch-norm scale and shift), Relu and Step: multi-threaded native loops where the wasm kernels run on one
+  // thread. Other dtypes and broadcasts go to the wasm kernels.
+  const trailing = (s: number[], out: number[]) => {
+    let i = 0;
+    while (i < s.length && s[i] === 1) i++;
+    const t = s.slice(i);
+    return t.every((d, j) => d === out[out.length - t.length + j]);
+  };
+  const binary = (name: (typeof BINARY_OPS)[number], code: number): tf.KernelFunc => (args: KernelArgs) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const call = () => wasm[name](args as Parameters<tf.KernelFunc>[0]);
+    if (!ops.binary || a.dtype !== "float32" || b.dtype !== "float32") return call();
+    const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const n = size(outShape), na = size(a.shape), nb = size(b.shape);
+    const fits = (s: number[], m: number) => m === n || trailing(s, outShape);
+    if (n === 0 || !fits(a.shape, na) || !fits(b.shape, nb) || (na !== n && nb !== n)) return call();
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput(outShape, "float32");
+    ops.binary(code, heapView(be, a), heapView(be, b), heapView(be, out));
+    return out;
+  };
+  const unary = (name: "Relu" | "Step", kind: number): tf.KernelFunc => (args: KernelArgs) => {
+    const x = args.inputs.x as TensorInfo;
+    if (!ops.unary || x.dtype !== "float32" || size(x.shape) === 0) {
+      return wasm[name](args as Parameters<tf.KernelFunc>[0]);
+    }
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput(x.shape, "float32");
+    ops.unary(kind, heapView(be, x), heapView(be, out), (args.attrs?.alpha ?? 0) as number);
+    return out;
+  };
+  const elementwise: tf.KernelConfig[] = ops.binary && ops.unary
+    ? [
+      ...BINARY_OPS.map((name, code) => ({
+        kernelName: name,
+        backendName: "wasm",
+        kernelFunc: binary(name, code),
+      })),
+      { kernelName: "Relu", backendName: "wasm", kernelFunc: unary("Relu", 0) },
+      { kernelName: "Step", backendName: "wasm", kernelFunc: unary("Step", 1) },
+    ]
+    : [];
+
   return [
+    ...elementwise,
     { kernelName: "Identity", backendName: "wasm", kernelFunc: identity },
     { kernelName: "Sum", backendName: "wasm", kernelFunc: leadingReduce("Sum") },
     { kernelName: "Mean", backendName: "wasm", kernelFunc: leadingReduce("Mean") },
@@ -397,7 +445,14 @@ export function registerFastKernels(sgemm: Sgemm, ops: FastOps): string[] {
     if (!k) throw new Error(`fast backend: the wasm backend has no ${name} kernel (is it initialized?)`);
     return k.kernelFunc;
   };
-  const configs = fastKernels(sgemm, ops, { Sum: own("Sum"), Mean: own("Mean"), Tile: own("Tile") });
+  const configs = fastKernels(
+    sgemm,
+    ops,
+    Object.fromEntries(WASM_FALLBACKS.map((k) => [k, own(k)])) as Record<
+      (typeof WASM_FALLBACKS)[number],
+      tf.KernelFunc
+    >,
+  );
   for (const cfg of configs) {
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);

@@ -4,6 +4,7 @@ import { UserError } from "../errors.ts";
 import { loadBlas, type Sgemm } from "./blas.ts";
 import { registerFastKernels } from "./kernels.ts";
 import { loadNativeOps } from "./native.ts";
+import { registerFastGradients } from "./gradients.ts";
 
 /** Accepted --backend values. */
 export const BACKENDS = ["auto", "tensorflow", "fast", "wasm", "cpu"] as const;
@@ -99,6 +100,7 @@ export async function initBackend(
     await tf.ready();
     info = { name: "cpu", reason: "backend: cpu (plain JavaScript; slow)" };
   }
+  registerFastGradients();
   if (skipped.length) info.reason += `; skipped ${skipped.join(", ")}`;
   if (!opts.quiet) console.error(info.reason);
   return info;

@@ -38,6 +38,8 @@ const SIG = {
   fo_col2im: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_bias_act: { parameters: ["buffer", "buffer", "i32", "i32", "i32", "i32", "f32"], result: "void" },
   fo_sum_rows: { parameters: ["buffer", "buffer", "i32", "i32", "i32"], result: "void" },
+  fo_binary: { parameters: ["i32", "buffer", "i32", "buffer", "i32", "buffer", "i32"], result: "void" },
+  fo_unary: { parameters: ["i32", "buffer", "buffer", "i32", "f32"], result: "void" },
   fo_set_sgemm: { parameters: ["pointer"], result: "void" },
   fo_sgemm: {
     parameters: ["i32", "i32", "i32", "i32", "i32", "buffer", "i32", "buffer", "i32", "f32", "buffer", "i32"],
@@ -127,6 +129,14 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
       f.fo_bias_act(v, bias, bias ? bias.length : 0, v.length / n, n, act, alpha);
     },
     sumRows: (x, out, cols, mean) => f.fo_sum_rows(x, out, x.length / cols, cols, mean ? 1 : 0),
+    binary: (op, a, b, out) => {
+      const n = out.length;
+      if (n % a.length !== 0 || n % b.length !== 0 || (a.length !== n && b.length !== n)) {
+        throw new RangeError(`fast backend: operands of ${a.length} and ${b.length} for ${n} outputs`);
+      }
+      f.fo_binary(op, a, a.length, b, b.length, out, n);
+    },
+    unary: (kind, x, out, alpha) => f.fo_unary(kind, x, out, out.length, alpha),
   };
   const parallelSgemm = (blas: Blas): Sgemm | null => {
     if (threads < 2 || !blas.pointer || !blas.setThreads) return null;

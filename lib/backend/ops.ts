@@ -22,7 +22,17 @@ export interface FastOps {
   biasAct(v: Float32Array, bias: Float32Array | null, n: number, act: number, alpha: number): void;
   /** out [cols] = the sum (or mean) over rows of x [rows, cols], accumulated in float64. */
   sumRows(x: Float32Array, out: Float32Array, cols: number, mean: boolean): void;
+  /**
+   * out = a op b (op: a BINARY_OPS index), each operand full (out's length) or repeating with a period that
+   * divides it (a trailing-axis broadcast; length 1 is a scalar). Native only: without it the wasm kernels run.
+   */
+  binary?(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** out = relu(x) (kind 0) or step(x, alpha) (kind 1: NaN stays NaN, x > 0 ? 1 : alpha). Native only. */
+  unary?(kind: number, x: Float32Array, out: Float32Array, alpha: number): void;
 }
+
+/** The elementwise binary kernels with a native version, in the order fastops.c numbers them. */
+export const BINARY_OPS = ["Add", "Sub", "Multiply", "RealDiv"] as const;
 
 /** A convolution's geometry as fastops.c reads it: H, W, C, OH, OW, FH, FW, SH, SW, pad top, pad left. */
 export function convGeometry(ci: ConvInfo): number[] {

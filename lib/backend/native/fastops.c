@@ -188,3 +188,68 @@ void fo_sgemm(int32_t ta, int32_t tb, int32_t m, int32_t n, int32_t k, const flo
     free(part);
   }
 }
+
+/* Binary ops of fo_binary (the order of BINARY_OPS in ops.ts). */
+enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
+
+static inline float binop(int32_t op, float x, float y) {
+  switch (op) {
+    case OP_ADD: return x + y;
+    case OP_SUB: return x - y;
+    case OP_MUL: return x * y;
+    default: return x / y;
+  }
+}
+
+/* for (j < len) EXPR, with the op a compile-time constant in each copy of the loop (so it vectorizes). */
+#define OP_LOOP(EXPR)                                                                                         \
+  switch (op) {                                                                                               \
+    case OP_ADD: { const int32_t op_ = OP_ADD; for (int64_t j = 0; j < len; j++) EXPR; } break;             \
+    case OP_SUB: { const int32_t op_ = OP_SUB; for (int64_t j = 0; j < len; j++) EXPR; } break;             \
+    case OP_MUL: { const int32_t op_ = OP_MUL; for (int64_t j = 0; j < len; j++) EXPR; } break;             \
+    default: { const int32_t op_ = OP_DIV; for (int64_t j = 0; j < len; j++) EXPR; } break;                 \
+  }
+
+/*
+ * out [n] = a op b, where each operand is either full (length n) or repeats with period p (na or nb == p; p
+ * divides n; p == 1 is a scalar): the same-shape and trailing-axis broadcasts of elementwise layers. Work is
+ * split into blocks of about 4096 outputs (whole periods).
+ */
+void fo_binary(int32_t op, const float *a, int32_t na, const float *b, int32_t nb, float *out, int32_t n) {
+  const int64_t p = na < nb ? na : nb, per = p == n || p == 1 ? 1 : p;
+  const int64_t step = per == 1 ? 4096 : per * (per >= 4096 ? 1 : 4096 / per), blocks = (n + step - 1) / step;
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (int64_t blk = 0; blk < blocks; blk++) {
+    const int64_t o = blk * step, end = o + step <= n ? o + step : n;
+    if (na == n && nb == n) {
+      const float *x = a + o, *y = b + o;
+      float *r = out + o;
+      const int64_t len = end - o;
+      OP_LOOP(r[j] = binop(op_, x[j], y[j]))
+    } else if (p == 1) {
+      const int64_t len = end - o;
+      float *r = out + o;
+      if (na == 1) { const float x = a[0], *y = b + o; OP_LOOP(r[j] = binop(op_, x, y[j])) }
+      else { const float *x = a + o, y = b[0]; OP_LOOP(r[j] = binop(op_, x[j], y)) }
+    } else {
+      const int64_t len = per;
+      for (int64_t q = o; q < end; q += per) {
+        float *r = out + q;
+        if (na == n) { const float *x = a + q; OP_LOOP(r[j] = binop(op_, x[j], b[j])) }
+        else { const float *y = b + q; OP_LOOP(r[j] = binop(op_, a[j], y[j])) }
+      }
+    }
+  }
+}
+
+/* out [n] = relu(x) (kind 0: x < 0 ? 0 : x) or step(x) (kind 1: NaN stays NaN, x > 0 ? 1 : alpha). */
+void fo_unary(int32_t kind, const float *x, float *out, int32_t n, float alpha) {
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (int64_t o = 0; o < n; o += 4096) {
+    const int64_t len = o + 4096 <= n ? 4096 : n - o;
+    const float *s = x + o;
+    float *r = out + o;
+    if (kind == 0) for (int64_t j = 0; j < len; j++) r[j] = s[j] < 0 ? 0 : s[j];
+    else for (int64_t j = 0; j < len; j++) r[j] = s[j] != s[j] ? s[j] : s[j] > 0 ? 1 : alpha;
+  }
+}

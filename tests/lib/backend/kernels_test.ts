@@ -166,6 +166,61 @@ for (const [helpers, ops] of HELPERS) {
   }
 }
 
+const binaryCases: { a: number[]; b: number[] }[] = [
+  { a: [2, 3, 4, 5], b: [2, 3, 4, 5] }, // same shape
+  { a: [2, 3, 4, 5], b: [5] }, // a bias: trailing broadcast
+  { a: [1, 1, 1, 5], b: [2, 3, 4, 5] }, // broadcast on the left operand
+  { a: [2, 3, 4, 5], b: [1] }, // scalar
+  { a: [], b: [3, 4] }, // rank-0 scalar on the left
+  { a: [3, 70000], b: [70000] }, // long enough to run on several threads
+  { a: [2, 1, 4], b: [2, 3, 4] }, // not a trailing broadcast: the wasm kernel
+  { a: [3, 1], b: [1, 4] }, // both broadcast: the wasm kernel
+];
+
+for (const c of binaryCases) {
+  for (const op of ["add", "sub", "mul", "div"] as const) {
+    Deno.test(`${op} matches cpu: [${c.a}] ${op} [${c.b}]`, async () => {
+      const ad = rand(c.a, 9), bd = rand(c.b, 10).map((v) => (op === "div" ? v + Math.sign(v) : v));
+      const [ref, got] = await both(() => tf[op](tf.tensor(ad, c.a), tf.tensor(bd, c.b)));
+      assertClose(ref[0], got[0], op);
+    });
+  }
+}
+
+Deno.test("binary ops: same-shape and trailing broadcasts run natively, other broadcasts on the wasm kernel", async () => {
+  let calls = 0;
+  const spy: FastOps = { ...native.ops, binary: (...args) => (calls++, native.ops.binary!(...args)) };
+  const count = async (a: number[], b: number[]) => {
+    calls = 0;
+    await both(() => tf.mul(tf.ones(a), tf.ones(b)), spy);
+    return calls;
+  };
+  assert.equal(await count([2, 3, 4], [2, 3, 4]), 1);
+  assert.equal(await count([2, 3, 4], [1, 4]), 1);
+  assert.equal(await count([1], [2, 3, 4]), 1);
+  assert.equal(await count([2, 1, 4], [2, 3, 4]), 0);
+  assert.equal(await count([3, 1], [1, 4]), 0);
+});
+
+Deno.test("relu and step match cpu, NaN included; int32 add stays exact", async () => {
+  const xd = rand([3, 50000], 11);
+  xd[5] = NaN;
+  xd[7] = 0;
+  const [ref, got] = await both(
+    () => [tf.relu(tf.tensor(xd, [3, 50000])), tf.step(tf.tensor(xd, [3, 50000]), 0.3)],
+  );
+  for (const i of [0, 1]) {
+    assert.ok(Number.isNaN(got[i][5]), "NaN stays NaN");
+    ref[i][5] = got[i][5] = 0;
+    assert.deepEqual(got[i], ref[i]);
+  }
+  await tf.setBackend("wasm");
+  assert.deepEqual(tf.tidy(() => tf.add(tf.tensor1d([1, 2], "int32"), tf.scalar(3, "int32")).arraySync()), [
+    4,
+    5,
+  ]);
+});
+
 const tileCases: { shape: number[]; reps: number[] }[] = [
   { shape: [1, 1, 1, 5], reps: [3, 4, 2, 1] }, // the batch-norm gradient's broadcast
   { shape: [2, 3], reps: [2, 3] },

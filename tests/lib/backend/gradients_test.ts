@@ -1,0 +1,56 @@
+// The replacement Sum and Mean gradients give d/dx sum(c * reduce(x, axis)) = c (or c / n) broadcast over the
+// reduced axes, on the cpu and the fast backend, and leave no tensors behind.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../../../lib/backend/mod.ts";
+import { registerFastGradients } from "../../../lib/backend/gradients.ts";
+import { createRng } from "../../../lib/rng.ts";
+
+await initBackend("fast", { quiet: true });
+registerFastGradients();
+
+const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+  { shape: [4, 3, 2, 5], axis: [0, 1, 2], keepDims: false }, // batch-norm moments
+  { shape: [4, 3, 2, 5], axis: [0, 1, 2], keepDims: true },
+  { shape: [3, 4], axis: -1, keepDims: false },
+  { shape: [2, 3, 4], axis: [0, 2], keepDims: true },
+  { shape: [6], axis: 0, keepDims: false }, // everything
+];
+
+for (const backend of ["cpu", "wasm"]) {
+  for (const c of cases) {
+    for (const op of ["sum", "mean"] as const) {
+      Deno.test(`${op} gradient on ${backend}: shape [${c.shape}] axis ${c.axis} keepDims ${c.keepDims}`, async () => {
+        await tf.setBackend(backend);
+        const rng = createRng(3);
+        const n = c.shape.reduce((a, b) => a * b, 1);
+        const xd = Float32Array.from({ length: n }, () => rng.normal());
+        const axes = tf.util.parseAxisParam(c.axis, c.shape);
+        const outShape = c.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        const cd = Float32Array.from({ length: outShape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+        const before = tf.memory().numTensors;
+        const g = tf.tidy(() => {
+          const x = tf.tensor(xd, c.shape);
+          const cw = tf.tensor(cd, c.keepDims ? outShape : c.shape.filter((_, i) => !axes.includes(i)));
+          return tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf[op](xx, c.axis, c.keepDims), cw)))(x).dataSync();
+        });
+        assert.equal(tf.memory().numTensors, before, "no tensors left behind");
+        const reduced = axes.reduce((a, i) => a * c.shape[i], 1);
+        // the expected gradient at x[i] is c at i's position with the reduced axes collapsed
+        const strides = c.shape.map((_, i) => c.shape.slice(i + 1).reduce((a, b) => a * b, 1));
+        const outStrides = outShape.map((_, i) => outShape.slice(i + 1).reduce((a, b) => a * b, 1));
+        for (let i = 0; i < n; i++) {
+          let o = 0;
+          c.shape.forEach((_, d) => {
+            if (!axes.includes(d)) o += Math.floor(i / strides[d]) % c.shape[d] * outStrides[d];
+          });
+          const want = op === "sum" ? cd[o] : cd[o] / reduced;
+          assert.ok(
+            Math.abs(g[i] - want) <= 1e-6 * Math.max(1, Math.abs(want)),
+            `[${i}]: ${g[i]} vs ${want}`,
+          );
+        }
+      });
+    }
+  }
+}
