@@ -81,7 +81,9 @@ export async function initBackend(
     await useWasm();
     const parallel = native.parallelSgemm(blas), sgemm = parallel ?? blas.sgemm;
     const kernels = registerFastKernels(sgemm, native.ops);
-    const gemm = parallel ? `${blas.source}, split over threads by fastops` : blas.source;
+    const lib = blas.source +
+      (blas.core ? ` (${blas.core} kernels${blas.coreNote ? `: ${blas.coreNote}` : ""})` : "");
+    const gemm = parallel ? `${lib}, split over threads by fastops` : lib;
     info = {
       name: "fast",
       blas: gemm,

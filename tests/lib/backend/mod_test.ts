@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
-import { loadBlas, tsSgemm } from "../../../lib/backend/blas.ts";
+import { betterCoreType, loadBlas, tsSgemm } from "../../../lib/backend/blas.ts";
 import { createModel } from "../../../lib/models.ts";
 import { createRng } from "../../../lib/rng.ts";
 
@@ -28,6 +28,56 @@ Deno.test("loadBlas(): a missing library falls back to the TypeScript GEMM with 
   const b = loadBlas({ path: "/nonexistent/libopenblas.so.0" });
   assert.equal(b.source, "typescript");
   assert.match(b.warning!, /no BLAS library found.*apt-get install libopenblas0-pthread/);
+});
+
+Deno.test("betterCoreType(): forces a vector kernel set only when OpenBLAS's detection cannot use the CPU's units", () => {
+  const avx512 = new Set([
+    "sse3",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512dq",
+    "avx512vl",
+    "avx512cd",
+  ]);
+  const avx2 = new Set(["sse3", "avx", "avx2", "fma"]);
+  assert.equal(betterCoreType("Prescott", avx512), "SkylakeX");
+  assert.equal(betterCoreType("Haswell", avx512), "SkylakeX");
+  assert.equal(betterCoreType("Prescott", avx2), "Haswell");
+  assert.equal(betterCoreType("Sandybridge", avx2), "Haswell");
+  for (const ok of ["SkylakeX", "Cooperlake", "SapphireRapids"]) {
+    assert.equal(betterCoreType(ok, avx512), null);
+  }
+  for (const ok of ["Haswell", "Zen", "SkylakeX"]) assert.equal(betterCoreType(ok, avx2), null);
+  assert.equal(
+    betterCoreType("Prescott", new Set(["sse3", "avx"])),
+    null,
+    "no AVX2: nothing better to force",
+  );
+  assert.equal(
+    betterCoreType("Prescott", new Set(["avx2"])),
+    null,
+    "AVX2 without FMA: Haswell kernels need both",
+  );
+  assert.equal(betterCoreType(null, avx512), null, "not OpenBLAS: leave it alone");
+});
+
+Deno.test({
+  name: "loadBlas(): OpenBLAS reports its kernel set, which uses the CPU's widest vector units",
+  ignore: Deno.build.os !== "linux",
+  fn: () => {
+    const b = loadBlas();
+    assert.notEqual(
+      b.source,
+      "typescript",
+      "OpenBLAS must be installed for this test (libopenblas0-pthread)",
+    );
+    assert.ok(b.core, "openblas_get_corename gave no name");
+    const line = Deno.readTextFileSync("/proc/cpuinfo").split("\n").find((l) => l.startsWith("flags")) ?? "";
+    assert.equal(betterCoreType(b.core, new Set(line.split(/\s+/))), null, `loaded with ${b.core} kernels`);
+  },
 });
 
 Deno.test("tsSgemm() and the native sgemm agree with a naive triple loop for every transpose combination", () => {
