@@ -1,5 +1,6 @@
 // Kernels registered on tfjs's wasm backend: Conv2D (+fused), both conv backprops and (fused) MatMul on sgemm
-// (OpenBLAS through FFI), plus Identity, leading-axis Sum/Mean and Tile. They work on the wasm heap in place.
+// (OpenBLAS through FFI), plus memory-bound ones (elementwise, reductions, batch norm, concat/split, pooling
+// gradient, Identity/Cast, Tile) on the native helpers. They work on the wasm heap in place.
 import * as tf from "@tensorflow/tfjs";
 import type { Sgemm } from "./blas.ts";
 import { activationCode, BINARY_OPS, convGeometry, type FastOps } from "./ops.ts";
@@ -19,7 +20,19 @@ type KernelArgs = {
 };
 
 /** The wasm backend's own kernels that ours hand the cases they do not cover to. */
-export const WASM_FALLBACKS = ["Sum", "Mean", "Tile", ...BINARY_OPS, "Relu", "Step"] as const;
+export const WASM_FALLBACKS = [
+  "Sum",
+  "Mean",
+  "Tile",
+  ...BINARY_OPS,
+  "Relu",
+  "Step",
+  "FusedBatchNorm",
+  "Concat",
+  "SplitV",
+  "AvgPoolGrad",
+  "Cast",
+] as const;
 
 /** Largest im2col scratch (floats) per GEMM call; work is split over images to stay below it. */
 const SCRATCH_FLOATS = 1 << 23;
@@ -423,9 +436,114 @@ export function fastKernels(
     ]
     : [];
 
+  // A cast to the tensor's own dtype (tfjs-layers casts batch-norm inputs to float32) shares the data, as
+  // Identity does; the wasm Cast copies it.
+  const cast: tf.KernelFunc = (args: KernelArgs) => {
+    const x = args.inputs.x as TensorInfo;
+    if (x.dtype !== args.attrs!.dtype) return wasm.Cast(args as Parameters<tf.KernelFunc>[0]);
+    return identity(args as Parameters<tf.KernelFunc>[0]);
+  };
+
+  // Batch norm with per-channel (or scalar) statistics and parameters, the layers' case: one multi-threaded pass
+  // (the wasm kernel is single-threaded).
+  const batchNorm: tf.KernelFunc = (args: KernelArgs) => {
+    const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined>;
+    const c = x!.shape[x!.shape.length - 1] ?? 1;
+    const fits = (t: TensorInfo | undefined) =>
+      !t || (t.dtype === "float32" && [1, c].includes(size(t.shape)));
+    if (
+      !ops.batchNorm || x!.dtype !== "float32" || size(x!.shape) === 0 ||
+      ![mean, variance, offset, scale].every(fits)
+    ) return wasm.FusedBatchNorm(args as Parameters<tf.KernelFunc>[0]);
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput(x!.shape, "float32");
+    const v = (t: TensorInfo | undefined) => (t ? heapView(be, t) : null);
+    const eps = (args.attrs!.varianceEpsilon ?? 0.001) as number;
+    ops.batchNorm(heapView(be, x!), v(mean)!, v(variance)!, v(offset), v(scale), eps, heapView(be, out), c);
+    return out;
+  };
+
+  // Concat and SplitV of float32 tensors along any axis as row copies (rows = the product of the dims before
+  // the axis): DenseNet's concatenations and their gradients. The wasm kernels copy element by element.
+  const concat: tf.KernelFunc = (args: KernelArgs) => {
+    const all = Object.values(args.inputs) as TensorInfo[];
+    const xs = all.filter((t) => size(t.shape) > 0);
+    if (!ops.copyCols || xs.length === 0 || !all.every((t) => t.dtype === "float32")) {
+      return wasm.Concat(args as Parameters<tf.KernelFunc>[0]);
+    }
+    const axis = tf.util.parseAxisParam(args.attrs!.axis as number, all[0].shape)[0];
+    const outShape = tf.backend_util.computeOutShape(all.map((t) => t.shape), axis);
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput(outShape, "float32");
+    const rows = size(outShape.slice(0, axis)), outW = size(outShape.slice(axis));
+    let col = 0;
+    for (const t of xs) {
+      const w = size(t.shape.slice(axis));
+      ops.copyCols(heapView(be, t), w, 0, heapView(be, out), outW, col, w, rows);
+      col += w;
+    }
+    return out;
+  };
+  const splitV: tf.KernelFunc = (args: KernelArgs) => {
+    const x = args.inputs.x as TensorInfo;
+    if (!ops.copyCols || x.dtype !== "float32" || size(x.shape) === 0) {
+      return wasm.SplitV(args as Parameters<tf.KernelFunc>[0]);
+    }
+    const axis = tf.util.parseAxisParam(args.attrs!.axis as number, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(
+      x,
+      args.attrs!.numOrSizeSplits as number[] | number,
+      axis,
+    );
+    const be = args.backend as WasmBackendLike;
+    const rows = size(x.shape.slice(0, axis)),
+      inner = size(x.shape.slice(axis + 1)),
+      xW = x.shape[axis] * inner;
+    let col = 0;
+    return sizes.map((s) => {
+      const shape = x.shape.slice();
+      shape[axis] = s;
+      const out = be.makeOutput(shape, "float32");
+      if (s > 0 && rows > 0) {
+        ops.copyCols!(heapView(be, x), xW, col, heapView(be, out), s * inner, 0, s * inner, rows);
+      }
+      col += s * inner;
+      return out;
+    });
+  };
+
+  // Average-pool gradient as a scatter of each dy element over its window, times 1 / (FH * FW) as tfjs's
+  // reference kernel does (padding positions included in the count); the wasm kernel is a per-element loop.
+  const avgPoolGrad: tf.KernelFunc = (args: KernelArgs) => {
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    if (!ops.avgPoolGrad || dy.dtype !== "float32" || input.shape.length !== 4 || size(input.shape) === 0) {
+      return wasm.AvgPoolGrad(args as Parameters<tf.KernelFunc>[0]);
+    }
+    const ci = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      args.attrs!.filterSize as [number, number],
+      args.attrs!.strides as [number, number],
+      1,
+      args.attrs!.pad as "valid",
+    );
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput(input.shape, "float32");
+    ops.avgPoolGrad(heapView(be, dy), heapView(be, out), ci, 1 / (ci.filterHeight * ci.filterWidth));
+    return out;
+  };
+
   return [
     ...elementwise,
     { kernelName: "Identity", backendName: "wasm", kernelFunc: identity },
+    { kernelName: "Cast", backendName: "wasm", kernelFunc: cast },
+    ...(ops.batchNorm ? [{ kernelName: "FusedBatchNorm", backendName: "wasm", kernelFunc: batchNorm }] : []),
+    ...(ops.copyCols
+      ? [
+        { kernelName: "Concat", backendName: "wasm", kernelFunc: concat },
+        { kernelName: "SplitV", backendName: "wasm", kernelFunc: splitV },
+      ]
+      : []),
+    ...(ops.avgPoolGrad ? [{ kernelName: "AvgPoolGrad", backendName: "wasm", kernelFunc: avgPoolGrad }] : []),
     { kernelName: "Sum", backendName: "wasm", kernelFunc: leadingReduce("Sum") },
     { kernelName: "Mean", backendName: "wasm", kernelFunc: leadingReduce("Mean") },
     { kernelName: "Tile", backendName: "wasm", kernelFunc: tile },
@@ -438,24 +556,36 @@ export function fastKernels(
   ];
 }
 
-/** Registers the fast kernels on the wasm backend (replacing its own versions of them). */
+/** The wasm backend's own kernels that ours replace, taken before the first registration replaces them. */
+const originals = new Map<string, tf.KernelConfig>();
+
+/**
+ * Registers the fast kernels on the wasm backend (replacing its own versions of them). Calling it again with
+ * other helpers (the tests switch between the native and the TypeScript ones) re-registers: kernels the new
+ * helpers have no version of get the wasm backend's own back.
+ */
 export function registerFastKernels(sgemm: Sgemm, ops: FastOps): string[] {
   const own = (name: string) => {
-    const k = tf.getKernel(name, "wasm");
-    if (!k) throw new Error(`fast backend: the wasm backend has no ${name} kernel (is it initialized?)`);
-    return k.kernelFunc;
+    if (!originals.has(name)) {
+      const k = tf.getKernel(name, "wasm");
+      if (!k) throw new Error(`fast backend: the wasm backend has no ${name} kernel (is it initialized?)`);
+      originals.set(name, k);
+    }
+    return originals.get(name)!;
   };
   const configs = fastKernels(
     sgemm,
     ops,
-    Object.fromEntries(WASM_FALLBACKS.map((k) => [k, own(k)])) as Record<
+    Object.fromEntries(WASM_FALLBACKS.map((k) => [k, own(k).kernelFunc])) as Record<
       (typeof WASM_FALLBACKS)[number],
       tf.KernelFunc
     >,
   );
-  for (const cfg of configs) {
+  const names = configs.map((c) => c.kernelName);
+  const restored = WASM_FALLBACKS.filter((k) => !names.includes(k)).map(own);
+  for (const cfg of [...configs, ...restored]) {
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);
   }
-  return configs.map((c) => c.kernelName);
+  return names;
 }

@@ -40,6 +40,29 @@ const SIG = {
   fo_sum_rows: { parameters: ["buffer", "buffer", "i32", "i32", "i32"], result: "void" },
   fo_binary: { parameters: ["i32", "buffer", "i32", "buffer", "i32", "buffer", "i32"], result: "void" },
   fo_unary: { parameters: ["i32", "buffer", "buffer", "i32", "f32"], result: "void" },
+  fo_batchnorm: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "i32",
+    ],
+    result: "void",
+  },
+  fo_copy_cols: {
+    parameters: ["buffer", "i32", "i32", "buffer", "i32", "i32", "i32", "i32"],
+    result: "void",
+  },
+  fo_avgpool_grad: { parameters: ["buffer", "buffer", "buffer", "i32", "f32"], result: "void" },
   fo_set_sgemm: { parameters: ["pointer"], result: "void" },
   fo_sgemm: {
     parameters: ["i32", "i32", "i32", "i32", "i32", "buffer", "i32", "buffer", "i32", "f32", "buffer", "i32"],
@@ -137,6 +160,42 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
       f.fo_binary(op, a, a.length, b, b.length, out, n);
     },
     unary: (kind, x, out, alpha) => f.fo_unary(kind, x, out, out.length, alpha),
+    batchNorm: (x, mean, variance, offset, scale, eps, out, channels) => {
+      for (const p of [mean, variance, offset, scale]) {
+        if (p && p.length !== 1 && p.length !== channels) {
+          throw new RangeError(
+            `fast backend: batch-norm parameter of length ${p.length} for ${channels} channels`,
+          );
+        }
+      }
+      f.fo_batchnorm(
+        x,
+        mean,
+        mean.length,
+        variance,
+        variance.length,
+        offset,
+        offset ? offset.length : 0,
+        scale,
+        scale ? scale.length : 0,
+        eps,
+        out,
+        out.length,
+        channels,
+      );
+    },
+    copyCols: (src, srcW, srcCol, dst, dstW, dstCol, width, rows) => {
+      if (
+        srcCol + width > srcW || dstCol + width > dstW || rows * srcW > src.length || rows * dstW > dst.length
+      ) {
+        throw new RangeError(
+          `fast backend: copy of ${rows}x${width} out of bounds (${srcW} -> ${dstW} columns)`,
+        );
+      }
+      f.fo_copy_cols(src, srcW, srcCol, dst, dstW, dstCol, width, rows);
+    },
+    avgPoolGrad: (dy, dx, ci, mult) =>
+      f.fo_avgpool_grad(dy, dx, Int32Array.from(convGeometry(ci)), ci.batchSize, mult),
   };
   const parallelSgemm = (blas: Blas): Sgemm | null => {
     if (threads < 2 || !blas.pointer || !blas.setThreads) return null;

@@ -1,4 +1,4 @@
-// The memory-bound helpers of the fast backend's kernels (im2col, col2im, bias + activation, row sums) behind
+// The memory-bound helpers of the fast backend's kernels (im2col, col2im, bias + activation, row sums, ...) behind
 // one interface: portable TypeScript here, multi-threaded C in native.ts, with the same semantics.
 import type * as tf from "@tensorflow/tfjs";
 
@@ -29,6 +29,36 @@ export interface FastOps {
   binary?(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** out = relu(x) (kind 0) or step(x, alpha) (kind 1: NaN stays NaN, x > 0 ? 1 : alpha). Native only. */
   unary?(kind: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  /**
+   * out [rows, C] = (x - mean) * scale / sqrt(variance + eps) + offset; each per-channel array of length C or 1,
+   * offset and scale null when absent. Native only.
+   */
+  batchNorm?(
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    offset: Float32Array | null,
+    scale: Float32Array | null,
+    eps: number,
+    out: Float32Array,
+    channels: number,
+  ): void;
+  /**
+   * Copies `width` columns of each of `rows` rows: src [rows, srcW] from column srcCol to dst [rows, dstW] at
+   * column dstCol (one input of a concat or one output of a split). Native only.
+   */
+  copyCols?(
+    src: Float32Array,
+    srcW: number,
+    srcCol: number,
+    dst: Float32Array,
+    dstW: number,
+    dstCol: number,
+    width: number,
+    rows: number,
+  ): void;
+  /** dx (NHWC, overwritten) = average-pool gradient of dy, each window's share times `mult`. Native only. */
+  avgPoolGrad?(dy: Float32Array, dx: Float32Array, ci: ConvInfo, mult: number): void;
 }
 
 /** The elementwise binary kernels with a native version, in the order fastops.c numbers them. */

@@ -1,5 +1,5 @@
-// Native helpers of the fast backend (im2col, col2im, bias + activation, row sums, a parallel sgemm driver),
-// multi-threaded with OpenMP. Built on first use by lib/backend/native.ts (cc -O3 -march=native -fopenmp) and
+// Native helpers of the fast backend (im2col, col2im, bias + activation, row sums, a parallel sgemm driver,
+// elementwise ops, batch norm, concat/split copies, average-pool gradient), multi-threaded with OpenMP. Built on first use by lib/backend/native.ts (cc -O3 -march=native -fopenmp) and
 // called through Deno FFI on the wasm heap; lib/backend/ops.ts holds the TypeScript versions of the helpers.
 #include <stdint.h>
 #include <stdlib.h>
@@ -251,5 +251,68 @@ void fo_unary(int32_t kind, const float *x, float *out, int32_t n, float alpha) 
     float *r = out + o;
     if (kind == 0) for (int64_t j = 0; j < len; j++) r[j] = s[j] < 0 ? 0 : s[j];
     else for (int64_t j = 0; j < len; j++) r[j] = s[j] != s[j] ? s[j] : s[j] > 0 ? 1 : alpha;
+  }
+}
+
+/*
+ * out [n] = (x - mean) * scale / sqrt(variance + eps) + offset over rows of C channels (n = rows * C); each of
+ * mean, variance, offset, scale has length C or 1 (nm, nv, no, ns); offset/scale absent when no/ns is 0.
+ */
+void fo_batchnorm(const float *x, const float *mean, int32_t nm, const float *var, int32_t nv, const float *offset,
+                  int32_t no, const float *scale, int32_t ns, float eps, float *out, int32_t n, int32_t C) {
+  float *m = malloc(3 * (size_t)C * sizeof(float)), *inv = m + C, *off = inv + C;
+  for (int64_t c = 0; c < C; c++) {
+    const float s = ns == 0 ? 1 : scale[ns == 1 ? 0 : c];
+    m[c] = mean[nm == 1 ? 0 : c];
+    inv[c] = s / sqrtf(var[nv == 1 ? 0 : c] + eps);
+    off[c] = no == 0 ? 0 : offset[no == 1 ? 0 : c];
+  }
+  const int64_t rows = n / C, per = C >= 4096 ? 1 : 4096 / C;
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (int64_t r0 = 0; r0 < rows; r0 += per) {
+    const int64_t r1 = r0 + per <= rows ? r0 + per : rows;
+    for (int64_t r = r0; r < r1; r++) {
+      const float *s = x + r * C;
+      float *o = out + r * C;
+      for (int64_t c = 0; c < C; c++) o[c] = (s[c] - m[c]) * inv[c] + off[c];
+    }
+  }
+  free(m);
+}
+
+/* dst[r * dstW + dstCol + j] = src[r * srcW + srcCol + j] for r < rows, j < width: one input of a concat, or one
+ * output of a split, along any axis (rows = the product of the leading dims). */
+void fo_copy_cols(const float *src, int32_t srcW, int32_t srcCol, float *dst, int32_t dstW, int32_t dstCol,
+                  int32_t width, int32_t rows) {
+#pragma omp parallel for schedule(static) if ((int64_t)rows * width >= 65536)
+  for (int64_t r = 0; r < rows; r++) {
+    memcpy(dst + r * dstW + dstCol, src + r * srcW + srcCol, (size_t)width * sizeof(float));
+  }
+}
+
+/* dx (NHWC, overwritten) = the average-pooling gradient: every dy [N, OH, OW, C] element, times mult, added to
+ * each input position of its window (positions in the padding are skipped); geometry g as for im2col. */
+void fo_avgpool_grad(const float *dy, float *dx, const int32_t *g, int32_t N, float mult) {
+  const int64_t H = g[G_H], W = g[G_W], C = g[G_C], OH = g[G_OH], OW = g[G_OW], FH = g[G_FH], FW = g[G_FW];
+  const int64_t SH = g[G_SH], SW = g[G_SW], PT = g[G_PT], PL = g[G_PL];
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    float *d = dx + n * H * W * C;
+    memset(d, 0, (size_t)(H * W * C) * sizeof(float));
+    for (int64_t oy = 0; oy < OH; oy++) {
+      for (int64_t ox = 0; ox < OW; ox++) {
+        const float *s = dy + ((n * OH + oy) * OW + ox) * C;
+        for (int64_t ky = 0; ky < FH; ky++) {
+          const int64_t iy = oy * SH - PT + ky;
+          if (iy < 0 || iy >= H) continue;
+          for (int64_t kx = 0; kx < FW; kx++) {
+            const int64_t ix = ox * SW - PL + kx;
+            if (ix < 0 || ix >= W) continue;
+            float *o = d + (iy * W + ix) * C;
+            for (int64_t c = 0; c < C; c++) o[c] += s[c] * mult;
+          }
+        }
+      }
+    }
   }
 }

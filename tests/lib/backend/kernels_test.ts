@@ -250,6 +250,117 @@ Deno.test("Sum of int32 over leading axes goes to the wasm kernel and stays exac
   assert.deepEqual(s, [9, 12]);
 });
 
+const bnCases: { x: number[]; p: number[]; offset: boolean; scale: boolean }[] = [
+  { x: [2, 5, 4, 3], p: [3], offset: true, scale: true },
+  { x: [3, 4, 4, 8], p: [1, 1, 1, 8], offset: false, scale: true }, // params shaped like x's rank
+  { x: [2, 3, 3, 5], p: [5], offset: true, scale: false },
+  { x: [7, 6], p: [], offset: true, scale: true }, // scalar statistics
+  { x: [64, 12, 12, 40], p: [40], offset: true, scale: true }, // big enough for the threaded path
+];
+
+for (const [helpers, ops] of HELPERS) {
+  for (const c of bnCases) {
+    Deno.test(`FusedBatchNorm and its gradient match cpu (${helpers} helpers): x [${c.x}] params [${c.p}]${c.offset ? " offset" : ""}${c.scale ? " scale" : ""}`, async () => {
+      const xd = rand(c.x, 11), md = rand(c.p, 12), od = rand(c.p, 13), sd = rand(c.p, 14);
+      const vd = rand(c.p, 15).map((v) => v * v + 0.1);
+      const [ref, got] = await both(() => {
+        const x = tf.tensor(xd, c.x), mean = tf.tensor(md, c.p), variance = tf.tensor(vd, c.p);
+        const offset = c.offset ? tf.tensor(od, c.p) : undefined,
+          scale = c.scale ? tf.tensor(sd, c.p) : undefined;
+        const f = (xx: tf.Tensor) => tf.batchNorm(xx, mean, variance, offset, scale, 1e-3);
+        // tfjs's own gradient of batchNorm fails (on every backend) when offset or scale is absent
+        if (!c.offset || !c.scale) return [f(x)];
+        return [f(x), tf.grad((xx: tf.Tensor) => f(xx).square().sum())(x)];
+      }, ops);
+      assert.equal(got.length, ref.length);
+      got.forEach((g, i) => assertClose(ref[i], g, i === 0 ? "batchNorm" : "batchNorm gradient"));
+    });
+  }
+}
+
+const concatCases: { shapes: number[][]; axis: number }[] = [
+  { shapes: [[2, 3, 4, 5], [2, 3, 4, 2]], axis: -1 }, // DenseNet's channel concat
+  { shapes: [[2, 3, 4, 5], [2, 1, 4, 5], [2, 2, 4, 5]], axis: 1 },
+  { shapes: [[1, 4], [3, 4]], axis: 0 },
+  { shapes: [[5], [0], [2]], axis: 0 }, // an empty input is skipped
+  { shapes: [[32, 28, 28, 24], [32, 28, 28, 12]], axis: 3 }, // big enough for the threaded path
+];
+
+for (const [helpers, ops] of HELPERS) {
+  for (const c of concatCases) {
+    Deno.test(`Concat and its gradient (SplitV) match cpu (${helpers} helpers): [${c.shapes.map((s) => `[${s}]`)}] axis ${c.axis}`, async () => {
+      const data = c.shapes.map((sh, i) => rand(sh, 20 + i));
+      const w = rand(
+        tf.backend_util.computeOutShape(c.shapes, c.axis < 0 ? c.shapes[0].length + c.axis : c.axis),
+        30,
+      );
+      const [ref, got] = await both(() => {
+        const xs = data.map((d, i) => tf.tensor(d, c.shapes[i]));
+        const f = (...ts: tf.Tensor[]) =>
+          tf.concat(ts, c.axis).mul(tf.tensor(w, tf.concat(xs, c.axis).shape)).sum();
+        return [tf.concat(xs, c.axis), ...tf.grads(f)(xs)];
+      }, ops);
+      got.forEach((g, i) => assertClose(ref[i], g, `output ${i}`));
+    });
+  }
+}
+
+for (const [helpers, ops] of HELPERS) {
+  for (
+    const c of [{ shape: [2, 3, 4, 7], split: [3, 4] as number | number[], axis: 3 }, {
+      shape: [4, 6],
+      split: 3,
+      axis: 1,
+    }, { shape: [5, 2, 3], split: [1, -1, 2], axis: 0 }]
+  ) {
+    Deno.test(`SplitV matches cpu (${helpers} helpers): [${c.shape}] into ${JSON.stringify(c.split)} on axis ${c.axis}`, async () => {
+      const xd = rand(c.shape, 40);
+      const [ref, got] = await both(() => tf.split(tf.tensor(xd, c.shape), c.split, c.axis), ops);
+      assert.equal(got.length, ref.length);
+      got.forEach((g, i) => assert.deepEqual(g, ref[i], `part ${i}`));
+    });
+  }
+}
+
+const poolCases: { x: number[]; f: number; s: number; pad: "same" | "valid" }[] = [
+  { x: [2, 8, 8, 3], f: 2, s: 2, pad: "valid" }, // DenseNet's transition
+  { x: [1, 7, 5, 2], f: 3, s: 2, pad: "same" },
+  { x: [2, 6, 6, 4], f: 3, s: 1, pad: "valid" }, // overlapping windows
+  { x: [3, 5, 9, 1], f: 2, s: 2, pad: "valid" }, // odd sizes: the last row and column get no gradient
+];
+
+for (const [helpers, ops] of HELPERS) {
+  for (const c of poolCases) {
+    Deno.test(`AvgPool gradient matches cpu (${helpers} helpers): x [${c.x}] ${c.f}x${c.f} stride ${c.s} ${c.pad}`, async () => {
+      const xd = rand(c.x, 50);
+      const [ref, got] = await both(() => {
+        const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
+        const f = (xx: tf.Tensor) => tf.avgPool(xx as tf.Tensor4D, c.f, c.s, c.pad).square().sum();
+        return tf.grad(f)(x);
+      }, ops);
+      assertClose(ref[0], got[0], "avgPool gradient");
+    });
+  }
+}
+
+Deno.test("Cast to the same dtype shares the data; to another dtype it converts (wasm kernel)", async () => {
+  await tf.setBackend("wasm");
+  const x = tf.tensor1d([1.7, -2.2, 3]);
+  const same = tf.cast(x, "float32"), ints = tf.cast(x, "int32");
+  assert.equal(same.dataId, x.dataId);
+  assert.notEqual(ints.dataId, x.dataId);
+  assert.deepEqual(Array.from(ints.dataSync()), [1, -2, 3]);
+  x.dispose();
+  assert.deepEqual(Array.from(same.dataSync()), [1.7, -2.2, 3].map(Math.fround));
+  tf.dispose([same, ints]);
+});
+
+Deno.test("Concat of int32 goes to the wasm kernel and stays exact", async () => {
+  await tf.setBackend("wasm");
+  const t = tf.tidy(() => tf.concat([tf.tensor1d([1, 2], "int32"), tf.tensor1d([3], "int32")]).arraySync());
+  assert.deepEqual(t, [1, 2, 3]);
+});
+
 Deno.test("Identity (tf.clone) shares the data on the fast backend, and the clone outlives the original", async () => {
   await tf.setBackend("wasm");
   const x = tf.tensor1d([1, 2, 3]);
