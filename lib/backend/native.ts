@@ -40,22 +40,9 @@ const SIG = {
   fo_sum_rows: { parameters: ["buffer", "buffer", "i32", "i32", "i32"], result: "void" },
   fo_binary: { parameters: ["i32", "buffer", "i32", "buffer", "i32", "buffer", "i32"], result: "void" },
   fo_unary: { parameters: ["i32", "buffer", "buffer", "i32", "f32"], result: "void" },
+  // deno-fmt-ignore
   fo_batchnorm: {
-    parameters: [
-      "buffer",
-      "buffer",
-      "i32",
-      "buffer",
-      "i32",
-      "buffer",
-      "i32",
-      "buffer",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-      "i32",
-    ],
+    parameters: ["buffer", "buffer", "i32", "buffer", "i32", "buffer", "i32", "buffer", "i32", "f32", "buffer", "i32", "i32"],
     result: "void",
   },
   fo_copy_cols: {
