@@ -34,6 +34,9 @@ export const WASM_FALLBACKS = [
   "Cast",
 ] as const;
 
+/** Our own kernel (wasm backend, native helpers only): the whole batch-norm gradient in one pass. */
+export const BATCH_NORM_GRAD = "FastBatchNormGrad";
+
 /** Largest im2col scratch (floats) per GEMM call; work is split over images to stay below it. */
 const SCRATCH_FLOATS = 1 << 23;
 
@@ -463,6 +466,29 @@ export function fastKernels(
     return out;
   };
 
+  // The batch-norm gradient (called by the FusedBatchNorm gradient of gradients.ts): inputs dy, x [.., C], mean,
+  // variance [C], optional scale [C]; outputs dx, d_mean, d_variance, d_scale, d_offset. tfjs builds it from
+  // about 20 elementwise ops, tiles and reductions over the whole activation.
+  const batchNormGrad: tf.KernelFunc = (args: KernelArgs) => {
+    const { dy, x, mean, variance, scale } = args.inputs as Record<string, TensorInfo | undefined>;
+    const be = args.backend as WasmBackendLike;
+    const outs = [
+      be.makeOutput(x!.shape, "float32"),
+      ...[0, 1, 2, 3].map(() => be.makeOutput(mean!.shape, "float32")),
+    ];
+    const [dx, dMean, dVariance, dScale, dOffset] = outs.map((t) => heapView(be, t));
+    ops.batchNormGrad!(
+      heapView(be, dy!),
+      heapView(be, x!),
+      heapView(be, mean!),
+      heapView(be, variance!),
+      scale ? heapView(be, scale) : null,
+      (args.attrs!.varianceEpsilon ?? 0.001) as number,
+      { dx, dMean, dVariance, dScale, dOffset },
+    );
+    return outs;
+  };
+
   // Concat and SplitV of float32 tensors along any axis as row copies (rows = the product of the dims before
   // the axis): DenseNet's concatenations and their gradients. The wasm kernels copy element by element.
   const concat: tf.KernelFunc = (args: KernelArgs) => {
@@ -537,6 +563,9 @@ export function fastKernels(
     { kernelName: "Identity", backendName: "wasm", kernelFunc: identity },
     { kernelName: "Cast", backendName: "wasm", kernelFunc: cast },
     ...(ops.batchNorm ? [{ kernelName: "FusedBatchNorm", backendName: "wasm", kernelFunc: batchNorm }] : []),
+    ...(ops.batchNormGrad
+      ? [{ kernelName: BATCH_NORM_GRAD, backendName: "wasm", kernelFunc: batchNormGrad }]
+      : []),
     ...(ops.copyCols
       ? [
         { kernelName: "Concat", backendName: "wasm", kernelFunc: concat },
@@ -586,6 +615,9 @@ export function registerFastKernels(sgemm: Sgemm, ops: FastOps): string[] {
   for (const cfg of [...configs, ...restored]) {
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);
+  }
+  if (!names.includes(BATCH_NORM_GRAD) && tf.getKernel(BATCH_NORM_GRAD, "wasm")) {
+    tf.unregisterKernel(BATCH_NORM_GRAD, "wasm");
   }
   return names;
 }

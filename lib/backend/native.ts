@@ -45,6 +45,11 @@ const SIG = {
     parameters: ["buffer", "buffer", "i32", "buffer", "i32", "buffer", "i32", "buffer", "i32", "f32", "buffer", "i32", "i32"],
     result: "void",
   },
+  // deno-fmt-ignore
+  fo_batchnorm_grad: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "i32", "f32", "buffer", "buffer", "buffer", "buffer", "buffer", "i32", "i32"],
+    result: "void",
+  },
   fo_copy_cols: {
     parameters: ["buffer", "i32", "i32", "buffer", "i32", "i32", "i32", "i32"],
     result: "void",
@@ -169,6 +174,32 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
         out,
         out.length,
         channels,
+      );
+    },
+    batchNormGrad: (dy, x, mean, variance, scale, eps, o) => {
+      const c = mean.length;
+      const perChannel = [variance, o.dMean, o.dVariance, o.dScale, o.dOffset];
+      if (
+        perChannel.some((p) => p.length !== c) || (scale && scale.length !== 1 && scale.length !== c) ||
+        x.length % c !== 0 || dy.length !== x.length || o.dx.length !== x.length
+      ) {
+        throw new RangeError(`fast backend: batch-norm gradient of ${x.length} values with ${c} channels`);
+      }
+      f.fo_batchnorm_grad(
+        dy,
+        x,
+        mean,
+        variance,
+        scale,
+        scale ? scale.length : 0,
+        eps,
+        o.dx,
+        o.dMean,
+        o.dVariance,
+        o.dScale,
+        o.dOffset,
+        x.length,
+        c,
       );
     },
     copyCols: (src, srcW, srcCol, dst, dstW, dstCol, width, rows) => {

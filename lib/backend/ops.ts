@@ -57,6 +57,25 @@ export interface FastOps {
     width: number,
     rows: number,
   ): void;
+  /**
+   * The batch-norm gradient over rows of `channels` (mean, variance [C]; scale [C], [1] or null): dx [rows, C]
+   * and, per channel, d_mean, d_variance, d_scale, d_offset (see fo_batchnorm_grad). Native only.
+   */
+  batchNormGrad?(
+    dy: Float32Array,
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    scale: Float32Array | null,
+    eps: number,
+    out: {
+      dx: Float32Array;
+      dMean: Float32Array;
+      dVariance: Float32Array;
+      dScale: Float32Array;
+      dOffset: Float32Array;
+    },
+  ): void;
   /** dx (NHWC, overwritten) = average-pool gradient of dy, each window's share times `mult`. Native only. */
   avgPoolGrad?(dy: Float32Array, dx: Float32Array, ci: ConvInfo, mult: number): void;
 }

@@ -316,3 +316,47 @@ void fo_avgpool_grad(const float *dy, float *dx, const int32_t *g, int32_t N, fl
     }
   }
 }
+
+/*
+ * The batch-norm gradient in one pass over dy and x [rows, C] (mean, variance [C]; scale [C], [1] or absent when
+ * ns is 0): dx = dy * scale * inv, d_offset = sum(dy), d_scale = sum(dy * (x - mean)) * inv, d_mean = -d_offset *
+ * scale * inv, d_variance = -0.5 * inv^3 * scale * sum(dy * (x - mean)), inv = 1 / sqrt(variance + eps). Sums
+ * over rows run per thread in float64 and are added in thread order (the result does not depend on timing).
+ */
+void fo_batchnorm_grad(const float *dy, const float *x, const float *mean, const float *var, const float *scale,
+                       int32_t ns, float eps, float *dx, float *dmean, float *dvar, float *dscale, float *doffset,
+                       int32_t n, int32_t C) {
+  const int T = fo_threads();
+  const int64_t rows = n / C;
+  double *acc = calloc((size_t)T * 2 * C, sizeof(double));
+  float *inv = malloc(2 * (size_t)C * sizeof(float)), *g = inv + C;
+  for (int64_t c = 0; c < C; c++) {
+    inv[c] = 1 / sqrtf(var[c] + eps);
+    g[c] = (ns == 0 ? 1 : scale[ns == 1 ? 0 : c]) * inv[c];
+  }
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (int t = 0; t < T; t++) {
+    const int64_t r0 = rows * t / T, r1 = rows * (t + 1) / T;
+    double *sdy = acc + (int64_t)t * 2 * C, *sdx = sdy + C;
+    for (int64_t r = r0; r < r1; r++) {
+      const float *d = dy + r * C, *s = x + r * C;
+      float *o = dx + r * C;
+      for (int64_t c = 0; c < C; c++) {
+        o[c] = d[c] * g[c];
+        sdy[c] += d[c];
+        sdx[c] += (double)d[c] * (s[c] - mean[c]);
+      }
+    }
+  }
+  for (int64_t c = 0; c < C; c++) {
+    double a = 0, b = 0;
+    for (int t = 0; t < T; t++) { a += acc[(int64_t)t * 2 * C + c]; b += acc[(int64_t)t * 2 * C + C + c]; }
+    const double sc = ns == 0 ? 1 : scale[ns == 1 ? 0 : c], iv = inv[c];
+    doffset[c] = (float)a;
+    dscale[c] = (float)(b * iv);
+    dmean[c] = (float)(-a * sc * iv);
+    dvar[c] = (float)(-0.5 * iv * iv * iv * sc * b);
+  }
+  free(inv);
+  free(acc);
+}

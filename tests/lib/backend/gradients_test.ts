@@ -54,3 +54,53 @@ for (const backend of ["cpu", "wasm"]) {
     }
   }
 }
+
+// The FusedBatchNorm gradient: one native kernel on the fast backend, tfjs's own elsewhere; both must give the
+// same five gradients (x, mean, variance, scale, offset), as a batch-norm layer in training mode needs them.
+for (const shape of [[4, 5, 3, 6], [32, 14, 14, 24]]) {
+  Deno.test(`FusedBatchNorm gradient of x, mean, variance, scale and offset: fast kernel = tfjs's on cpu, [${shape}]`, async () => {
+    const c = shape[3], rng = createRng(9);
+    const r = (n: number, f = (v: number) => v) => Float32Array.from({ length: n }, () => f(rng.normal()));
+    const n = shape.reduce((a, b) => a * b, 1);
+    const xd = r(n), md = r(c), vd = r(c, (v) => v * v + 0.2), sd = r(c), od = r(c), wd = r(n);
+    const run = () =>
+      tf.tidy(() => {
+        const w = tf.tensor(wd, shape);
+        const f = (x: tf.Tensor, m: tf.Tensor, v: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
+          tf.batchNorm(x, m, v, o, s, 1e-3).mul(w).sum();
+        const ins = [
+          tf.tensor(xd, shape),
+          tf.tensor1d(md),
+          tf.tensor1d(vd),
+          tf.tensor1d(sd),
+          tf.tensor1d(od),
+        ];
+        return tf.grads(f)(ins).map((g) => g.dataSync() as Float32Array);
+      });
+    await tf.setBackend("cpu");
+    const ref = run();
+    await tf.setBackend("wasm");
+    const kernel = tf.getKernel("FastBatchNormGrad", "wasm");
+    assert.ok(kernel, "the fast backend registers its batch-norm gradient kernel");
+    let calls = 0;
+    tf.unregisterKernel("FastBatchNormGrad", "wasm");
+    tf.registerKernel({ ...kernel, kernelFunc: (a) => (calls++, kernel.kernelFunc(a)) });
+    try {
+      const before = tf.memory().numTensors;
+      const got = run();
+      assert.equal(tf.memory().numTensors, before, "no tensors left behind");
+      assert.equal(calls, 1, "one kernel call for the whole gradient");
+      ["x", "mean", "variance", "scale", "offset"].forEach((name, i) => {
+        let num = 0, den = 0;
+        ref[i].forEach((v, j) => {
+          num = Math.max(num, Math.abs(got[i][j] - v));
+          den = Math.max(den, Math.abs(v));
+        });
+        assert.ok(num / den <= 1e-4, `d_${name}: max relative error ${num / den}`);
+      });
+    } finally {
+      tf.unregisterKernel("FastBatchNormGrad", "wasm");
+      tf.registerKernel(kernel);
+    }
+  });
+}
