@@ -55,6 +55,7 @@ const SIG = {
     result: "void",
   },
   fo_avgpool_grad: { parameters: ["buffer", "buffer", "buffer", "i32", "f32"], result: "void" },
+  fo_maxpool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32"], result: "void" },
   fo_set_sgemm: { parameters: ["pointer"], result: "void" },
   fo_sgemm: {
     parameters: ["i32", "i32", "i32", "i32", "i32", "buffer", "i32", "buffer", "i32", "f32", "buffer", "i32"],
@@ -212,6 +213,8 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
       }
       f.fo_copy_cols(src, srcW, srcCol, dst, dstW, dstCol, width, rows);
     },
+    maxPoolGrad: (x, dy, dx, ci) =>
+      f.fo_maxpool_grad(x, dy, dx, Int32Array.from(convGeometry(ci)), ci.batchSize),
     avgPoolGrad: (dy, dx, ci, mult) =>
       f.fo_avgpool_grad(dy, dx, Int32Array.from(convGeometry(ci)), ci.batchSize, mult),
   };

@@ -78,6 +78,12 @@ export interface FastOps {
   ): void;
   /** dx (NHWC, overwritten) = average-pool gradient of dy, each window's share times `mult`. Native only. */
   avgPoolGrad?(dy: Float32Array, dx: Float32Array, ci: ConvInfo, mult: number): void;
+  /**
+   * dx (NHWC, overwritten) = max-pool gradient of dy given the pool's input x: each dy element to the first
+   * largest x of its window. Required: the wasm backend's own MaxPoolGrad (tfjs 4.22) drops the gradient of
+   * windows whose maximum is negative (after a batch norm, e.g. vgg16's pools).
+   */
+  maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, ci: ConvInfo): void;
 }
 
 /** The elementwise binary kernels with a native version, in the order fastops.c numbers them. */
@@ -231,5 +237,39 @@ function sumRows(x: Float32Array, out: Float32Array, cols: number, mean: boolean
   out.set(acc);
 }
 
+function maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, ci: ConvInfo): void {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
+  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = ci;
+  const pt = ci.padInfo.top, pl = ci.padInfo.left;
+  const best = new Float32Array(C), at = new Int32Array(C);
+  dx.fill(0);
+  for (let n = 0; n < ci.batchSize; n++) {
+    const base = n * H * W * C;
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        best.fill(-Infinity);
+        at.fill(-1);
+        for (let ky = 0; ky < FH; ky++) {
+          const iy = oy * SH - pt + ky;
+          if (iy < 0 || iy >= H) continue;
+          for (let kx = 0; kx < FW; kx++) {
+            const ix = ox * SW - pl + kx;
+            if (ix < 0 || ix >= W) continue;
+            const o = base + (iy * W + ix) * C;
+            for (let c = 0; c < C; c++) {
+              if (x[o + c] > best[c]) {
+                best[c] = x[o + c];
+                at[c] = o + c;
+              }
+            }
+          }
+        }
+        const s = ((n * OH + oy) * OW + ox) * C;
+        for (let c = 0; c < C; c++) if (at[c] >= 0) dx[at[c]] += dy[s + c];
+      }
+    }
+  }
+}
+
 /** The portable TypeScript helpers (single-threaded). */
-export const tsOps: FastOps = { source: "typescript", im2col, col2im, biasAct, sumRows };
+export const tsOps: FastOps = { source: "typescript", im2col, col2im, biasAct, sumRows, maxPoolGrad };

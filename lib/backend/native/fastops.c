@@ -1,6 +1,7 @@
-// Native helpers of the fast backend (im2col, col2im, bias + activation, row sums, a parallel sgemm driver,
-// elementwise ops, batch norm, concat/split copies, average-pool gradient), multi-threaded with OpenMP. Built on first use by lib/backend/native.ts (cc -O3 -march=native -fopenmp) and
-// called through Deno FFI on the wasm heap; lib/backend/ops.ts holds the TypeScript versions of the helpers.
+// Native helpers of the fast backend, multi-threaded with OpenMP: im2col, col2im, bias + activation, row sums,
+// a parallel sgemm driver, elementwise ops, batch norm and its gradient, concat/split copies, pooling gradients.
+// Built on first use by lib/backend/native.ts (cc -O3 -march=native -fopenmp) and called through Deno FFI on the
+// wasm heap; lib/backend/ops.ts holds TypeScript versions of the helpers the fast backend cannot do without.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,19 @@ void fo_copy_cols(const float *src, int32_t srcW, int32_t srcCol, float *dst, in
   }
 }
 
+/* Runs BODY for each in-bounds input position (iy, ix) of the window of output (oy, ox); the geometry (H, W, FH,
+ * FW, SH, SW, PT, PL) must be in scope. */
+#define FOR_WINDOW(BODY)                                                                                      \
+  for (int64_t ky = 0; ky < FH; ky++) {                                                                       \
+    const int64_t iy = oy * SH - PT + ky;                                                                     \
+    if (iy < 0 || iy >= H) continue;                                                                          \
+    for (int64_t kx = 0; kx < FW; kx++) {                                                                     \
+      const int64_t ix = ox * SW - PL + kx;                                                                   \
+      if (ix < 0 || ix >= W) continue;                                                                        \
+      BODY                                                                                                    \
+    }                                                                                                         \
+  }
+
 /* dx (NHWC, overwritten) = the average-pooling gradient: every dy [N, OH, OW, C] element, times mult, added to
  * each input position of its window (positions in the padding are skipped); geometry g as for im2col. */
 void fo_avgpool_grad(const float *dy, float *dx, const int32_t *g, int32_t N, float mult) {
@@ -302,16 +316,10 @@ void fo_avgpool_grad(const float *dy, float *dx, const int32_t *g, int32_t N, fl
     for (int64_t oy = 0; oy < OH; oy++) {
       for (int64_t ox = 0; ox < OW; ox++) {
         const float *s = dy + ((n * OH + oy) * OW + ox) * C;
-        for (int64_t ky = 0; ky < FH; ky++) {
-          const int64_t iy = oy * SH - PT + ky;
-          if (iy < 0 || iy >= H) continue;
-          for (int64_t kx = 0; kx < FW; kx++) {
-            const int64_t ix = ox * SW - PL + kx;
-            if (ix < 0 || ix >= W) continue;
-            float *o = d + (iy * W + ix) * C;
-            for (int64_t c = 0; c < C; c++) o[c] += s[c] * mult;
-          }
-        }
+        FOR_WINDOW({
+          float *o = d + (iy * W + ix) * C;
+          for (int64_t c = 0; c < C; c++) o[c] += s[c] * mult;
+        })
       }
     }
   }
@@ -359,4 +367,38 @@ void fo_batchnorm_grad(const float *dy, const float *x, const float *mean, const
   }
   free(inv);
   free(acc);
+}
+
+/* dx (NHWC, overwritten) = the max-pooling gradient: each dy [N, OH, OW, C] element goes to the first position
+ * (in window scan order) of the largest x in its window, as tfjs's reference kernel picks it; geometry g as for
+ * im2col. A window with no value above -inf passes nothing. */
+void fo_maxpool_grad(const float *x, const float *dy, float *dx, const int32_t *g, int32_t N) {
+  const int64_t H = g[G_H], W = g[G_W], C = g[G_C], OH = g[G_OH], OW = g[G_OW], FH = g[G_FH], FW = g[G_FW];
+  const int64_t SH = g[G_SH], SW = g[G_SW], PT = g[G_PT], PL = g[G_PL];
+#pragma omp parallel
+  {
+    float *best = malloc((size_t)C * sizeof(float));
+    int64_t *at = malloc((size_t)C * sizeof(int64_t));
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+      const float *xn = x + n * H * W * C;
+      float *d = dx + n * H * W * C;
+      memset(d, 0, (size_t)(H * W * C) * sizeof(float));
+      for (int64_t oy = 0; oy < OH; oy++) {
+        for (int64_t ox = 0; ox < OW; ox++) {
+          for (int64_t c = 0; c < C; c++) { best[c] = -INFINITY; at[c] = -1; }
+          FOR_WINDOW({
+            const int64_t o = (iy * W + ix) * C;
+            for (int64_t c = 0; c < C; c++) {
+              if (xn[o + c] > best[c]) { best[c] = xn[o + c]; at[c] = o + c; }
+            }
+          })
+          const float *s = dy + ((n * OH + oy) * OW + ox) * C;
+          for (int64_t c = 0; c < C; c++) if (at[c] >= 0) d[at[c]] += s[c];
+        }
+      }
+    }
+    free(at);
+    free(best);
+  }
 }

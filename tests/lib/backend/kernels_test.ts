@@ -343,6 +343,26 @@ for (const [helpers, ops] of HELPERS) {
   }
 }
 
+for (const [helpers, ops] of HELPERS) {
+  for (const c of poolCases) {
+    for (const ties of [false, true]) {
+      Deno.test(`MaxPool gradient matches cpu (${helpers} helpers): x [${c.x}] ${c.f}x${c.f} stride ${c.s} ${c.pad}${ties ? ", with ties" : ""}`, async () => {
+        // with ties (values rounded to integers) the first maximum in window order must get the gradient
+        const xd = rand(c.x, 51).map((v) => (ties ? Math.round(v) : v));
+        const [ref, got] = await both(() => {
+          const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
+          const w = tf.tensor(
+            rand(tf.maxPool(x, c.f, c.s, c.pad).shape, 52),
+            tf.maxPool(x, c.f, c.s, c.pad).shape,
+          );
+          return tf.grad((xx: tf.Tensor) => tf.maxPool(xx as tf.Tensor4D, c.f, c.s, c.pad).mul(w).sum())(x);
+        }, ops);
+        assertClose(ref[0], got[0], "maxPool gradient");
+      });
+    }
+  }
+}
+
 Deno.test("Cast to the same dtype shares the data; to another dtype it converts (wasm kernel)", async () => {
   await tf.setBackend("wasm");
   const x = tf.tensor1d([1.7, -2.2, 3]);
