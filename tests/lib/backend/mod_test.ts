@@ -102,8 +102,10 @@ Deno.test("tsSgemm() and the native sgemm agree with a naive triple loop for eve
   }
 });
 
-for (const arch of ["cnn", "resnet_small"]) {
-  Deno.test(`${arch}: loss, weight gradients and input gradient agree between the fast and the cpu backend`, async () => {
+// cnn: plain convs and dense layers; resnet_small: batch norm and residual adds; vgg_small: max pooling;
+// densenet_small: concatenations, average pooling and batch norm on every layer
+for (const arch of ["cnn", "resnet_small", "vgg_small", "densenet_small"]) {
+  Deno.test(`${arch}: loss, weight gradients and input gradient agree between the fast and the cpu backend; no tensors left`, async () => {
     const rng = createRng(5);
     const xd = Float32Array.from({ length: 4 * 784 }, () => rng.next()), yd = Int32Array.from([1, 7, 3, 0]);
     const run = async (backend: string) => {
@@ -125,7 +127,11 @@ for (const arch of ["cnn", "resnet_small"]) {
       m.model.dispose();
       return out;
     };
-    const ref = await run("cpu"), got = await run("wasm");
+    const ref = await run("cpu");
+    await initBackend("fast", { quiet: true }); // also when this test runs alone (--filter)
+    const before = tf.memory().numTensors;
+    const got = await run("wasm");
+    assert.equal(tf.memory().numTensors, before, "tensors left behind on the fast backend");
     assert.ok(Math.abs(ref.loss - got.loss) <= 1e-4 * Math.abs(ref.loss));
     const rel = (a: Float32Array, b: Float32Array) => {
       let num = 0, den = 0;
