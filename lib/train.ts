@@ -2,6 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ZooModel } from "./models.ts";
 import { checkAttackOptions, pgd } from "./attacks.ts";
+import { FastAdam } from "./backend/adam.ts";
 import { augment, batchIndices, gather } from "./data/batch.ts";
 import type { Split } from "./data/registry.ts";
 import { Progress } from "./progress.ts";
@@ -79,7 +80,7 @@ export function lrAt(o: Pick<TrainOptions, "lr" | "schedule">, p: number): numbe
 export function trainModel(model: ZooModel, split: Split, opts: TrainOptions): TrainHistory {
   checkTrainOptions(opts);
   checkSplitFits(model, split);
-  const opt = opts.optimizer === "adam" ? tf.train.adam(opts.lr) : tf.train.momentum(opts.lr, opts.momentum);
+  const opt = opts.optimizer === "adam" ? new FastAdam(opts.lr) : tf.train.momentum(opts.lr, opts.momentum);
   const setLr = (lr: number) => ((opt as unknown as { learningRate: number }).learningRate = lr);
   const kernels = model.model.trainableWeights.filter((w) => /kernel/.test(w.originalName)).map((w) =>
     w.read()

@@ -8,6 +8,7 @@ import { pgd } from "../attacks.ts";
 import { trainModel } from "../train.ts";
 import { createRng } from "../rng.ts";
 import { BACKENDS, initBackend } from "./mod.ts";
+import { FastAdam } from "./adam.ts";
 import { loadBlas, type Sgemm } from "./blas.ts";
 
 /** Median of the timings (seconds) of `repeats` calls after `warmup` calls. */
@@ -74,7 +75,7 @@ function fixedBatch(m: ZooModel, b: number, seed: number) {
   const x = tf.tensor4d(Float32Array.from({ length: b * 784 }, () => rng.next()), [b, 28, 28, 1]);
   const labels = Int32Array.from({ length: b }, () => rng.int(10));
   const y = tf.tensor1d(labels, "int32"), onehot = tf.oneHot(y, 10);
-  const opt = tf.train.adam(1e-3);
+  const opt = new FastAdam(1e-3);
   const loss = (xx: tf.Tensor4D, training: boolean) =>
     tf.losses.softmaxCrossEntropy(onehot, m.logits(xx, training)) as tf.Scalar;
   const train = () => readBack(() => opt.minimize(() => loss(x, true), true)!);

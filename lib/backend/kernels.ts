@@ -38,6 +38,9 @@ export const WASM_FALLBACKS = [
 /** Our own kernel (wasm backend, native helpers only): the whole batch-norm gradient in one pass. */
 export const BATCH_NORM_GRAD = "FastBatchNormGrad";
 
+/** Our own kernel (wasm backend, native helpers only): one Adam step of one weight tensor (see adam.ts). */
+export const ADAM_STEP = "FastAdamStep";
+
 /** Largest im2col scratch (floats) per GEMM call; work is split over images to stay below it. */
 const SCRATCH_FLOATS = 1 << 23;
 
@@ -490,6 +493,22 @@ export function fastKernels(
     return outs;
   };
 
+  // One Adam step: inputs w, m, v, g (float32, same shape); attrs beta1, beta2, c1, c2, lr, eps; outputs the
+  // new w, m, v. tfjs's optimizer runs 12 elementwise kernels per weight tensor for the same result.
+  const adamStep: tf.KernelFunc = (args: KernelArgs) => {
+    const { w, m, v, g } = args.inputs as Record<string, TensorInfo>;
+    const be = args.backend as WasmBackendLike;
+    const outs = [0, 1, 2].map(() => be.makeOutput(w.shape, "float32"));
+    const [ow, om, ov] = outs.map((t) => heapView(be, t));
+    const h = args.attrs as { beta1: number; beta2: number; c1: number; c2: number; lr: number; eps: number };
+    ops.adam!(
+      { w: heapView(be, w), m: heapView(be, m), v: heapView(be, v), g: heapView(be, g) },
+      { w: ow, m: om, v: ov },
+      h,
+    );
+    return outs;
+  };
+
   // Concat and SplitV of float32 tensors along any axis as row copies (rows = the product of the dims before
   // the axis): DenseNet's concatenations and their gradients. The wasm kernels copy element by element.
   const concat: tf.KernelFunc = (args: KernelArgs) => {
@@ -591,6 +610,7 @@ export function fastKernels(
     ...(ops.batchNormGrad
       ? [{ kernelName: BATCH_NORM_GRAD, backendName: "wasm", kernelFunc: batchNormGrad }]
       : []),
+    ...(ops.adam ? [{ kernelName: ADAM_STEP, backendName: "wasm", kernelFunc: adamStep }] : []),
     ...(ops.copyCols
       ? [
         { kernelName: "Concat", backendName: "wasm", kernelFunc: concat },
@@ -641,8 +661,8 @@ export function registerFastKernels(sgemm: Sgemm, ops: FastOps): string[] {
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);
   }
-  if (!names.includes(BATCH_NORM_GRAD) && tf.getKernel(BATCH_NORM_GRAD, "wasm")) {
-    tf.unregisterKernel(BATCH_NORM_GRAD, "wasm");
+  for (const own of [BATCH_NORM_GRAD, ADAM_STEP]) {
+    if (!names.includes(own) && tf.getKernel(own, "wasm")) tf.unregisterKernel(own, "wasm");
   }
   return names;
 }

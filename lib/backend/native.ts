@@ -50,6 +50,11 @@ const SIG = {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "i32", "f32", "buffer", "buffer", "buffer", "buffer", "buffer", "i32", "i32"],
     result: "void",
   },
+  // deno-fmt-ignore
+  fo_adam: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "f32", "f32", "f32", "f32", "f32", "f32", "f32", "f32", "buffer", "buffer", "buffer"],
+    result: "void",
+  },
   fo_copy_cols: {
     parameters: ["buffer", "i32", "i32", "buffer", "i32", "i32", "i32", "i32"],
     result: "void",
@@ -201,6 +206,30 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
         o.dOffset,
         x.length,
         c,
+      );
+    },
+    adam: (t, o, h) => {
+      const n = t.w.length;
+      if ([t.m, t.v, t.g, o.w, o.m, o.v].some((a) => a.length !== n)) {
+        throw new RangeError(`fast backend: Adam step over arrays of different lengths (${n} weights)`);
+      }
+      f.fo_adam(
+        t.w,
+        t.m,
+        t.v,
+        t.g,
+        n,
+        h.beta1,
+        h.beta2,
+        1 - h.beta1,
+        1 - h.beta2,
+        h.c1,
+        h.c2,
+        h.lr,
+        h.eps,
+        o.w,
+        o.m,
+        o.v,
       );
     },
     copyCols: (src, srcW, srcCol, dst, dstW, dstCol, width, rows) => {

@@ -79,6 +79,15 @@ export interface FastOps {
   /** dx (NHWC, overwritten) = average-pool gradient of dy, each window's share times `mult`. Native only. */
   avgPoolGrad?(dy: Float32Array, dx: Float32Array, ci: ConvInfo, mult: number): void;
   /**
+   * One Adam step (tfjs's formula): new weights, first and second moments into w1, m1, v1 from weights w, moments
+   * m, v and gradient g (all the same length); c1 = 1 - beta1^t, c2 = 1 - beta2^t. Native only.
+   */
+  adam?(
+    t: { w: Float32Array; m: Float32Array; v: Float32Array; g: Float32Array },
+    out: { w: Float32Array; m: Float32Array; v: Float32Array },
+    h: { beta1: number; beta2: number; c1: number; c2: number; lr: number; eps: number },
+  ): void;
+  /**
    * dx (NHWC, overwritten) = max-pool gradient of dy given the pool's input x: each dy element to the first
    * largest x of its window. Required: the wasm backend's own MaxPoolGrad (tfjs 4.22) drops the gradient of
    * windows whose maximum is negative (after a batch norm, e.g. vgg16's pools).

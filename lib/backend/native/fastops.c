@@ -402,3 +402,28 @@ void fo_maxpool_grad(const float *x, const float *dy, float *dx, const int32_t *
     free(best);
   }
 }
+
+/* One Adam step over n weights in tfjs's order of float32 operations: m' = m * b1 + g * a1, v' = v * b2 + g^2 * a2,
+ * w' = (m' / c1) / (sqrt(v' / c2) + eps) * -lr + w, with a1 = 1 - b1 and a2 = 1 - b2 as tfjs rounds them (from
+ * double), c1 = 1 - b1^t, c2 = 1 - b2^t. No fused multiply-adds, so each step rounds as tfjs's kernels do. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+void fo_adam(const float *w, const float *m, const float *v, const float *g, int32_t n, float b1, float b2, float a1,
+             float a2, float c1, float c2, float lr, float eps, float *w1, float *m1, float *v1) {
+  const float nlr = -lr;
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (int64_t o = 0; o < n; o += 4096) {
+    const int64_t end = o + 4096 <= n ? o + 4096 : n;
+    for (int64_t i = o; i < end; i++) {
+      const float nm = m[i] * b1 + g[i] * a1, nv = v[i] * b2 + (g[i] * g[i]) * a2;
+      m1[i] = nm;
+      v1[i] = nv;
+      w1[i] = ((nm / c1) / (sqrtf(nv / c2) + eps)) * nlr + w[i];
+    }
+  }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
