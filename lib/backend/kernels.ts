@@ -443,8 +443,8 @@ export function fastKernels(
     ]
     : [];
 
-  // A cast to the tensor's own dtype (tfjs-layers casts batch-norm inputs to float32) shares the data, as
-  // Identity does; the wasm Cast copies it.
+  // A cast to the tensor's own dtype (34 of them per resnet_small training step, on whole activations) shares
+  // the data, as Identity does; the wasm Cast copies it.
   const cast: tf.KernelFunc = (args: KernelArgs) => {
     const x = args.inputs.x as TensorInfo;
     if (x.dtype !== args.attrs!.dtype) return wasm.Cast(args as Parameters<tf.KernelFunc>[0]);
@@ -558,6 +558,17 @@ export function fastKernels(
     });
   };
 
+  /** The geometry of a pooling gradient's window (dilation 1), from the pool's input shape and attributes. */
+  const poolInfo = (shape: number[], attrs: Record<string, unknown>) =>
+    tf.backend_util.computePool2DInfo(
+      shape as [number, number, number, number],
+      attrs.filterSize as [number, number],
+      attrs.strides as [number, number],
+      1,
+      attrs.pad as "valid",
+      attrs.dimRoundingMode as "round" | undefined, // AvgPoolGrad has none: undefined, as tfjs's cpu kernel uses
+    );
+
   // Average-pool gradient as a scatter of each dy element over its window, times 1 / (FH * FW) as tfjs's
   // reference kernel does (padding positions included in the count); the wasm kernel is a per-element loop.
   const avgPoolGrad: tf.KernelFunc = (args: KernelArgs) => {
@@ -565,13 +576,7 @@ export function fastKernels(
     if (!ops.avgPoolGrad || dy.dtype !== "float32" || input.shape.length !== 4 || size(input.shape) === 0) {
       return wasm.AvgPoolGrad(args as Parameters<tf.KernelFunc>[0]);
     }
-    const ci = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      args.attrs!.filterSize as [number, number],
-      args.attrs!.strides as [number, number],
-      1,
-      args.attrs!.pad as "valid",
-    );
+    const ci = poolInfo(input.shape, args.attrs!);
     const be = args.backend as WasmBackendLike;
     const out = be.makeOutput(input.shape, "float32");
     ops.avgPoolGrad(heapView(be, dy), heapView(be, out), ci, 1 / (ci.filterHeight * ci.filterWidth));
@@ -579,22 +584,15 @@ export function fastKernels(
   };
 
   // Max-pool gradient: each dy element to the first largest input of its window, as the cpu kernel does. The
-  // wasm kernel (tfjs 4.22) passes nothing from windows whose maximum is negative, and was 40% of a vgg_small
-  // training step.
+  // wasm kernel (tfjs 4.22) sends the gradient of a window whose maximum is negative to the window's first
+  // position, breaks ties to the last maximum, and was 40% of a vgg_small training step.
   const maxPoolGrad: tf.KernelFunc = (args: KernelArgs) => {
     const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
     if (
       dy.dtype !== "float32" || input.dtype !== "float32" || input.shape.length !== 4 ||
       size(input.shape) === 0
     ) return wasm.MaxPoolGrad(args as Parameters<tf.KernelFunc>[0]);
-    const ci = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      args.attrs!.filterSize as [number, number],
-      args.attrs!.strides as [number, number],
-      1,
-      args.attrs!.pad as "valid",
-      args.attrs!.dimRoundingMode as "round" | undefined,
-    );
+    const ci = poolInfo(input.shape, args.attrs!);
     const be = args.backend as WasmBackendLike;
     const out = be.makeOutput(input.shape, "float32");
     ops.maxPoolGrad(heapView(be, input), heapView(be, dy), heapView(be, out), ci);
@@ -661,8 +659,8 @@ export function registerFastKernels(sgemm: Sgemm, ops: FastOps): string[] {
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);
   }
-  for (const own of [BATCH_NORM_GRAD, ADAM_STEP]) {
-    if (!names.includes(own) && tf.getKernel(own, "wasm")) tf.unregisterKernel(own, "wasm");
+  for (const name of [BATCH_NORM_GRAD, ADAM_STEP]) { // ours alone: no wasm version to restore
+    if (!names.includes(name) && tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
   }
   return names;
 }

@@ -89,8 +89,8 @@ export interface FastOps {
   ): void;
   /**
    * dx (NHWC, overwritten) = max-pool gradient of dy given the pool's input x: each dy element to the first
-   * largest x of its window. Required: the wasm backend's own MaxPoolGrad (tfjs 4.22) drops the gradient of
-   * windows whose maximum is negative (after a batch norm, e.g. vgg16's pools).
+   * largest x of its window. Required: the wasm backend's own MaxPoolGrad (tfjs 4.22) sends the gradient of a
+   * window whose maximum is negative to its first position (after a batch norm, e.g. vgg16's pools).
    */
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, ci: ConvInfo): void;
 }
