@@ -8,6 +8,7 @@ import { loadBlas } from "../../../lib/backend/blas.ts";
 import { loadNativeOps } from "../../../lib/backend/native.ts";
 import { type FastOps, tsOps } from "../../../lib/backend/ops.ts";
 import { createRng } from "../../../lib/rng.ts";
+import { assertClose } from "./assert_close.ts";
 
 await initBackend("fast", { quiet: true });
 const native = loadNativeOps();
@@ -41,16 +42,6 @@ async function both(
   const got = run();
   if (ops !== native.ops) registerFastKernels(sgemm, native.ops);
   return [ref, got];
-}
-
-function assertClose(ref: Float32Array, got: Float32Array, what: string): void {
-  assert.equal(got.length, ref.length, `${what}: length`);
-  let num = 0, den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num = Math.max(num, Math.abs(got[i] - ref[i]));
-    den = Math.max(den, Math.abs(ref[i]));
-  }
-  assert.ok(num / Math.max(den, 1e-12) <= 1e-4, `${what}: max relative error ${num / den}`);
 }
 
 const convCases: { x: number[]; f: number[]; s: number; pad: "same" | "valid" }[] = [

@@ -5,6 +5,7 @@ import { initBackend } from "../../../lib/backend/mod.ts";
 import { betterCoreType, loadBlas, tsSgemm } from "../../../lib/backend/blas.ts";
 import { createModel } from "../../../lib/models.ts";
 import { createRng } from "../../../lib/rng.ts";
+import { assertClose } from "./assert_close.ts";
 
 Deno.test("initBackend(): auto falls through to fast when tfjs-node(-gpu) is absent, saying why", async () => {
   const info = await initBackend("auto", { quiet: true });
@@ -133,18 +134,9 @@ for (const arch of ["cnn", "resnet_small", "vgg_small", "densenet_small"]) {
     const got = await run("wasm");
     assert.equal(tf.memory().numTensors, before, "tensors left behind on the fast backend");
     assert.ok(Math.abs(ref.loss - got.loss) <= 1e-4 * Math.abs(ref.loss));
-    const rel = (a: Float32Array, b: Float32Array) => {
-      let num = 0, den = 0;
-      for (let i = 0; i < a.length; i++) {
-        (num = Math.max(num, Math.abs(a[i] - b[i])), den = Math.max(den, Math.abs(a[i])));
-      }
-      return num / Math.max(den, 1e-12);
-    };
     assert.equal(got.grads.length, ref.grads.length);
-    ref.grads.forEach((g, i) =>
-      assert.ok(rel(g, got.grads[i]) <= 1e-4, `weight gradient ${i}: ${rel(g, got.grads[i])}`)
-    );
-    assert.ok(rel(ref.gx, got.gx) <= 1e-4, `input gradient ${rel(ref.gx, got.gx)}`);
+    ref.grads.forEach((g, i) => assertClose(g, got.grads[i], `weight gradient ${i}`));
+    assertClose(ref.gx, got.gx, "input gradient");
   });
 }
 
