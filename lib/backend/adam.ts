@@ -18,6 +18,12 @@ interface AdamState {
 /** The argument of Optimizer.applyGradients. */
 type Gradients = Parameters<tf.AdamOptimizer["applyGradients"]>[0];
 
+/** A moment accumulator for weight `name`, zeros like it, named as tfjs's Adam names it. */
+const zeroMoment = (name: string, suffix: "m" | "v", value: tf.Variable) => ({
+  originalName: `${name}/${suffix}`,
+  variable: tf.tidy(() => tf.zerosLike(value).variable(false)),
+});
+
 /** tf.train.adam(learningRate) with a native step on the fast backend; identical elsewhere. */
 export class FastAdam extends tf.AdamOptimizer {
   constructor(learningRate: number, beta1 = 0.9, beta2 = 0.999, epsilon?: number) {
@@ -43,17 +49,8 @@ export class FastAdam extends tf.AdamOptimizer {
       const c1 = tf.sub(1, s.accBeta1).dataSync()[0], c2 = tf.sub(1, s.accBeta2).dataSync()[0];
       list.forEach(({ name, tensor: g }, i) => {
         const value = vars[name];
-        for (
-          const [moments, suffix] of [[s.accumulatedFirstMoment, "m"], [
-            s.accumulatedSecondMoment,
-            "v",
-          ]] as const
-        ) {
-          moments[i] ??= {
-            originalName: `${name}/${suffix}`,
-            variable: tf.tidy(() => tf.zerosLike(value).variable(false)),
-          };
-        }
+        s.accumulatedFirstMoment[i] ??= zeroMoment(name, "m", value);
+        s.accumulatedSecondMoment[i] ??= zeroMoment(name, "v", value);
         if (!g) return;
         const m = s.accumulatedFirstMoment[i].variable, v = s.accumulatedSecondMoment[i].variable;
         const attrs = { beta1: s.beta1, beta2: s.beta2, c1, c2, lr: s.learningRate, eps: s.epsilon };
