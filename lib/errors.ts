@@ -5,6 +5,38 @@ export class UserError extends Error {
   override name = "UserError";
 }
 
+const OS_REASONS: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on the device",
+  EDQUOT: "disk quota exceeded",
+  ENOTDIR: "not a directory (a file is in the way)",
+  EISDIR: "is a directory",
+  EEXIST: "a file of that name already exists",
+  ENOENT: "no such file or directory",
+  EIO: "input/output error",
+  EMFILE: "too many open files",
+  ENAMETOOLONG: "file name too long",
+  EBUSY: "device or resource busy",
+};
+
+/**
+ * The OS fault behind `err` (or behind its `cause` chain) in plain words, e.g. "read-only file system", or null
+ * when the error did not come from the operating system (a bug, a bad value).
+ */
+export function osReason(err: unknown): string | null {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) {
+      return OS_REASONS[code] ?? e.message.replace(/\s*\(os error \d+\).*$/s, "").toLowerCase();
+    }
+    if (e instanceof Deno.errors.NotCapable) return "Deno lacks the permission (run with -A)";
+    if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  }
+  return null;
+}
+
 /** True for errors whose message alone is the right thing to show a user. */
 export function isUserFacing(err: unknown): err is Error {
   return err instanceof UserError || err instanceof RangeError || err instanceof TypeError;
