@@ -1,18 +1,19 @@
-// Threat models (l2, linf), PGD (targeted/untargeted, random start, restarts) and representation matching (eq. 5).
+// One PGD loop with its threat model and objective as values: adversarial examples (eq. 6), robust evaluation,
+// adversarial training and representation matching (eq. 5) differ only in the objective they ascend.
 import * as tf from "@tensorflow/tfjs";
-import { suggest } from "./config.ts";
 import type { ZooModel } from "./models.ts";
 import { Progress } from "./progress.ts";
-import { gather, imageSize } from "./data/batch.ts";
+import { imageSize } from "./data/batch.ts";
 import type { Split } from "./data/registry.ts";
-import { deriveSeed } from "./rng.ts";
+import { Registry } from "./registry.ts";
+import { createRng, deriveSeed, type Rng } from "./rng.ts";
 
 /** A perturbation set: how to start inside it, take a steepest-ascent step and project back. */
 export interface ThreatModel {
   name: string;
   /** Per-example norm of delta [batch, h, w, c] -> [batch]. */
   norm(delta: tf.Tensor4D): tf.Tensor1D;
-  /** Projects delta onto the eps-ball. */
+  /** Projects delta onto the eps-ball (eps = Infinity: no constraint). */
   project(delta: tf.Tensor4D, eps: number): tf.Tensor4D;
   /** The steepest-ascent step of length `stepSize` for gradient g (normalized for l2, sign for linf). */
   step(g: tf.Tensor4D, stepSize: number): tf.Tensor4D;
@@ -24,8 +25,8 @@ const perExample = (t: tf.Tensor4D) => t.reshape([t.shape[0], -1]) as tf.Tensor2
 const l2norm = (d: tf.Tensor4D) => perExample(d).square().sum(1).sqrt() as tf.Tensor1D;
 const perEx = (v: tf.Tensor1D) => v.reshape([-1, 1, 1, 1]);
 
-/** The threat models, keyed by config name. */
-export const THREAT_MODELS: Record<string, ThreatModel> = {
+/** The threat models, keyed by config name (`l2`, `linf`); a fork may register its own. */
+export const THREAT_MODELS = new Registry<ThreatModel>("threat model", {
   l2: {
     name: "l2",
     norm: l2norm,
@@ -52,34 +53,141 @@ export const THREAT_MODELS: Record<string, ThreatModel> = {
     randomInit: (shape, eps, seed) =>
       tf.randomUniform(shape as [number, number, number, number], -eps, eps, "float32", seed) as tf.Tensor4D,
   },
+});
+
+/** Looks up a threat model by name (a RangeError listing the choices), or passes a ThreatModel value through. */
+export function threatModel(t: string | ThreatModel): ThreatModel {
+  return typeof t === "string" ? THREAT_MODELS.get(t) : t;
+}
+
+/**
+ * What PGD ascends. `value` is per example and differentiable in x; `success` (optional) marks examples whose
+ * goal is reached, so restarts and the best iterate prefer them.
+ */
+export interface Objective {
+  name: string;
+  /** [batch, h, w, c] -> [batch] */
+  value(model: ZooModel, x: tf.Tensor4D): tf.Tensor1D;
+  /** [batch, h, w, c] -> [batch] of 0/1 */
+  success?(model: ZooModel, x: tf.Tensor4D): tf.Tensor1D;
+}
+
+const crossEntropy = (logits: tf.Tensor2D, labels: tf.Tensor1D) =>
+  tf.losses.softmaxCrossEntropy(
+    tf.oneHot(labels.toInt(), logits.shape[1]),
+    logits,
+    undefined,
+    undefined,
+    tf.Reduction.NONE,
+  ) as tf.Tensor1D;
+
+/** Untargeted: ascend the cross-entropy of the true labels y [batch]; success = misclassified. */
+export function untargeted(y: tf.Tensor1D): Objective {
+  return {
+    name: "untargeted cross-entropy",
+    value: (m, x) => crossEntropy(m.logits(x), y),
+    success: (m, x) => m.logits(x).argMax(1).notEqual(y.toInt()).toFloat() as tf.Tensor1D,
+  };
+}
+
+/** Targeted (eq. 6): descend the cross-entropy of the targets t [batch]; success = classified as t. */
+export function targeted(t: tf.Tensor1D): Objective {
+  return {
+    name: "targeted cross-entropy",
+    value: (m, x) => crossEntropy(m.logits(x), t).neg() as tf.Tensor1D,
+    success: (m, x) => m.logits(x).argMax(1).equal(t.toInt()).toFloat() as tf.Tensor1D,
+  };
+}
+
+/**
+ * Representation matching (eq. 5): ascend -||g(x) - target||^2, target = g(x_target) [batch, k]. The squared
+ * distance has the distance's gradient direction and stays finite at distance 0.
+ */
+export function matchObjective(target: tf.Tensor2D): Objective {
+  return {
+    name: "representation distance",
+    value: (m, x) => m.representation(x).sub(target).square().sum(1).neg() as tf.Tensor1D,
+  };
+}
+
+/** A random, differentiable transformation of a batch (expectation over transformations). */
+export interface Transform {
+  name: string;
+  /** Draws its random parameters from `rng`. [batch, h, w, c] -> same shape */
+  apply(x: tf.Tensor4D, rng: Rng): tf.Tensor4D;
+}
+
+/** Shifts the batch by a random (dy, dx) in [-pixels, pixels]^2 (zero fill); one shift per call. */
+export function translate(pixels: number): Transform {
+  return {
+    name: `translate(${pixels})`,
+    apply(x, rng) {
+      if (pixels <= 0) return x;
+      const [, h, w] = x.shape;
+      const dy = rng.int(2 * pixels + 1) - pixels, dx = rng.int(2 * pixels + 1) - pixels;
+      const padded = x.pad([[0, 0], [pixels, pixels], [pixels, pixels], [0, 0]]);
+      return padded.slice([0, pixels - dy, pixels - dx, 0], [-1, h, w, -1]) as tf.Tensor4D;
+    },
+  };
+}
+
+/** Mirrors the batch left-right with probability 1/2. */
+export const flip: Transform = {
+  name: "flip",
+  apply: (x, rng) => (rng.next() < 0.5 ? x : (x.reverse(2) as tf.Tensor4D)),
 };
 
-/** Looks up a threat model; unknown names are a RangeError listing the choices. */
-export function threatModel(name: string): ThreatModel {
-  const t = THREAT_MODELS[name];
-  if (!t) {
-    const names = Object.keys(THREAT_MODELS);
-    throw new RangeError(
-      `unknown threat model "${name}"; accepted: ${names.join(", ")}${suggest(name, names)}`,
-    );
+/** Adds Gaussian noise of standard deviation `std` to every pixel. */
+export function gaussianNoise(std: number): Transform {
+  return {
+    name: `noise(${std})`,
+    apply: (x, rng) =>
+      std > 0 ? x.add(tf.randomNormal(x.shape, 0, std, "float32", rng.seed())) as tf.Tensor4D : x,
+  };
+}
+
+/**
+ * Expectation over transformations: each evaluation of `value` averages `base` over `samples` random draws of
+ * the composed transforms, so the perturbation PGD finds survives them. `success` is judged on x itself.
+ */
+export function expectationOverTransforms(
+  base: Objective,
+  opts: { samples: number; transforms: Transform[]; seed: number },
+): Objective {
+  if (!(Number.isInteger(opts.samples) && opts.samples >= 1)) {
+    throw new RangeError(`EOT samples must be an integer >= 1, got ${opts.samples}`);
   }
-  return t;
+  const rng = createRng(opts.seed);
+  return {
+    name: `E[${base.name}] over ${opts.samples} x ${opts.transforms.map((t) => t.name).join(" + ") || "id"}`,
+    value(m, x) {
+      const vals = Array.from({ length: opts.samples }, () => {
+        const xt = opts.transforms.reduce((acc, t) => t.apply(acc, rng), x);
+        return base.value(m, xt);
+      });
+      return (vals.length === 1 ? vals[0] : tf.addN(vals).div(vals.length)) as tf.Tensor1D;
+    },
+    success: base.success,
+  };
 }
 
 /** Options of pgd(). Distances are in [0,1] pixel units. */
 export interface PgdOptions {
-  /** True labels [batch] (untargeted: move away from them). */
-  y: tf.Tensor1D;
-  threat: string;
+  /** True labels [batch]: the default objective is untargeted(y) (or targeted(targets)). */
+  y?: tf.Tensor1D;
+  threat: string | ThreatModel;
+  /** Radius of the ball around x; Infinity leaves delta unconstrained (x + delta stays in [0,1]). */
   eps: number;
   steps: number;
   stepSize: number;
-  /** Targeted attack: move toward `targets` [batch]. */
+  /** Targeted attack toward `targets` [batch] (the default objective becomes targeted(targets)). */
   targeted?: boolean;
   targets?: tf.Tensor1D;
+  /** What to ascend; overrides the y / targets default. */
+  objective?: Objective;
   /** Start at a random point of the ball (default false). */
   randomStart?: boolean;
-  /** Independent random restarts; the worst case per example is kept (default 1). */
+  /** Independent random restarts; the best result per example is kept (default 1). */
   restarts?: number;
   /** Keep the best iterate seen per example instead of the last (default false). */
   bestIterate?: boolean;
@@ -88,7 +196,7 @@ export interface PgdOptions {
 
 /** Validates attack hyper-parameters before any work (RangeError naming the value). */
 export function checkAttackOptions(
-  o: { threat: string; eps: number; steps: number; stepSize: number },
+  o: { threat: string | ThreatModel; eps: number; steps: number; stepSize: number },
 ): void {
   threatModel(o.threat);
   if (!(o.eps > 0)) throw new RangeError(`attack eps must be > 0, got ${o.eps}`);
@@ -98,50 +206,44 @@ export function checkAttackOptions(
   if (!(o.stepSize > 0)) throw new RangeError(`attack stepSize must be > 0, got ${o.stepSize}`);
 }
 
-/** Per-example objective that PGD ascends: CE(y) untargeted, -CE(t) targeted. [batch] */
-function objective(logits: tf.Tensor2D, labels: tf.Tensor1D, targeted: boolean): tf.Tensor1D {
-  const ce = tf.losses.softmaxCrossEntropy(
-    tf.oneHot(labels.toInt(), logits.shape[1]),
-    logits,
-    undefined,
-    undefined,
-    tf.Reduction.NONE,
-  ) as tf.Tensor1D;
-  return targeted ? ce.neg() : ce;
+/** The objective pgd() ascends for these options. */
+function objectiveOf(opts: PgdOptions): Objective {
+  if (opts.objective) return opts.objective;
+  if (opts.targeted) {
+    if (!opts.targets) throw new TypeError("pgd: a targeted attack needs `targets`");
+    return targeted(opts.targets);
+  }
+  if (!opts.y) throw new TypeError("pgd: needs `y` (untargeted), `targets` (targeted) or an `objective`");
+  return untargeted(opts.y);
 }
 
-/** Result of pgd(): adversarial images and per-example success and loss (the ascended objective). */
+/** Result of pgd(): perturbed images, per-example success (0 when the objective has none) and objective. */
 export interface PgdResult {
   xAdv: tf.Tensor4D;
-  /** 1 where the attack succeeded (untargeted: misclassified; targeted: classified as the target). */
+  /** 1 where the objective's goal is reached (untargeted: misclassified; targeted: classified as the target). */
   success: tf.Tensor1D;
-  /** Cross-entropy w.r.t. y (untargeted) or the target (targeted) at xAdv. */
-  loss: tf.Tensor1D;
+  /** The objective's value at xAdv [batch] (untargeted: CE(y); targeted: -CE(t); matching: -distance^2). */
+  value: tf.Tensor1D;
 }
 
 /**
- * Projected gradient descent on the input. x [batch, h, w, c] in [0,1]; the result stays in the eps-ball
- * around x and in [0,1]. Caller disposes the returned tensors.
+ * Projected gradient ascent of an objective on the input. x [batch, h, w, c] in [0,1]; the result stays in the
+ * eps-ball around x (threat model) and in [0,1]. Caller disposes the returned tensors.
  */
 export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResult {
   checkAttackOptions(opts);
   const threat = threatModel(opts.threat);
-  const targeted = opts.targeted ?? false;
-  if (targeted && !opts.targets) throw new TypeError("pgd: targeted attack needs `targets`");
-  const labels = targeted ? opts.targets! : opts.y;
+  const objective = objectiveOf(opts);
   const restarts = Math.max(1, opts.restarts ?? 1);
   const seed = opts.seed ?? 0;
   const score = (xa: tf.Tensor4D) =>
     tf.tidy(() => {
-      const logits = model.logits(xa);
-      const obj = objective(logits, labels, targeted);
-      const pred = logits.argMax(1);
-      const success = (targeted ? pred.equal(labels.toInt()) : pred.notEqual(labels.toInt()))
-        .toFloat() as tf.Tensor1D;
-      // rank: success first, then objective
-      return { obj, success, rank: success.mul(1e6).add(obj) as tf.Tensor1D };
+      const value = objective.value(model, xa);
+      const success = objective.success ? objective.success(model, xa) : tf.zerosLike(value) as tf.Tensor1D;
+      // rank: success first, then the objective
+      return { value, success, rank: success.mul(1e6).add(value) as tf.Tensor1D };
     });
-  const grad = tf.grad((xa: tf.Tensor) => objective(model.logits(xa as tf.Tensor4D), labels, targeted).sum());
+  const grad = tf.grad((xa: tf.Tensor) => objective.value(model, xa as tf.Tensor4D).sum());
   let best: { x: tf.Tensor4D; rank: tf.Tensor1D } | null = null;
   const keepBetter = (cand: tf.Tensor4D) => {
     const s = score(cand);
@@ -159,6 +261,8 @@ export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResul
       best = { x: nx, rank: nr };
     }
   };
+  const single = restarts === 1 && !opts.bestIterate;
+  let last: tf.Tensor4D | null = null;
   for (let r = 0; r < restarts; r++) {
     let delta = tf.tidy(() =>
       opts.randomStart
@@ -176,152 +280,176 @@ export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResul
       delta = next;
       if (opts.bestIterate) tf.tidy(() => keepBetter(x.add(delta) as tf.Tensor4D));
     }
-    if (!opts.bestIterate) tf.tidy(() => keepBetter(x.add(delta) as tf.Tensor4D));
+    if (single) last = x.add(delta) as tf.Tensor4D;
+    else if (!opts.bestIterate) tf.tidy(() => keepBetter(x.add(delta) as tf.Tensor4D));
     delta.dispose();
   }
-  const final = best! as { x: tf.Tensor4D; rank: tf.Tensor1D };
-  final.rank.dispose();
-  // hand back an ordinary (not kept) tensor, so a caller's tf.tidy disposes it like any other result
-  const xAdv = final.x.clone();
-  final.x.dispose();
+  let xAdv: tf.Tensor4D;
+  if (single) xAdv = last!;
+  else {
+    const final = best! as { x: tf.Tensor4D; rank: tf.Tensor1D };
+    final.rank.dispose();
+    // hand back an ordinary (not kept) tensor, so a caller's tf.tidy disposes it like any other result
+    xAdv = final.x.clone();
+    final.x.dispose();
+  }
   const s = score(xAdv);
   s.rank.dispose();
-  return {
-    xAdv,
-    success: s.success,
-    loss: targeted ? tf.tidy(() => s.obj.neg() as tf.Tensor1D) : s.obj,
-  };
+  return { xAdv, success: s.success, value: s.value };
 }
 
-/** Options of attackSplit(): pgd options without tensors, plus batching. */
-export interface AttackSplitOptions {
-  threat: string;
+/** A batch handed to an objective factory: images and labels of examples [start, start + n). */
+export interface Batch {
+  x: tf.Tensor4D;
+  y: tf.Tensor1D;
+  /** Targets of this batch when the split has them. */
+  targets?: tf.Tensor1D;
+  start: number;
+  seed: number;
+}
+
+/** Options of perturbSplit(): pgd options without tensors, plus batching. */
+export interface PerturbSplitOptions {
+  threat: string | ThreatModel;
   eps: number;
   steps: number;
   stepSize: number;
-  /** Targets [n] for a targeted attack (omit for untargeted). */
+  /** Targets [n] (a targeted attack unless `objective` says otherwise). */
   targets?: Uint8Array;
+  /** Per-batch objective; default untargeted(y) or targeted(targets). */
+  objective?: (batch: Batch) => Objective;
+  /** Base points PGD perturbs [n, h, w, c] (default the split's images); the objective still sees batch.x. */
+  start?: Float32Array;
   randomStart?: boolean;
   restarts?: number;
+  bestIterate?: boolean;
   batchSize: number;
   seed: number;
   /** Progress label; no bar when undefined. */
   label?: string;
 }
 
-/** Attacks every example of a split in batches. Returns images [n, h, w, c], success [n] and ||delta||_2 [n]. */
-export function attackSplit(model: ZooModel, split: Split, opts: AttackSplitOptions): {
+/** What perturbSplit() returns: images [n, h, w, c], success [n], ||x_out - start||_2 [n], objective [n]. */
+export interface PerturbedSplit {
   x: Float32Array;
   success: Uint8Array;
   deltaL2: Float32Array;
-} {
+  value: Float32Array;
+}
+
+/** Runs pgd() over every example of a split in batches (reads results back asynchronously). */
+export async function perturbSplit(
+  model: ZooModel,
+  split: Split,
+  opts: PerturbSplitOptions,
+): Promise<PerturbedSplit> {
   checkAttackOptions(opts);
   const d = imageSize(split);
-  const out = new Float32Array(split.n * d),
-    success = new Uint8Array(split.n),
-    deltaL2 = new Float32Array(split.n);
+  if (opts.start && opts.start.length !== split.n * d) {
+    throw new RangeError(`start holds ${opts.start.length / d} images, the split has ${split.n}`);
+  }
+  if (opts.targets && opts.targets.length !== split.n) {
+    throw new RangeError(`targets holds ${opts.targets.length} labels, the split has ${split.n}`);
+  }
+  const out: PerturbedSplit = {
+    x: new Float32Array(split.n * d),
+    success: new Uint8Array(split.n),
+    deltaL2: new Float32Array(split.n),
+    value: new Float32Array(split.n),
+  };
   const bar = opts.label ? new Progress(opts.label, split.n, { unit: "img" }) : null;
   let ok = 0;
   for (let s = 0; s < split.n; s += opts.batchSize) {
-    const idx = Int32Array.from({ length: Math.min(opts.batchSize, split.n - s) }, (_, i) => s + i);
-    const b = gather(split, idx);
-    tf.tidy(() => {
-      const x = tf.tensor4d(b.x, [idx.length, ...split.shape]);
-      const y = tf.tensor1d(b.y, "int32");
-      const targets = opts.targets
-        ? tf.tensor1d(opts.targets.subarray(s, s + idx.length), "int32")
-        : undefined;
-      const r = pgd(model, x, {
-        ...opts,
-        y,
-        targets,
-        targeted: !!opts.targets,
-        seed: deriveSeed(opts.seed, `batch${s}`),
+    const k = Math.min(opts.batchSize, split.n - s);
+    const seed = deriveSeed(opts.seed, `batch${s}`);
+    const [xAdv, success, norms, value] = tf.tidy(() => {
+      const x = tf.tensor4d(split.x.subarray(s * d, (s + k) * d), [k, ...split.shape]);
+      const base = opts.start ? tf.tensor4d(opts.start.subarray(s * d, (s + k) * d), [k, ...split.shape]) : x;
+      const y = tf.tensor1d(split.y.subarray(s, s + k), "int32");
+      const targets = opts.targets ? tf.tensor1d(opts.targets.subarray(s, s + k), "int32") : undefined;
+      const objective = opts.objective
+        ? opts.objective({ x, y, targets, start: s, seed })
+        : targets
+        ? targeted(targets)
+        : untargeted(y);
+      const r = pgd(model, base, {
+        threat: opts.threat,
+        eps: opts.eps,
+        steps: opts.steps,
+        stepSize: opts.stepSize,
+        objective,
+        randomStart: opts.randomStart,
+        restarts: opts.restarts,
+        bestIterate: opts.bestIterate,
+        seed,
       });
-      out.set(r.xAdv.dataSync(), s * d);
-      const succ = r.success.dataSync();
-      const norms = l2norm(r.xAdv.sub(x) as tf.Tensor4D).dataSync();
-      for (let i = 0; i < idx.length; i++) {
-        (success[s + i] = succ[i], deltaL2[s + i] = norms[i], ok += succ[i]);
-      }
+      return [r.xAdv, r.success, l2norm(r.xAdv.sub(base) as tf.Tensor4D), r.value];
     });
-    bar?.tick(idx.length, { success: ok / (s + idx.length) });
+    const [xv, sv, nv, vv] = await Promise.all([xAdv.data(), success.data(), norms.data(), value.data()]);
+    tf.dispose([xAdv, success, norms, value]);
+    out.x.set(xv as Float32Array, s * d);
+    out.deltaL2.set(nv as Float32Array, s);
+    out.value.set(vv as Float32Array, s);
+    for (let i = 0; i < k; i++) ok += out.success[s + i] = sv[i];
+    bar?.tick(k, { success: ok / (s + k) });
   }
   bar?.done();
-  return { x: out, success, deltaL2 };
+  return out;
 }
 
-/** Options of matchRepresentation(). */
-export interface MatchOptions {
-  /** Starting images x0 [batch, h, w, c] (another image, or noise). */
-  x0: tf.Tensor4D;
+/** Options of matchRepresentationSplit(). */
+export interface MatchSplitOptions {
+  /** Starting images x0 [n, h, w, c] (another image, or noise). */
+  x0: Float32Array;
   steps: number;
   /** L2 length of each normalized gradient step, in pixel units. */
   stepSize: number;
+  batchSize: number;
+  seed?: number;
+  label?: string;
 }
 
 /**
- * Eq. 5: minimizes ||g(x_r) - g(x)||_2 over x_r in [0,1] from x0 by L2-normalized gradient steps. Returns
- * x_r and the final distance per example (absolute and relative to ||g(x)||). Caller disposes.
+ * Eq. 5 over a split: from x0, minimizes ||g(x_r) - g(x)||_2 over x_r in [0,1] by L2-normalized steps (pgd()
+ * with the representation objective, unconstrained). Returns x_r [n, h, w, c] and the final distance [n],
+ * absolute and relative to ||g(x)||.
  */
-export function matchRepresentation(model: ZooModel, x: tf.Tensor4D, opts: MatchOptions): {
-  xr: tf.Tensor4D;
-  distance: tf.Tensor1D;
-  relDistance: tf.Tensor1D;
-} {
-  if (!(Number.isInteger(opts.steps) && opts.steps >= 1)) {
-    throw new RangeError(`steps must be an integer >= 1, got ${opts.steps}`);
-  }
-  if (!(opts.stepSize > 0)) throw new RangeError(`stepSize must be > 0, got ${opts.stepSize}`);
-  const target = tf.tidy(() => model.representation(x));
-  // gradient of the squared distance: same direction as the distance's, and finite at distance 0
-  const grad = tf.grad((xr: tf.Tensor) => model.representation(xr as tf.Tensor4D).sub(target).square().sum());
-  let xr = opts.x0.clone();
-  for (let i = 0; i < opts.steps; i++) {
-    const next = tf.tidy(() =>
-      xr.sub(THREAT_MODELS.l2.step(grad(xr) as tf.Tensor4D, opts.stepSize)).clipByValue(0, 1) as tf.Tensor4D
-    );
-    xr.dispose();
-    xr = next;
-  }
-  const [distance, relDistance] = tf.tidy(() => {
-    const dist = model.representation(xr).sub(target).square().sum(1).sqrt() as tf.Tensor1D;
-    return [dist, dist.div(target.square().sum(1).sqrt().add(1e-12)) as tf.Tensor1D];
+export async function matchRepresentationSplit(
+  model: ZooModel,
+  split: Split,
+  opts: MatchSplitOptions,
+): Promise<{
+  x: Float32Array;
+  distance: Float32Array;
+  relDistance: Float32Array;
+}> {
+  const r = await perturbSplit(model, split, {
+    threat: "l2",
+    eps: Infinity,
+    steps: opts.steps,
+    stepSize: opts.stepSize,
+    start: opts.x0,
+    objective: (b) => matchObjective(model.representation(b.x)),
+    batchSize: opts.batchSize,
+    seed: opts.seed ?? 0,
+    label: opts.label,
   });
-  target.dispose();
-  return { xr, distance, relDistance };
+  const targetNorm = await representationNorms(model, split, opts.batchSize);
+  const distance = r.value.map((v) => Math.sqrt(Math.max(0, -v)));
+  return { x: r.x, distance, relDistance: distance.map((v, i) => v / (targetNorm[i] + 1e-12)) };
 }
 
-/** Runs matchRepresentation over a split in batches; x0 [n, h, w, c] gives each example's start. */
-export function matchRepresentationSplit(model: ZooModel, split: Split, opts: {
-  x0: Float32Array;
-  steps: number;
-  stepSize: number;
-  batchSize: number;
-  label?: string;
-}): { x: Float32Array; distance: Float32Array; relDistance: Float32Array } {
-  const d = imageSize(split);
-  if (opts.x0.length !== split.n * d) {
-    throw new RangeError(`x0 holds ${opts.x0.length / d} images, split has ${split.n}`);
+/** ||g(x)||_2 of every example of a split [n]. */
+async function representationNorms(model: ZooModel, split: Split, batchSize: number): Promise<Float32Array> {
+  const d = imageSize(split), out = new Float32Array(split.n);
+  for (let s = 0; s < split.n; s += batchSize) {
+    const k = Math.min(batchSize, split.n - s);
+    const norms = tf.tidy(() =>
+      model.representation(tf.tensor4d(split.x.subarray(s * d, (s + k) * d), [k, ...split.shape])).square()
+        .sum(1).sqrt()
+    );
+    out.set(await norms.data() as Float32Array, s);
+    norms.dispose();
   }
-  const out = new Float32Array(split.n * d),
-    distance = new Float32Array(split.n),
-    rel = new Float32Array(split.n);
-  const bar = opts.label ? new Progress(opts.label, split.n, { unit: "img" }) : null;
-  let relSum = 0;
-  for (let s = 0; s < split.n; s += opts.batchSize) {
-    const k = Math.min(opts.batchSize, split.n - s);
-    const x = tf.tensor4d(split.x.subarray(s * d, (s + k) * d), [k, ...split.shape]);
-    const x0 = tf.tensor4d(opts.x0.subarray(s * d, (s + k) * d), [k, ...split.shape]);
-    const r = matchRepresentation(model, x, { x0, steps: opts.steps, stepSize: opts.stepSize });
-    out.set(r.xr.dataSync(), s * d);
-    distance.set(r.distance.dataSync(), s);
-    const rd = r.relDistance.dataSync();
-    rel.set(rd, s);
-    for (const v of rd) relSum += v;
-    tf.dispose([x, x0, r.xr, r.distance, r.relDistance]);
-    bar?.tick(k, { relDist: relSum / (s + k) });
-  }
-  bar?.done();
-  return { x: out, distance, relDistance: rel };
+  return out;
 }

@@ -1,9 +1,9 @@
-// Standard and adversarial training (SGD+momentum / Adam, step or cosine schedule) and evaluation.
+// Standard and adversarial training (optimizer and schedule as values) and evaluation; reads are asynchronous.
 import * as tf from "@tensorflow/tfjs";
 import type { ZooModel } from "./models.ts";
-import { checkAttackOptions, pgd } from "./attacks.ts";
-import { FastAdam } from "./backend/adam.ts";
+import { checkAttackOptions, perturbSplit, pgd } from "./attacks.ts";
 import { augment, batchIndices, gather } from "./data/batch.ts";
+import { type OptimizerFactory, OPTIMIZERS } from "./optimizers.ts";
 import type { Split } from "./data/registry.ts";
 import { Progress } from "./progress.ts";
 import { createRng, deriveSeed } from "./rng.ts";
@@ -12,7 +12,8 @@ import { createRng, deriveSeed } from "./rng.ts";
 export interface TrainOptions {
   epochs: number;
   batchSize: number;
-  optimizer: "sgd" | "adam";
+  /** A registered optimizer name (`sgd`, `adam`) or a factory. */
+  optimizer: string | OptimizerFactory;
   lr: number;
   /** SGD momentum (ignored by Adam). */
   momentum: number;
@@ -29,6 +30,8 @@ export interface TrainOptions {
   seed: number;
   /** Progress label; no bar when undefined. */
   label?: string;
+  /** The config prefix of this recipe (e.g. "source"), so errors name the keys to change (--source.lr). */
+  configKey?: string;
 }
 
 /** Per-epoch training history. */
@@ -45,9 +48,7 @@ export function checkTrainOptions(o: TrainOptions): void {
     throw new RangeError(`train batchSize must be an integer >= 1, got ${o.batchSize}`);
   }
   if (!(o.lr > 0)) throw new RangeError(`train lr must be > 0, got ${o.lr}`);
-  if (!["sgd", "adam"].includes(o.optimizer)) {
-    throw new RangeError(`unknown optimizer "${o.optimizer}"; accepted: sgd, adam`);
-  }
+  if (typeof o.optimizer === "string") OPTIMIZERS.get(o.optimizer);
   if (!["step", "cosine", "constant"].includes(o.schedule)) {
     throw new RangeError(`unknown lr schedule "${o.schedule}"; accepted: step, cosine, constant`);
   }
@@ -76,16 +77,40 @@ export function lrAt(o: Pick<TrainOptions, "lr" | "schedule">, p: number): numbe
   return o.lr;
 }
 
-/** Trains `model` on `split` in place. Throws on a NaN/Inf loss naming epoch, step and learning rate. */
-export function trainModel(model: ZooModel, split: Split, opts: TrainOptions): TrainHistory {
+/** A training loss above this multiple of ln(numClasses) (the loss of a uniform guess) counts as exploded. */
+export const EXPLODED_LOSS_FACTOR = 1000;
+
+/** The error for a diverged training run, naming the config keys that control it. */
+function divergedError(
+  loss: number,
+  at: { epoch: number; step: number; lr: number },
+  o: TrainOptions,
+): Error {
+  const k = o.configKey ? `--${o.configKey}.` : "the ";
+  const what = Number.isFinite(loss) ? `exploded (loss ${loss.toExponential(2)})` : `diverged (loss ${loss})`;
+  const other = o.optimizer === "adam" ? "sgd" : "adam";
+  return new RangeError(
+    `training ${o.configKey ? `of ${o.configKey} ` : ""}${what} at epoch ${at.epoch}, step ${at.step}, ` +
+      `learning rate ${at.lr}; lower ${k}lr (now ${o.lr})` +
+      (typeof o.optimizer === "string" ? ` or try ${k}optimizer=${other}` : ""),
+  );
+}
+
+/**
+ * Trains `model` on `split` in place. Stops with a RangeError on a non-finite or exploding loss, naming
+ * epoch, step, learning rate and the config keys to change.
+ */
+export async function trainModel(model: ZooModel, split: Split, opts: TrainOptions): Promise<TrainHistory> {
   checkTrainOptions(opts);
   checkSplitFits(model, split);
-  const opt = opts.optimizer === "adam" ? new FastAdam(opts.lr) : tf.train.momentum(opts.lr, opts.momentum);
+  const factory = typeof opts.optimizer === "string" ? OPTIMIZERS.get(opts.optimizer) : opts.optimizer;
+  const opt = factory({ lr: opts.lr, momentum: opts.momentum });
   const setLr = (lr: number) => ((opt as unknown as { learningRate: number }).learningRate = lr);
   const kernels = model.model.trainableWeights.filter((w) => /kernel/.test(w.originalName)).map((w) =>
     w.read()
   );
   const numClasses = model.model.outputs[0].shape[1] as number;
+  const maxLoss = EXPLODED_LOSS_FACTOR * Math.log(Math.max(2, numClasses));
   const rng = createRng(deriveSeed(opts.seed, "train-aug"));
   const fullEpochs = Math.ceil(opts.epochs);
   const stepsPerEpoch = Math.ceil(split.n / opts.batchSize);
@@ -96,88 +121,93 @@ export function trainModel(model: ZooModel, split: Split, opts: TrainOptions): T
   const history: TrainHistory = { loss: [], acc: [], seconds: 0 };
   const t0 = performance.now();
   let step = 0;
-  for (let epoch = 0; epoch < fullEpochs && step < totalSteps; epoch++) {
-    let lossSum = 0, correct = 0, seen = 0;
-    for (
-      const idx of batchIndices(split.n, opts.batchSize, { seed: deriveSeed(opts.seed, `epoch${epoch}`) })
-    ) {
-      if (step >= totalSteps) break;
-      const lr = lrAt(opts, step / totalSteps);
-      setLr(lr);
-      const b = gather(split, idx);
-      if (opts.augment) augment(b.x, split.shape, { cropPad: 4, flip: true }, rng);
-      if (opts.inputNoise) {
-        for (let i = 0; i < b.x.length; i++) {
-          b.x[i] = Math.min(1, Math.max(0, b.x[i] + opts.inputNoise * rng.normal()));
-        }
-      }
-      const [lossV, corr] = tf.tidy(() => {
-        let x = tf.tensor4d(b.x, [idx.length, ...split.shape]);
-        const y = tf.tensor1d(b.y, "int32");
-        if (opts.adversarial) {
-          const r = pgd(model, x, {
-            ...opts.adversarial,
-            y,
-            randomStart: true,
-            seed: deriveSeed(opts.seed, `adv${step}`),
-          });
-          x = r.xAdv;
-        }
-        const onehot = tf.oneHot(y, numClasses);
-        let nCorrect: tf.Tensor | null = null;
-        const loss = opt.minimize(() => {
-          const logits = model.logits(x, true);
-          nCorrect = tf.keep(logits.argMax(1).equal(y).sum());
-          let l = tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
-          if (opts.weightDecay > 0) {
-            l = l.add(
-              tf.addN(kernels.map((k) => k.square().sum())).mul(opts.weightDecay / 2),
-            );
+  try {
+    for (let epoch = 0; epoch < fullEpochs && step < totalSteps; epoch++) {
+      let lossSum = 0, correct = 0, seen = 0;
+      for (
+        const idx of batchIndices(split.n, opts.batchSize, { seed: deriveSeed(opts.seed, `epoch${epoch}`) })
+      ) {
+        if (step >= totalSteps) break;
+        const lr = lrAt(opts, step / totalSteps);
+        setLr(lr);
+        const b = gather(split, idx);
+        if (opts.augment) augment(b.x, split.shape, { cropPad: 4, flip: true }, rng);
+        if (opts.inputNoise) {
+          for (let i = 0; i < b.x.length; i++) {
+            b.x[i] = Math.min(1, Math.max(0, b.x[i] + opts.inputNoise * rng.normal()));
           }
-          return l;
-        }, true) as tf.Scalar;
-        const kept = nCorrect as unknown as tf.Tensor;
-        const c = kept.dataSync()[0];
-        kept.dispose();
-        return [loss.dataSync()[0], c];
-      });
-      if (!Number.isFinite(lossV)) {
-        throw new RangeError(
-          `training diverged: loss is ${lossV} at epoch ${epoch + 1}, step ${
-            step + 1
-          }, learning rate ${lr}; ` +
-            `lower --train.lr (or the lr of this phase) or use --train.optimizer=adam`,
-        );
+        }
+        const stats = tf.tidy(() => {
+          let x = tf.tensor4d(b.x, [idx.length, ...split.shape]);
+          const y = tf.tensor1d(b.y, "int32");
+          if (opts.adversarial) {
+            x = pgd(model, x, {
+              ...opts.adversarial,
+              y,
+              randomStart: true,
+              seed: deriveSeed(opts.seed, `adv${step}`),
+            }).xAdv;
+          }
+          const onehot = tf.oneHot(y, numClasses);
+          let nCorrect: tf.Tensor | null = null;
+          const loss = opt.minimize(() => {
+            const logits = model.logits(x, true);
+            nCorrect = tf.keep(logits.argMax(1).equal(y).sum());
+            let l = tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
+            if (opts.weightDecay > 0) {
+              l = l.add(
+                tf.addN(kernels.map((k) => k.square().sum())).mul(opts.weightDecay / 2),
+              );
+            }
+            return l;
+          }, true) as tf.Scalar;
+          // one read per step: [loss, correct]; nCorrect was kept out of minimize()'s scope
+          const kept = nCorrect as unknown as tf.Tensor;
+          const both = tf.keep(tf.stack([loss, kept.toFloat()]));
+          kept.dispose();
+          return both;
+        });
+        const [lossV, corr] = await stats.data();
+        tf.dispose(stats);
+        if (!Number.isFinite(lossV) || lossV > maxLoss) {
+          throw divergedError(lossV, { epoch: epoch + 1, step: step + 1, lr }, opts);
+        }
+        lossSum += lossV * idx.length;
+        correct += corr;
+        seen += idx.length;
+        step++;
+        bar?.tick(idx.length, {
+          epoch: `${epoch + 1}/${fullEpochs}`,
+          loss: lossSum / seen,
+          acc: correct / seen,
+        });
       }
-      lossSum += lossV * idx.length;
-      correct += corr;
-      seen += idx.length;
-      step++;
-      bar?.tick(idx.length, {
-        epoch: `${epoch + 1}/${fullEpochs}`,
-        loss: lossSum / seen,
-        acc: correct / seen,
-      });
+      history.loss.push(lossSum / seen);
+      history.acc.push(correct / seen);
     }
-    history.loss.push(lossSum / seen);
-    history.acc.push(correct / seen);
+  } finally {
+    opt.dispose();
   }
-  opt.dispose();
   bar?.done();
   history.seconds = (performance.now() - t0) / 1000;
   return history;
 }
 
 /** Predicted classes [n] of every example of a split. */
-export function predict(model: ZooModel, split: Split, opts: { batchSize?: number } = {}): Uint8Array {
+export async function predict(
+  model: ZooModel,
+  split: Split,
+  opts: { batchSize?: number } = {},
+): Promise<Uint8Array> {
   const bs = opts.batchSize ?? 500, d = split.shape[0] * split.shape[1] * split.shape[2];
   const out = new Uint8Array(split.n);
   for (let s = 0; s < split.n; s += bs) {
     const k = Math.min(bs, split.n - s);
-    tf.tidy(() => {
-      const x = tf.tensor4d(split.x.subarray(s * d, (s + k) * d), [k, ...split.shape]);
-      out.set(model.logits(x).argMax(1).dataSync(), s);
-    });
+    const pred = tf.tidy(() =>
+      model.logits(tf.tensor4d(split.x.subarray(s * d, (s + k) * d), [k, ...split.shape])).argMax(1)
+    );
+    out.set(await pred.data(), s);
+    pred.dispose();
   }
   return out;
 }
@@ -189,37 +219,30 @@ export function accuracy(pred: ArrayLike<number>, labels: ArrayLike<number>): nu
   return c / Math.max(1, pred.length);
 }
 
+/** An untargeted robust-accuracy evaluation (L2 PGD of `steps` steps of `stepSize` at radius `eps`). */
+export interface EvalAttack {
+  threat: string;
+  eps: number;
+  steps: number;
+  stepSize: number;
+  randomStart?: boolean;
+  seed: number;
+}
+
 /** Standard accuracy, and robust accuracy under an untargeted attack when `attack` is given. */
-export function evaluate(model: ZooModel, split: Split, opts: {
+export async function evaluate(model: ZooModel, split: Split, opts: {
   batchSize?: number;
-  attack?: {
-    threat: string;
-    eps: number;
-    steps: number;
-    stepSize: number;
-    randomStart?: boolean;
-    seed: number;
-  } | null;
+  attack?: EvalAttack | null;
   label?: string;
-} = {}): { acc: number; robustAcc?: number } {
+} = {}): Promise<{ acc: number; robustAcc?: number }> {
   checkSplitFits(model, split);
-  const acc = accuracy(predict(model, split, opts), split.y);
+  const acc = accuracy(await predict(model, split, opts), split.y);
   if (!opts.attack) return { acc };
   checkAttackOptions(opts.attack);
-  const bs = opts.batchSize ?? 250;
-  const bar = opts.label ? new Progress(opts.label, split.n, { unit: "img" }) : null;
-  let robust = 0;
-  for (let s = 0; s < split.n; s += bs) {
-    const k = Math.min(bs, split.n - s);
-    const idx = Int32Array.from({ length: k }, (_, i) => s + i);
-    const b = gather(split, idx);
-    robust += tf.tidy(() => {
-      const x = tf.tensor4d(b.x, [k, ...split.shape]), y = tf.tensor1d(b.y, "int32");
-      const r = pgd(model, x, { ...opts.attack!, y, seed: deriveSeed(opts.attack!.seed, `eval${s}`) });
-      return k - r.success.sum().dataSync()[0];
-    });
-    bar?.tick(k, { robustAcc: robust / (s + k) });
-  }
-  bar?.done();
-  return { acc, robustAcc: robust / split.n };
+  const r = await perturbSplit(model, split, {
+    ...opts.attack,
+    batchSize: opts.batchSize ?? 250,
+    label: opts.label,
+  });
+  return { acc, robustAcc: 1 - r.success.reduce((s, v) => s + v, 0) / split.n };
 }

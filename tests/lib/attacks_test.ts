@@ -1,8 +1,22 @@
-// Tests for lib/attacks.ts: constraints, loss increase, targeted success, analytic direction, eq. 5, leaks.
+// Tests for lib/attacks.ts: constraints, loss increase, targeted success, analytic direction, objectives as values
+// (representation matching, EOT), batched runs over a split, leaks.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend/mod.ts";
-import { matchRepresentation, pgd, THREAT_MODELS } from "../../lib/attacks.ts";
+import {
+  expectationOverTransforms,
+  flip,
+  gaussianNoise,
+  matchObjective,
+  matchRepresentationSplit,
+  type Objective,
+  perturbSplit,
+  pgd,
+  targeted,
+  THREAT_MODELS,
+  translate,
+} from "../../lib/attacks.ts";
+import { createRng } from "../../lib/rng.ts";
 import { createModel, wrap, type ZooModel } from "../../lib/models.ts";
 import { trainModel } from "../../lib/train.ts";
 import { loadDataset } from "../../lib/data/registry.ts";
@@ -12,7 +26,7 @@ await initBackend("fast", { quiet: true });
 const ds = await loadDataset("fashion-mnist");
 const train = firstN(ds.train, 1000);
 const model = createModel("mlp", { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
-trainModel(model, train, {
+await trainModel(model, train, {
   epochs: 3,
   batchSize: 100,
   optimizer: "adam",
@@ -41,13 +55,13 @@ for (const threat of ["l2", "linf"]) {
       restarts: 2,
       seed: 1,
     });
-    const norms = THREAT_MODELS[threat].norm(r.xAdv.sub(x) as tf.Tensor4D).dataSync();
+    const norms = THREAT_MODELS.get(threat).norm(r.xAdv.sub(x) as tf.Tensor4D).dataSync();
     const tol = threat === "l2" ? 1e-5 : 1e-6;
     assert.ok(norms.every((n) => n <= eps + tol), `max norm ${Math.max(...norms)} > ${eps}`);
     const v = r.xAdv.dataSync();
     assert.ok(v.every((p) => p >= 0 && p <= 1));
     assert.ok(ce(model, r.xAdv) > ce(model, x), "adversarial loss above clean loss");
-    tf.dispose([r.xAdv, r.success, r.loss]);
+    tf.dispose([r.xAdv, r.success, r.value]);
   });
 }
 
@@ -57,7 +71,7 @@ Deno.test("pgd() targeted reaches its targets for > 90% of examples at a generou
   assert.ok(r.success.mean().dataSync()[0] > 0.9);
   const pred = model.logits(r.xAdv).argMax(1).dataSync(), tt = t.dataSync();
   assert.ok(pred.filter((p, i) => p === tt[i]).length / 100 > 0.9, "success means classified as the target");
-  tf.dispose([t, r.xAdv, r.success, r.loss]);
+  tf.dispose([t, r.xAdv, r.success, r.value]);
 });
 
 Deno.test("pgd(l2) on a linear model moves along the analytic worst-case direction (cosine > 0.99)", () => {
@@ -79,21 +93,132 @@ Deno.test("pgd(l2) on a linear model moves along the analytic worst-case directi
   assert.ok(cos > 0.99, `cosine ${cos}`);
 });
 
-Deno.test("matchRepresentation() lowers the representation distance and stays at x from x0 = x", () => {
-  const xs = x.slice([0, 0, 0, 0], [20, 28, 28, 1]);
-  const x0 = x.slice([20, 0, 0, 0], [20, 28, 28, 1]);
-  const before = tf.tidy(() =>
-    model.representation(x0).sub(model.representation(xs)).square().sum(1).sqrt().mean().dataSync()[0]
-  );
-  const r = matchRepresentation(model, xs, { x0, steps: 20, stepSize: 0.3 });
-  assert.ok(r.distance.mean().dataSync()[0] < 0.7 * before);
-  assert.ok(r.xr.dataSync().every((v) => v >= 0 && v <= 1));
-  const same = matchRepresentation(model, xs, { x0: xs, steps: 3, stepSize: 0.3 });
-  assert.ok(tf.max(tf.abs(same.xr.sub(xs))).dataSync()[0] < 1e-6);
-  tf.dispose([xs, x0, r.xr, r.distance, r.relDistance, same.xr, same.distance, same.relDistance]);
+const xs20 = train.x.subarray(0, 20 * 784), x0_20 = train.x.subarray(20 * 784, 40 * 784);
+const split20 = {
+  x: xs20,
+  y: train.y.subarray(0, 20),
+  n: 20,
+  shape: [28, 28, 1] as [number, number, number],
+};
+
+Deno.test("matchRepresentationSplit() lowers the representation distance and stays at x from x0 = x", async () => {
+  const before = tf.tidy(() => {
+    const a = model.representation(tf.tensor4d(x0_20, [20, 28, 28, 1]));
+    const b = model.representation(tf.tensor4d(xs20, [20, 28, 28, 1]));
+    return a.sub(b).square().sum(1).sqrt().mean().dataSync()[0];
+  });
+  const r = await matchRepresentationSplit(model, split20, {
+    x0: x0_20,
+    steps: 20,
+    stepSize: 0.3,
+    batchSize: 8,
+  });
+  const mean = r.distance.reduce((s, v) => s + v, 0) / 20;
+  assert.ok(mean < 0.7 * before, `distance ${mean} vs ${before} before`);
+  assert.ok(r.x.every((v) => v >= 0 && v <= 1));
+  // the distance it reports is the one a direct computation gives
+  const direct = tf.tidy(() => {
+    const a = model.representation(tf.tensor4d(r.x, [20, 28, 28, 1]));
+    const b = model.representation(tf.tensor4d(xs20, [20, 28, 28, 1]));
+    return a.sub(b).square().sum(1).sqrt().dataSync();
+  });
+  for (let i = 0; i < 20; i++) assert.ok(Math.abs(direct[i] - r.distance[i]) <= 1e-3 * (1 + direct[i]));
+  const same = await matchRepresentationSplit(model, split20, {
+    x0: xs20,
+    steps: 3,
+    stepSize: 0.3,
+    batchSize: 20,
+  });
+  assert.ok(same.x.every((v, i) => Math.abs(v - xs20[i]) < 1e-6));
 });
 
-Deno.test("pgd() and matchRepresentation() leak no tensors", () => {
+Deno.test("pgd() with matchObjective() and eps Infinity moves freely: the matching is the same loop", () => {
+  const [a, b] = [x.slice([0, 0, 0, 0], [10, 28, 28, 1]), x.slice([10, 0, 0, 0], [10, 28, 28, 1])];
+  const target = tf.tidy(() => model.representation(a));
+  const r = pgd(model, b, {
+    threat: "l2",
+    eps: Infinity,
+    steps: 10,
+    stepSize: 0.5,
+    objective: matchObjective(target),
+  });
+  const moved = tf.tidy(() => THREAT_MODELS.get("l2").norm(r.xAdv.sub(b) as tf.Tensor4D).max().dataSync()[0]);
+  assert.ok(moved > 2, `unconstrained steps of 0.5 move more than 2 in L2, moved ${moved}`);
+  const dist = tf.tidy(() => r.value.neg().mean().dataSync()[0]);
+  const dist0 = tf.tidy(() => model.representation(b).sub(target).square().sum(1).mean().dataSync()[0]);
+  assert.ok(dist < dist0, `squared distance ${dist} below its start ${dist0}`);
+  tf.dispose([a, b, target, r.xAdv, r.success, r.value]);
+});
+
+Deno.test("translate(), flip and gaussianNoise() keep the shape and do what they say", () => {
+  const img = tf.tensor4d(Float32Array.from({ length: 16 }, (_, i) => i), [1, 4, 4, 1]);
+  const rng = createRng(0);
+  for (let k = 0; k < 5; k++) {
+    const t = translate(1).apply(img, rng);
+    assert.deepEqual(t.shape, [1, 4, 4, 1]);
+    // a shift of at most one pixel keeps the 2x2 centre's values somewhere in the image
+    const v = t.dataSync();
+    assert.ok([5, 6, 9, 10].every((c) => v.includes(c)));
+    t.dispose();
+  }
+  const flips = Array.from({ length: 40 }, () => tf.tidy(() => flip.apply(img, rng).dataSync()[0]));
+  assert.ok(flips.includes(0) && flips.includes(3), "both the image and its mirror (first pixel 3) appear");
+  const n = tf.tidy(() =>
+    gaussianNoise(0.1).apply(tf.zeros([50, 8, 8, 1]) as tf.Tensor4D, rng).dataSync()
+  ) as Float32Array;
+  const std = Math.sqrt(n.reduce((s, v) => s + v * v, 0) / n.length);
+  assert.ok(Math.abs(std - 0.1) < 0.01, `noise std ${std}`);
+  img.dispose();
+});
+
+Deno.test("expectationOverTransforms() averages the objective over its samples; identity gives the base value", () => {
+  const t = tf.tidy(() => y.add(1).mod(10) as tf.Tensor1D);
+  const base = targeted(t);
+  const id: Objective = expectationOverTransforms(base, { samples: 3, transforms: [], seed: 0 });
+  const [a, b] = tf.tidy(() => [base.value(model, x).dataSync(), id.value(model, x).dataSync()]);
+  for (let i = 0; i < 100; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5 * (1 + Math.abs(a[i])));
+  // with noise the samples differ, so the average differs from one draw
+  const noisy = expectationOverTransforms(base, { samples: 4, transforms: [gaussianNoise(0.3)], seed: 0 });
+  const c = tf.tidy(() => noisy.value(model, x).dataSync());
+  assert.ok(c.some((v, i) => Math.abs(v - a[i]) > 1e-3));
+  assert.throws(
+    () => expectationOverTransforms(base, { samples: 0, transforms: [], seed: 0 }),
+    /samples must be/,
+  );
+  t.dispose();
+});
+
+Deno.test("perturbSplit() equals pgd() batch by batch and reports ||delta|| and success", async () => {
+  const split = {
+    x: train.x.subarray(0, 50 * 784),
+    y: train.y.subarray(0, 50),
+    n: 50,
+    shape: [28, 28, 1] as [number, number, number],
+  };
+  const targets = Uint8Array.from(split.y, (v) => (v + 1) % 10);
+  const r = await perturbSplit(model, split, {
+    threat: "l2",
+    eps: 2,
+    steps: 5,
+    stepSize: 0.5,
+    targets,
+    batchSize: 20,
+    seed: 3,
+  });
+  assert.ok(r.deltaL2.every((d) => d <= 2 + 1e-4));
+  const direct = tf.tidy(() => {
+    const xb = tf.tensor4d(split.x.subarray(20 * 784, 40 * 784), [20, 28, 28, 1]);
+    const tb = tf.tensor1d(targets.subarray(20, 40), "int32");
+    return pgd(model, xb, { threat: "l2", eps: 2, steps: 5, stepSize: 0.5, objective: targeted(tb) }).xAdv
+      .dataSync();
+  });
+  const got = r.x.subarray(20 * 784, 40 * 784);
+  assert.ok(direct.every((v, i) => v === got[i]), "the second batch is pgd() on those examples");
+  const pred = tf.tidy(() => model.logits(tf.tensor4d(r.x, [50, 28, 28, 1])).argMax(1).dataSync());
+  assert.deepEqual(Array.from(r.success), Array.from(pred, (p, i) => (p === targets[i] ? 1 : 0)));
+});
+
+Deno.test("pgd() and perturbSplit() leak no tensors (restarts, best iterate, EOT, matching)", async () => {
   const start = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) {
     const r = pgd(model, x, {
@@ -106,9 +231,23 @@ Deno.test("pgd() and matchRepresentation() leak no tensors", () => {
       restarts: 2,
       bestIterate: true,
     });
-    tf.dispose([r.xAdv, r.success, r.loss]);
-    const m = matchRepresentation(model, x, { x0: x, steps: 2, stepSize: 0.1 });
-    tf.dispose([m.xr, m.distance, m.relDistance]);
+    tf.dispose([r.xAdv, r.success, r.value]);
+    await perturbSplit(model, split20, {
+      threat: "l2",
+      eps: 1,
+      steps: 2,
+      stepSize: 0.5,
+      targets: Uint8Array.from(split20.y, (v) => (v + 1) % 10),
+      objective: (b) =>
+        expectationOverTransforms(targeted(b.targets!), {
+          samples: 2,
+          transforms: [translate(2), flip, gaussianNoise(0.05)],
+          seed: b.seed,
+        }),
+      batchSize: 8,
+      seed: 0,
+    });
+    await matchRepresentationSplit(model, split20, { x0: x0_20, steps: 2, stepSize: 0.1, batchSize: 8 });
   }
   assert.equal(tf.memory().numTensors, start);
 });

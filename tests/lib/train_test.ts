@@ -25,7 +25,7 @@ function toy(n: number, seed: number) {
 const base = {
   epochs: 8,
   batchSize: 50,
-  optimizer: "adam" as const,
+  optimizer: "adam",
   lr: 1e-2,
   momentum: 0.9,
   weightDecay: 0,
@@ -33,60 +33,76 @@ const base = {
   seed: 0,
 };
 
-Deno.test("trainModel() learns a separable problem; history has one entry per epoch", () => {
+Deno.test("trainModel() learns a separable problem; history has one entry per epoch", async () => {
   const m = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 2, seed: 0 });
-  const h = trainModel(m, toy(400, 1), { ...base, epochs: 4 });
+  const h = await trainModel(m, toy(400, 1), { ...base, epochs: 4 });
   assert.equal(h.loss.length, 4);
   assert.ok(h.loss[3] < h.loss[0]);
-  assert.ok(evaluate(m, toy(400, 2)).acc > 0.95);
+  assert.ok((await evaluate(m, toy(400, 2))).acc > 0.95);
 });
 
-Deno.test("adversarial training gives higher robust accuracy than standard training", () => {
+Deno.test("adversarial training gives higher robust accuracy than standard training", async () => {
   const data = toy(600, 3), test = toy(300, 4);
   const attack = { threat: "linf", eps: 0.1, steps: 5, stepSize: 0.04, seed: 0 };
   const std = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 2, seed: 1 });
-  trainModel(std, data, base);
+  await trainModel(std, data, base);
   const adv = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 2, seed: 1 });
-  trainModel(adv, data, { ...base, adversarial: { threat: "linf", eps: 0.1, steps: 5, stepSize: 0.04 } });
-  const rs = evaluate(std, test, { attack }).robustAcc!, ra = evaluate(adv, test, { attack }).robustAcc!;
+  await trainModel(adv, data, {
+    ...base,
+    adversarial: { threat: "linf", eps: 0.1, steps: 5, stepSize: 0.04 },
+  });
+  const rs = (await evaluate(std, test, { attack })).robustAcc!,
+    ra = (await evaluate(adv, test, { attack })).robustAcc!;
   assert.ok(ra > rs + 0.1 && ra > 0.9, `robust acc adversarial ${ra} vs standard ${rs}`);
 });
 
-Deno.test("trainModel() stops on a non-finite loss naming epoch, step and learning rate", () => {
+Deno.test("trainModel() stops on a non-finite loss naming epoch, step, learning rate and the config keys", async () => {
   const m = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 2, seed: 0 });
   const data = toy(100, 5);
   data.x[0] = NaN;
-  assert.throws(
-    () => trainModel(m, data, { ...base, epochs: 1, batchSize: 100 }),
-    /loss is NaN at epoch 1, step 1, learning rate 0\.01/,
+  await assert.rejects(
+    () => trainModel(m, data, { ...base, epochs: 1, batchSize: 100, configKey: "source" }),
+    /training of source diverged \(loss NaN\) at epoch 1, step 1, learning rate 0\.01; lower --source\.lr \(now 0\.01\) or try --source\.optimizer=sgd/,
   );
 });
 
-Deno.test("trainModel() rejects bad options and data that does not fit, before any work", () => {
+Deno.test("trainModel() stops an exploding loss (Adam at lr 1e4) before it finishes", async () => {
   const m = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 2, seed: 0 });
-  assert.throws(() => trainModel(m, toy(10, 1), { ...base, lr: 0 }), /lr must be > 0, got 0/);
+  await assert.rejects(
+    () => trainModel(m, toy(400, 5), { ...base, lr: 1e4, epochs: 20, configKey: "fresh" }),
+    /training of fresh (exploded|diverged) .*lower --fresh\.lr \(now 10000\)/,
+  );
+});
+
+Deno.test("trainModel() rejects bad options and data that does not fit, before any work", async () => {
+  const m = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 2, seed: 0 });
+  await assert.rejects(() => trainModel(m, toy(10, 1), { ...base, lr: 0 }), /lr must be > 0, got 0/);
+  await assert.rejects(
+    () => trainModel(m, toy(10, 1), { ...base, optimizer: "adamw" }),
+    /unknown optimizer "adamw"; accepted: sgd, adam/,
+  );
   const bad = toy(10, 1);
   bad.y[3] = 5;
-  assert.throws(() => trainModel(m, bad, base), /label 5 at index 3 is out of range for 2 classes/);
-  assert.throws(
+  await assert.rejects(() => trainModel(m, bad, base), /label 5 at index 3 is out of range for 2 classes/);
+  await assert.rejects(
     () => trainModel(m, { ...toy(10, 1), shape: [2, 8, 1] }, base),
     /expects images 4x4x1, the data has 2x8x1/,
   );
 });
 
-Deno.test("trainModel() leaks no tensors over many steps (BN model, weight decay, adversarial)", () => {
+Deno.test("trainModel() leaks no tensors over many steps (BN model, weight decay, adversarial)", async () => {
   const m = createModel("resnet_small", { inputShape: [4, 4, 1], numClasses: 2, seed: 0 });
   const data = toy(64, 6);
-  trainModel(m, data, { ...base, epochs: 1, batchSize: 16, weightDecay: 1e-4 });
+  await trainModel(m, data, { ...base, epochs: 1, batchSize: 16, weightDecay: 1e-4 });
   const start = tf.memory().numTensors;
-  trainModel(m, data, {
+  await trainModel(m, data, {
     ...base,
     epochs: 3,
     batchSize: 8,
     weightDecay: 1e-4,
     adversarial: { threat: "l2", eps: 0.1, steps: 2, stepSize: 0.05 },
   });
-  evaluate(m, data, { attack: { threat: "l2", eps: 0.1, steps: 2, stepSize: 0.05, seed: 0 } });
+  await evaluate(m, data, { attack: { threat: "l2", eps: 0.1, steps: 2, stepSize: 0.05, seed: 0 } });
   assert.equal(tf.memory().numTensors, start);
 });
 
