@@ -29,17 +29,18 @@ export async function assertWritableDir(dir: string, what = "--out"): Promise<vo
   let step = "create the directory";
   try {
     const st = await statOrNull(dir);
-    if (st && !st.isDirectory) throw osError("ENOTDIR", "is a file");
+    if (st && !st.isDirectory) throw osError("EISFILE", "is a file");
     await Deno.mkdir(dir, { recursive: true });
     step = "write a file in it";
     const probe = join(dir, `.write-probe-${Deno.pid}-${rand()}`);
     await Deno.writeFile(probe, new Uint8Array([0]), { createNew: true });
     await Deno.remove(probe);
   } catch (err) {
-    const reason = osReason(err);
+    const isFile = (err as { code?: string }).code === "EISFILE";
+    const reason = isFile ? "it is a file, not a directory" : osReason(err);
     if (reason === null) throw err;
-    const shown = reason.startsWith("not a directory") && step.startsWith("create")
-      ? "it is a file, not a directory"
+    const shown = reason.startsWith("not a directory")
+      ? "a part of the path is a file, not a directory"
       : reason;
     throw new UserError(`${what}=${dir}: cannot ${step} (${shown}); ${fixFor(what)}`, { cause: err });
   }
