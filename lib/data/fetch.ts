@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../output.ts";
 import { Progress } from "../progress.ts";
-import { type DatasetInfo, hasFiles, IDX_FILES } from "./registry.ts";
+import { type DatasetInfo, hasFiles, IDX_FILES } from "./info.ts";
 
 /** Official download locations (checked by length and gzip magic, then by the IDX parser on load). */
 const SOURCES: Record<string, string> = {
@@ -43,10 +43,20 @@ export function instructions(info: DatasetInfo): string {
     case "mnist":
       return "put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and " +
         "t10k-labels-idx1-ubyte.gz into data/mnist/";
-    default:
+    case "cifar10":
       return "download cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and run " +
         "`mkdir -p data/cifar10 && tar -xzf cifar-10-binary.tar.gz -C data/cifar10` (gives " +
         "data/cifar10/cifar-10-batches-bin/data_batch_1.bin ... test_batch.bin)";
+    case "cifar100":
+      return "download cifar-100-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and run " +
+        "`mkdir -p data/cifar100 && tar -xzf cifar-100-binary.tar.gz -C data/cifar100` (gives " +
+        "data/cifar100/cifar-100-binary/train.bin and test.bin)";
+    case "rimagenet":
+      return "put the ImageNet (ILSVRC2012) train/ and val/ folders, each with one directory per wnid " +
+        "(val/ sorted into wnid directories, e.g. by the PyTorch ImageNet example's valprep.sh), into " +
+        "data/imagenet/ (a symlink is fine), or give --dataDir";
+    default:
+      return `see docs/data.md for the layout of ${info.name}`;
   }
 }
 
@@ -96,23 +106,34 @@ async function readBody(res: Response, url: string, onChunk: () => void): Promis
   return out;
 }
 
-/** The official CIFAR-10 binary archive and its published MD5. */
-const CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
-const CIFAR_MD5 = "c32a1d4ab5d03f1284b67883e8d87530";
+/** The official CIFAR binary archives, their published MD5 and the directory they unpack to. */
+const ARCHIVES: Record<string, { url: string; md5: string; sub: string }> = {
+  cifar10: {
+    url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+    md5: "c32a1d4ab5d03f1284b67883e8d87530",
+    sub: "cifar-10-batches-bin",
+  },
+  cifar100: {
+    url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+    md5: "03b5dce01913d631647c71ecec9e9cb8",
+    sub: "cifar-100-binary",
+  },
+};
 
 async function tryDownload(info: DatasetInfo): Promise<string | null> {
   const dir = join("data", info.name);
   const opts = { connectMs: 4000, stallMs: 30000 };
   try {
-    if (info.format === "cifar") {
-      const bytes = await download(CIFAR_URL, opts);
+    const tarball = ARCHIVES[info.name];
+    if (tarball) {
+      const bytes = await download(tarball.url, opts);
       const got = md5Hex(bytes);
-      if (got !== CIFAR_MD5) throw new Error(`checksum mismatch (md5 ${got}, expected ${CIFAR_MD5})`);
-      const archive = join(dir, "cifar-10-binary.tar.gz");
+      if (got !== tarball.md5) throw new Error(`checksum mismatch (md5 ${got}, expected ${tarball.md5})`);
+      const archive = join(dir, tarball.url.split("/").pop()!);
       await writeFileAtomic(archive, bytes);
       if (!(await run("tar", ["-xzf", archive, "-C", dir]))) throw new Error(`tar -xzf ${archive} failed`);
       await Deno.remove(archive);
-      const sub = join(dir, "cifar-10-batches-bin");
+      const sub = join(dir, tarball.sub);
       return hasFiles(info, sub) ? sub : null;
     }
     const base = SOURCES[info.name];

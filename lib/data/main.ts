@@ -1,6 +1,8 @@
-// `deno task data`: make a dataset available and print per-split counts per class and pixel statistics.
+// `deno task data`: make a dataset available and print per-split counts per class, pixel statistics and the
+// dataset's fingerprint.
 import { parseArgs } from "node:util";
 import { runMain } from "../errors.ts";
+import { DIR_FORMS } from "./info.ts";
 import { DATASETS, loadDataset, type Split } from "./registry.ts";
 
 function stats(split: Split): { mean: number; std: number } {
@@ -10,12 +12,25 @@ function stats(split: Split): { mean: number; std: number } {
   return { mean, std: Math.sqrt(Math.max(0, s2 / split.x.length - mean * mean)) };
 }
 
-const HELP = `deno task data [--dataset=NAME] [--dir=PATH]
+const HELP = `deno task data [--dataset=NAME] [--dir=PATH] [--imageSize=N] [--trainFrom=PREFIX]
 
 Makes a dataset available (download, or the Debian package for Fashion-MNIST) and prints per split the
-number of examples, the count per class and the pixel mean/std.
-  --dataset=NAME  one of: ${Object.keys(DATASETS).join(", ")} (default fashion-mnist)
-  --dir=PATH      read the files only from this directory (it must exist)`;
+number of examples, the count per class, the pixel mean/std, and the dataset's fingerprint.
+  --dataset=NAME      one of: ${Object.keys(DATASETS).join(", ")} (default fashion-mnist),
+                      or ${Object.values(DIR_FORMS).join(",\n                      or ")}
+  --dir=PATH          read a registered dataset only from this directory (it must exist)
+  --imageSize=N       image folders: resize every image to N x N (shorter side, then centre crop)
+  --trainFrom=PREFIX  read the train split from an export (PREFIX_x.npy, PREFIX_y.npy), e.g. out/sec3_2/d_det`;
+
+/** Parses a positive integer option; a bad value is a RangeError naming the option. */
+function intOption(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) {
+    throw new RangeError(`--${name} expects a positive integer, got "${raw}"`);
+  }
+  return v;
+}
 
 if (import.meta.main) {
   runMain(async () => {
@@ -24,13 +39,20 @@ if (import.meta.main) {
       options: {
         dataset: { type: "string", default: "fashion-mnist" },
         dir: { type: "string" },
+        imageSize: { type: "string" },
+        trainFrom: { type: "string" },
         help: { type: "boolean" },
       },
     });
     if (values.help) return void console.log(HELP);
-    const ds = await loadDataset(values.dataset!, { dir: values.dir });
+    const ds = await loadDataset(values.dataset!, {
+      dir: values.dir,
+      imageSize: intOption("imageSize", values.imageSize),
+      trainFrom: values.trainFrom,
+    });
     console.log(
-      `${ds.name}: ${ds.info.shape.join("x")} images, ${ds.info.numClasses} classes, from ${ds.dir}`,
+      `${ds.name}: ${ds.info.shape.join("x")} images, ${ds.info.numClasses} classes, from ${ds.dir}` +
+        (ds.trainFrom ? `, train split from ${ds.trainFrom}` : ""),
     );
     for (const [name, split] of [["train", ds.train], ["test", ds.test]] as const) {
       const counts = new Array(ds.info.numClasses).fill(0);
@@ -46,5 +68,6 @@ if (import.meta.main) {
           counts.map((c, i) => `${ds.info.classNames[i]} ${c.toLocaleString("en-US")}`).join(", "),
       );
     }
+    console.log(`fingerprint: ${ds.fingerprint}`);
   });
 }

@@ -1,4 +1,4 @@
-// .npy reader and writer (format 1.0/2.0; float32 and uint8; little-endian; C order): the export format.
+// .npy reader and writer (format 1.0-3.0, C order): float32/uint8 exports, any numeric dtype for reading.
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../output.ts";
 
@@ -29,8 +29,70 @@ export function encodeNpy(arr: NpyArray): Uint8Array {
   return out;
 }
 
-/** Decodes .npy bytes; rejects unsupported dtypes, Fortran order and headers that disagree with the data. */
-export function decodeNpy(bytes: Uint8Array, path = "<bytes>"): NpyArray {
+/** Element types decodeNpyAny() reads, by numpy name. */
+export type NpyDtype =
+  | "float32"
+  | "float64"
+  | "uint8"
+  | "int8"
+  | "uint16"
+  | "int16"
+  | "uint32"
+  | "int32"
+  | "uint64"
+  | "int64";
+
+/** An .npy array of any supported numeric dtype (64-bit integers as BigInt arrays). */
+export interface NpyAny {
+  dtype: NpyDtype;
+  shape: number[];
+  data:
+    | Float32Array
+    | Float64Array
+    | Uint8Array
+    | Int8Array
+    | Uint16Array
+    | Int16Array
+    | Uint32Array
+    | Int32Array
+    | BigUint64Array
+    | BigInt64Array;
+}
+
+const KINDS: Record<string, [NpyDtype, number]> = {
+  f4: ["float32", 4],
+  f8: ["float64", 8],
+  u1: ["uint8", 1],
+  i1: ["int8", 1],
+  u2: ["uint16", 2],
+  i2: ["int16", 2],
+  u4: ["uint32", 4],
+  i4: ["int32", 4],
+  u8: ["uint64", 8],
+  i8: ["int64", 8],
+};
+
+const CTORS = {
+  float32: Float32Array,
+  float64: Float64Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  uint16: Uint16Array,
+  int16: Int16Array,
+  uint32: Uint32Array,
+  int32: Int32Array,
+  uint64: BigUint64Array,
+  int64: BigInt64Array,
+} as const;
+
+/** True for the integer dtypes. */
+export const isIntegerDtype = (d: NpyDtype): boolean => d !== "float32" && d !== "float64";
+
+/**
+ * Decodes .npy bytes of any numeric dtype in `KINDS` (little- or big-endian; big-endian is byte-swapped);
+ * rejects other dtypes, Fortran order and headers that disagree with the data size. Errors name `path`.
+ */
+export function decodeNpyAny(bytes: Uint8Array, path = "<bytes>"): NpyAny {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
   if (bytes.length < 10 || magic.some((m, i) => bytes[i] !== m)) {
     throw new UserError(`${path}: not a .npy file (missing \\x93NUMPY magic)`);
@@ -54,15 +116,17 @@ export function decodeNpy(bytes: Uint8Array, path = "<bytes>"): NpyArray {
       `${path}: Fortran-order .npy is not supported; save with C order (np.ascontiguousarray)`,
     );
   }
-  const dtype = descr === "<f4" ? "float32" : descr === "|u1" || descr === "<u1" ? "uint8" : null;
-  if (!dtype) {
+  const m = /^([<>|=])([fiu]\d)$/.exec(descr);
+  const kind = m ? KINDS[m[2]] : undefined;
+  if (!m || !kind || (m[1] === "|" && kind[1] !== 1)) {
     throw new UserError(
-      `${path}: unsupported .npy dtype '${descr}'; accepted: '<f4' (float32), '|u1' (uint8)`,
+      `${path}: unsupported .npy dtype '${descr}'; accepted: float32/float64 and 8- to 64-bit integers ` +
+        `('<f4', '<f8', '|u1', '<i8', ...)`,
     );
   }
+  const [dtype, bpe] = kind;
   const shape = shapeStr.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
   const size = shape.reduce((a, b) => a * b, 1);
-  const bpe = dtype === "float32" ? 4 : 1;
   const body = bytes.length - start - hlen;
   if (body !== size * bpe) {
     throw new UserError(
@@ -72,9 +136,22 @@ export function decodeNpy(bytes: Uint8Array, path = "<bytes>"): NpyArray {
     );
   }
   const raw = bytes.slice(start + hlen);
-  return dtype === "float32"
-    ? { dtype, shape, data: new Float32Array(raw.buffer, 0, size) }
-    : { dtype, shape, data: raw };
+  if (m[1] === ">" && bpe > 1) {
+    for (let i = 0; i < raw.length; i += bpe) raw.subarray(i, i + bpe).reverse();
+  }
+  return { dtype, shape, data: new CTORS[dtype](raw.buffer, 0, size) } as NpyAny;
+}
+
+/** Decodes .npy bytes of dtype float32 or uint8 (the export format); other dtypes are rejected. */
+export function decodeNpy(bytes: Uint8Array, path = "<bytes>"): NpyArray {
+  const a = decodeNpyAny(bytes, path);
+  if (a.dtype !== "float32" && a.dtype !== "uint8") {
+    const descr = /'descr':\s*'([^']+)'/.exec(new TextDecoder().decode(bytes.subarray(0, 256)))?.[1];
+    throw new UserError(
+      `${path}: unsupported .npy dtype '${descr}'; accepted: '<f4' (float32), '|u1' (uint8)`,
+    );
+  }
+  return a as NpyArray;
 }
 
 /** Reads a .npy file. */

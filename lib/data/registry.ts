@@ -1,153 +1,103 @@
-// Dataset registry (fashion-mnist, mnist, cifar10): shapes, class names, where files are looked for, loading.
-import { join } from "node:path";
+// Dataset loading: the format readers by name (idx, cifar, cifar100, npy, folder, rimagenet) and loadDataset().
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.ts";
-import { suggest } from "../config.ts";
-import { readIdx } from "./idx.ts";
 import { parseCifarBin } from "./cifar.ts";
+import { CIFAR100_LAYOUT, CIFAR10_LAYOUT, type CifarLayout } from "./cifar.ts";
 import { ensureDataset, instructions } from "./fetch.ts";
+import { ChecksumMemo, DEFAULT_MEMO_PATH, Fingerprint } from "./fingerprint.ts";
+import { folderClasses, loadImageTree, rimagenetClasses } from "./folder.ts";
+import { maybeGunzip, parseIdx } from "./idx.ts";
+import {
+  CIFAR100_FILES,
+  CIFAR_FILES,
+  type Dataset,
+  type DatasetInfo,
+  defaultsFor,
+  DIR_FORMS,
+  expectedFiles,
+  gzOrRaw,
+  IDX_FILES,
+  missingFiles,
+  parseDatasetName,
+  type Split,
+} from "./info.ts";
+import { loadNpyDir, readTrainFrom } from "./npydir.ts";
 
-/** One split of a dataset, held in memory. */
-export interface Split {
-  /** Images [n, h, w, c], float32 in [0, 1], row-major (NHWC). */
-  x: Float32Array;
-  /** Labels [n], 0..numClasses-1. */
-  y: Uint8Array;
-  n: number;
-  /** [h, w, c] of one image. */
-  shape: [number, number, number];
+export {
+  CIFAR100_FILES,
+  CIFAR_FILES,
+  type Dataset,
+  type DatasetDefaults,
+  type DatasetInfo,
+  datasetInfo,
+  DATASETS,
+  expectedFiles,
+  hasFiles,
+  IDX_FILES,
+  missingFiles,
+  type Split,
+  validateDatasetName,
+} from "./info.ts";
+
+/** Where decoded image folders are cached by default: `.cache/datasets/` at the repository root. */
+export const DEFAULT_DATASET_CACHE = fileURLToPath(new URL("../../.cache/datasets", import.meta.url));
+
+/** Options of loadDataset(). */
+export interface LoadOptions {
+  /** Read only from this directory (registered datasets); it must exist. */
+  dir?: string;
+  /** Download / install a missing registered dataset (default true). */
+  fetch?: boolean;
+  /** Prefix of an export (`out/sec3_2/d_det` -> d_det_x.npy, d_det_y.npy) read as the train split instead. */
+  trainFrom?: string;
+  /** Image folders: resize every image to imageSize x imageSize (Restricted ImageNet: default 224). */
+  imageSize?: number;
+  /** Image folders: cache of decoded arrays (default .cache/datasets; null: no cache). */
+  cacheDir?: string | null;
+  /** Checksum memo file (default .cache/checksums.json; null: in memory only). */
+  memoPath?: string | null;
+  /** No progress bars or notes on stderr. */
+  quiet?: boolean;
 }
 
-/** Static facts about a dataset. */
-export interface DatasetInfo {
-  name: string;
-  shape: [number, number, number];
-  numClasses: number;
-  classNames: string[];
-  format: "idx" | "cifar";
-  /** Directories searched in order when no --dir is given. */
-  searchDirs: string[];
-  /** Expected example counts of the official splits. */
-  sizes: { train: number; test: number };
+/** What a format's reader gets besides the info and the directory. */
+export interface LoadContext {
+  /** Every file read goes through it (fp.read) so the fingerprint covers its bytes. */
+  fp: Fingerprint;
+  opts: LoadOptions;
 }
 
-/** A loaded dataset. */
-export interface Dataset {
-  name: string;
-  info: DatasetInfo;
-  train: Split;
-  test: Split;
-  /** Directory the files were read from. */
-  dir: string;
+/** A dataset format: reads both splits of a directory; returns the info completed from the files. */
+export interface DatasetFormat {
+  load(
+    info: DatasetInfo,
+    dir: string,
+    ctx: LoadContext,
+  ): Promise<{ train: Split; test: Split; info: DatasetInfo }>;
 }
 
-/** The datasets the project knows. */
-export const DATASETS: Record<string, DatasetInfo> = {
-  "fashion-mnist": {
-    name: "fashion-mnist",
-    shape: [28, 28, 1],
-    numClasses: 10,
-    classNames: [
-      "t-shirt",
-      "trouser",
-      "pullover",
-      "dress",
-      "coat",
-      "sandal",
-      "shirt",
-      "sneaker",
-      "bag",
-      "boot",
-    ],
-    format: "idx",
-    searchDirs: ["data/fashion-mnist", "/usr/share/datasets/fashion-mnist"],
-    sizes: { train: 60000, test: 10000 },
-  },
-  mnist: {
-    name: "mnist",
-    shape: [28, 28, 1],
-    numClasses: 10,
-    classNames: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
-    format: "idx",
-    searchDirs: ["data/mnist"],
-    sizes: { train: 60000, test: 10000 },
-  },
-  cifar10: {
-    name: "cifar10",
-    shape: [32, 32, 3],
-    numClasses: 10,
-    classNames: ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
-    format: "cifar",
-    searchDirs: ["data/cifar10/cifar-10-batches-bin", "data/cifar10"],
-    sizes: { train: 50000, test: 10000 },
-  },
-};
-
-/** IDX file names of a split (the .gz name; the uncompressed name is also accepted). */
-export const IDX_FILES = {
-  train: ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"],
-  test: ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"],
-} as const;
-/** CIFAR-10 binary file names. */
-export const CIFAR_FILES = {
-  train: ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"],
-  test: ["test_batch.bin"],
-} as const;
-
-/** Looks up a dataset by name; unknown names are a RangeError listing the choices. */
-export function datasetInfo(name: string): DatasetInfo {
-  const info = DATASETS[name];
-  if (!info) {
-    throw new RangeError(
-      `unknown dataset "${name}"; accepted: ${Object.keys(DATASETS).join(", ")}${
-        suggest(name, Object.keys(DATASETS))
-      }`,
-    );
-  }
-  return info;
-}
-
-const exists = (p: string) => {
+/** Reads a file through the fingerprint; a missing file is a UserError naming it. */
+async function readFileTracked(fp: Fingerprint, path: string): Promise<Uint8Array> {
   try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
+    return await fp.read(path.split("/").pop()!, path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new UserError(`${path}: file not found`);
+    throw err;
   }
-};
-
-/** The path of an IDX file in `dir` (gz or raw), or null. */
-function idxPath(dir: string, base: string): string | null {
-  for (const name of [`${base}.gz`, base]) if (exists(join(dir, name))) return join(dir, name);
-  return null;
 }
 
-/** The files of the dataset that `dir` lacks (IDX names without .gz; either form is accepted). */
-export function missingFiles(info: DatasetInfo, dir: string): string[] {
-  if (info.format === "idx") {
-    return [...IDX_FILES.train, ...IDX_FILES.test].filter((b) => idxPath(dir, b) === null).map((b) =>
-      `${b}[.gz]`
-    );
-  }
-  return [...CIFAR_FILES.train, ...CIFAR_FILES.test].filter((f) => !exists(join(dir, f)));
-}
-
-/** True when `dir` holds every file the dataset needs. */
-export function hasFiles(info: DatasetInfo, dir: string): boolean {
-  return missingFiles(info, dir).length === 0;
-}
-
-/** A one-line description of the files a dataset directory must hold. */
-export function expectedFiles(info: DatasetInfo): string {
-  return info.format === "idx"
-    ? "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each raw or .gz"
-    : "data_batch_1.bin ... data_batch_5.bin and test_batch.bin (CIFAR-10 binary version)";
-}
-
-async function loadIdxSplit(info: DatasetInfo, dir: string, split: "train" | "test"): Promise<Split> {
+async function loadIdxSplit(
+  info: DatasetInfo,
+  dir: string,
+  split: "train" | "test",
+  fp: Fingerprint,
+): Promise<Split> {
   const [imgBase, lblBase] = IDX_FILES[split];
-  const imgPath = idxPath(dir, imgBase) ?? join(dir, `${imgBase}.gz`);
-  const lblPath = idxPath(dir, lblBase) ?? join(dir, `${lblBase}.gz`);
-  const img = await readIdx(imgPath);
-  const lbl = await readIdx(lblPath);
+  const imgPath = gzOrRaw(dir, imgBase) ?? join(dir, `${imgBase}.gz`);
+  const lblPath = gzOrRaw(dir, lblBase) ?? join(dir, `${lblBase}.gz`);
+  const img = parseIdx(await maybeGunzip(await readFileTracked(fp, imgPath), imgPath), imgPath);
+  const lbl = parseIdx(await maybeGunzip(await readFileTracked(fp, lblPath), lblPath), lblPath);
   const [h, w, c] = info.shape;
   if (img.dims.length !== 3 || img.dims[1] !== h || img.dims[2] !== w) {
     throw new UserError(`${imgPath}: images have shape ${img.dims.join("x")}; expected Nx${h}x${w}`);
@@ -174,17 +124,17 @@ async function loadIdxSplit(info: DatasetInfo, dir: string, split: "train" | "te
   return { x, y, n, shape: info.shape };
 }
 
-async function loadCifarSplit(info: DatasetInfo, dir: string, split: "train" | "test"): Promise<Split> {
+async function loadCifarSplit(
+  info: DatasetInfo,
+  files: readonly string[],
+  dir: string,
+  layout: CifarLayout,
+  fp: Fingerprint,
+): Promise<Split> {
   const parts: { x: Float32Array; y: Uint8Array }[] = [];
-  for (const f of CIFAR_FILES[split]) {
+  for (const f of files) {
     const path = join(dir, f);
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch {
-      throw new UserError(`${path}: file not found (CIFAR-10 binary version expected; see data/README.md)`);
-    }
-    parts.push(parseCifarBin(bytes, path));
+    parts.push(parseCifarBin(await readFileTracked(fp, path), path, layout));
   }
   const n = parts.reduce((a, p) => a + p.y.length, 0);
   const x = new Float32Array(n * 3072), y = new Uint8Array(n);
@@ -197,42 +147,145 @@ async function loadCifarSplit(info: DatasetInfo, dir: string, split: "train" | "
   return { x, y, n, shape: info.shape };
 }
 
-/**
- * Loads a dataset's train and test splits. Without `dir`, searches the registry's directories and, when
- * `fetch` is not false, fetches or installs the data if it is missing (see fetch.ts). With `dir`, reads
- * only there (the directory must exist). Errors are UserErrors naming the file and what was expected.
- */
-export async function loadDataset(
-  name: string,
-  opts: { dir?: string; fetch?: boolean } = {},
-): Promise<Dataset> {
-  const info = datasetInfo(name);
-  let dir: string;
+const cifarFormat = (files: { train: readonly string[]; test: readonly string[] }, layout: CifarLayout) => ({
+  async load(info: DatasetInfo, dir: string, { fp }: LoadContext) {
+    fp.fact("format", info.format);
+    return {
+      train: await loadCifarSplit(info, files.train, dir, layout, fp),
+      test: await loadCifarSplit(info, files.test, dir, layout, fp),
+      info,
+    };
+  },
+});
+
+const folderOpts = (ctx: LoadContext, imageSize?: number) => ({
+  imageSize,
+  cacheDir: ctx.opts.cacheDir === undefined ? DEFAULT_DATASET_CACHE : ctx.opts.cacheDir,
+  quiet: ctx.opts.quiet,
+});
+
+/** The dataset formats by name (DatasetInfo.format). A fork registers its own format here. */
+export const FORMATS: Record<string, DatasetFormat> = {
+  idx: {
+    async load(info, dir, { fp }) {
+      fp.fact("format", "idx");
+      fp.fact("shape", info.shape);
+      return {
+        train: await loadIdxSplit(info, dir, "train", fp),
+        test: await loadIdxSplit(info, dir, "test", fp),
+        info,
+      };
+    },
+  },
+  cifar: cifarFormat(CIFAR_FILES, CIFAR10_LAYOUT),
+  cifar100: cifarFormat(CIFAR100_FILES, CIFAR100_LAYOUT),
+  npy: { load: (info, dir, { fp }) => loadNpyDir(info, dir, fp) },
+  folder: {
+    async load(info, dir, ctx) {
+      return loadImageTree(info, dir, ctx.fp, await folderClasses(dir), folderOpts(ctx, ctx.opts.imageSize));
+    },
+  },
+  rimagenet: {
+    async load(info, dir, ctx) {
+      const opts = { ...folderOpts(ctx, ctx.opts.imageSize ?? info.shape[0]), channels: 3 as const };
+      return loadImageTree(info, dir, ctx.fp, await rimagenetClasses(dir), opts);
+    },
+  },
+};
+
+function checkDir(dir: string, what: string): void {
+  try {
+    if (Deno.statSync(dir).isDirectory) return;
+  } catch {
+    // reported below
+  }
+  throw new UserError(`${dir}: directory does not exist; give a directory holding ${what}`);
+}
+
+/** The directory to read a registered dataset from: `opts.dir`, a search directory, or a fetched copy. */
+async function findDir(info: DatasetInfo, opts: LoadOptions): Promise<string> {
   if (opts.dir) {
-    try {
-      if (!Deno.statSync(opts.dir).isDirectory) throw new Error();
-    } catch {
-      throw new UserError(
-        `--dir ${opts.dir}: directory does not exist; give a directory holding the ${name} files`,
-      );
-    }
-    const nested = join(opts.dir, "cifar-10-batches-bin");
-    dir = info.format === "cifar" && !hasFiles(info, opts.dir) && hasFiles(info, nested) ? nested : opts.dir;
+    checkDir(opts.dir, `the ${info.name} files (${expectedFiles(info)})`);
+    const nested = ["cifar-10-batches-bin", "cifar-100-binary"].map((d) => join(opts.dir!, d));
+    const dir = missingFiles(info, opts.dir).length === 0
+      ? opts.dir
+      : nested.find((d) => missingFiles(info, d).length === 0) ?? opts.dir;
     const missing = missingFiles(info, dir);
     if (missing.length) {
       throw new UserError(
         `${dir}: missing ${missing.join(", ")} (expected ${expectedFiles(info)}); ${instructions(info)}`,
       );
     }
-  } else {
-    const found = info.searchDirs.find((d) => hasFiles(info, d));
-    if (found) dir = found;
-    else if (opts.fetch === false) {
-      throw new UserError(
-        `dataset ${name} not found in ${info.searchDirs.join(" or ")}: ${instructions(info)}`,
-      );
-    } else dir = await ensureDataset(info);
+    return dir;
   }
-  const load = info.format === "idx" ? loadIdxSplit : loadCifarSplit;
-  return { name, info, train: await load(info, dir, "train"), test: await load(info, dir, "test"), dir };
+  const found = info.searchDirs.find((d) => missingFiles(info, d).length === 0);
+  if (found) return found;
+  if (opts.fetch === false) {
+    throw new UserError(
+      `dataset ${info.name} not found in ${info.searchDirs.join(" or ")}: ${instructions(info)}`,
+    );
+  }
+  return await ensureDataset(info);
+}
+
+/**
+ * Loads a dataset's train and test splits with its fingerprint. `name` is a registered name (see DATASETS),
+ * `npy:DIR` or `folder:DIR`. Without `dir`, a registered dataset is searched in its directories and, unless
+ * `fetch` is false, fetched or installed when missing (fetch.ts). With `trainFrom`, the train split is read
+ * from that export instead (shape and classes checked against the dataset). Errors are UserErrors naming the
+ * file and what was expected.
+ */
+export async function loadDataset(name: string, opts: LoadOptions = {}): Promise<Dataset> {
+  const parsed = parseDatasetName(name);
+  let info: DatasetInfo, dir: string;
+  if (parsed.kind === "registered") {
+    info = parsed.info;
+    dir = await findDir(info, opts);
+  } else {
+    dir = parsed.dir;
+    checkDir(dir, DIR_FORMS[parsed.format]);
+    info = {
+      name,
+      shape: [0, 0, 0],
+      numClasses: 0,
+      classNames: [],
+      format: parsed.format,
+      searchDirs: [dir],
+      defaults: defaultsFor([28, 28, 1]),
+    };
+    const missing = missingFiles(info, dir);
+    if (missing.length) {
+      throw new UserError(`${dir}: missing ${missing.join(", ")}; expected ${expectedFiles(info)}`);
+    }
+  }
+  const format = FORMATS[info.format];
+  if (!format) throw new RangeError(`dataset ${name}: no reader for format "${info.format}"`);
+  const memo = new ChecksumMemo(opts.memoPath === undefined ? DEFAULT_MEMO_PATH : opts.memoPath);
+  const fp = new Fingerprint(memo);
+  try {
+    const loaded = await format.load(info, dir, { fp, opts });
+    let train = loaded.train;
+    if (opts.trainFrom) {
+      fp.fact("trainFrom", true);
+      train = await readTrainFrom(fp, opts.trainFrom, loaded.info).catch((err) => {
+        throw err instanceof UserError
+          ? new UserError(
+            `trainFrom ${opts.trainFrom}: ${err.message} (it takes the prefix of an export: ` +
+              `<prefix>_x.npy float32/uint8 [n, ${loaded.info.shape.join(", ")}] and <prefix>_y.npy [n])`,
+          )
+          : err;
+      });
+    }
+    return {
+      name,
+      info: loaded.info,
+      train,
+      test: loaded.test,
+      dir,
+      fingerprint: fp.digest(),
+      ...(opts.trainFrom ? { trainFrom: resolve(opts.trainFrom) } : {}),
+    };
+  } finally {
+    await memo.save();
+  }
 }

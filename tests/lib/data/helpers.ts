@@ -1,7 +1,10 @@
-// Test helpers for the data layer: gzip, tiny IDX / CIFAR-10 datasets written in the real formats.
+// Test helpers for the data layer: gzip, tiny IDX / CIFAR / npy / image-folder datasets in the real formats.
 import { join } from "node:path";
 import { encodeIdx } from "../../../lib/data/idx.ts";
 import { CIFAR_RECORD } from "../../../lib/data/cifar.ts";
+import { encodeNpy } from "../../../lib/data/npy.ts";
+import { PNG } from "pngjs";
+import jpeg from "jpeg-js";
 
 /** Gzip-compresses bytes with the platform CompressionStream. */
 export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
@@ -72,4 +75,92 @@ export async function assertMessage(fn: () => unknown, parts: string[]): Promise
     if (!err.message.includes(p)) throw new Error(`error message "${err.message}" does not mention "${p}"`);
   }
   return err;
+}
+
+/** RGBA PNG bytes of a w x h image whose pixel (x, y) has colour `rgb(x, y)`. */
+export function pngBytes(
+  w: number,
+  h: number,
+  rgb: (x: number, y: number) => [number, number, number],
+): Uint8Array {
+  const png = new PNG({ width: w, height: h });
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const [r, g, b] = rgb(x, y), p = (y * w + x) * 4;
+      png.data[p] = r, png.data[p + 1] = g, png.data[p + 2] = b, png.data[p + 3] = 255;
+    }
+  }
+  return new Uint8Array(PNG.sync.write(png));
+}
+
+/** JPEG bytes (quality 95) of a w x h image of one colour. */
+export function jpegBytes(w: number, h: number, rgb: [number, number, number]): Uint8Array {
+  const data = new Uint8Array(w * h * 4);
+  for (let i = 0; i < w * h; i++) data.set([...rgb, 255], i * 4);
+  return new Uint8Array(jpeg.encode({ width: w, height: h, data }, 95).data);
+}
+
+/**
+ * Writes `root/<split>/<class>/<i>.png` images: `counts[split][class]` images of size x size, pixel values
+ * 40 * class + i (gray unless `color`, which adds a channel pattern).
+ */
+export async function writeTinyFolder(
+  root: string,
+  counts: Record<string, Record<string, number>>,
+  opts: { size?: number; color?: boolean } = {},
+): Promise<void> {
+  const size = opts.size ?? 4;
+  for (const [split, classes] of Object.entries(counts)) {
+    for (const [k, c] of Object.keys(classes).sort().entries()) {
+      const dir = join(root, split, c);
+      await Deno.mkdir(dir, { recursive: true });
+      for (let i = 0; i < classes[c]; i++) {
+        const v = 40 * k + i;
+        await Deno.writeFile(
+          join(dir, `${i}.png`),
+          pngBytes(size, size, (x) => opts.color ? [v, (v + 50 + x) % 256, 200] : [v, v, v]),
+        );
+      }
+    }
+  }
+}
+
+/** Writes an `npy:DIR` dataset: x uint8 [n, h, w, c] = (i + j) mod 256, y int64 = i mod k. */
+export async function writeTinyNpy(
+  dir: string,
+  opts: { nTrain: number; nTest: number; shape?: [number, number, number]; k?: number; classes?: string[] },
+): Promise<void> {
+  const [h, w, c] = opts.shape ?? [4, 4, 1], k = opts.k ?? 3, d = h * w * c;
+  for (const [s, n] of [["train", opts.nTrain], ["test", opts.nTest]] as const) {
+    const x = Uint8Array.from({ length: n * d }, (_, j) => (Math.floor(j / d) + j) % 256);
+    await Deno.writeFile(
+      join(dir, `${s}_x.npy`),
+      encodeNpy({ dtype: "uint8", shape: [n, h, w, c], data: x }),
+    );
+    await Deno.writeFile(join(dir, `${s}_y.npy`), npyInt64(Array.from({ length: n }, (_, i) => i % k)));
+  }
+  if (opts.classes) await Deno.writeTextFile(join(dir, "classes.txt"), opts.classes.join("\n") + "\n");
+}
+
+/** .npy bytes of an int64 vector, as numpy writes np.array(values). */
+export function npyInt64(values: number[]): Uint8Array {
+  const header = `{'descr': '<i8', 'fortran_order': False, 'shape': (${values.length},), }`;
+  const padded = header + " ".repeat((64 - ((10 + header.length + 1) % 64)) % 64) + "\n";
+  const body = new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer);
+  const out = new Uint8Array(10 + padded.length + body.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  new DataView(out.buffer).setUint16(8, padded.length, true);
+  out.set(new TextEncoder().encode(padded), 10);
+  out.set(body, 10 + padded.length);
+  return out;
+}
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }

@@ -38,7 +38,12 @@ Deno.test("deno task data: --help prints usage and exits 0", async () => {
 
 for (
   const [what, args, parts] of [
-    ["unknown dataset", ["--dataset=cifar100"], ['"cifar100"', "fashion-mnist, mnist, cifar10"]],
+    ["unknown dataset", ["--dataset=cifar101"], [
+      '"cifar101"',
+      "fashion-mnist, mnist, cifar10",
+      "npy:DIR",
+      'did you mean "cifar10"',
+    ]],
     ["missing --dir", ["--dir=/no/such/place"], ["/no/such/place", "does not exist"]],
     ["unknown flag", ["--datset=mnist"], ["datset"]],
   ] as const

@@ -1,13 +1,13 @@
 // Tests for lib/data/npy.ts: round trips, byte-exact numpy headers, and rejection of unsupported files.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { decodeNpy, encodeNpy, readNpy, writeNpy } from "../../../lib/data/npy.ts";
+import { decodeNpy, decodeNpyAny, encodeNpy, readNpy, writeNpy } from "../../../lib/data/npy.ts";
 import { assertMessage } from "./helpers.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
 /** A hand-built .npy: magic, version, header padded to 64 bytes as numpy does, then the body. */
-function rawNpy(header: string, body: Uint8Array, major = 1): Uint8Array {
+function rawNpy(header: string, body: ArrayLike<number>, major = 1): Uint8Array {
   const pre = major === 1 ? 10 : 12;
   const padded = header + " ".repeat((64 - ((pre + header.length + 1) % 64)) % 64) + "\n";
   const out = new Uint8Array(pre + padded.length + body.length);
@@ -87,8 +87,25 @@ Deno.test("decodeNpy: reads format v2.0 headers", () => {
 Deno.test("decodeNpy: unsupported dtype names the dtype and the accepted ones", async () => {
   const bytes = rawNpy("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", new Uint8Array(8));
   await assertMessage(() => decodeNpy(bytes, "d.npy"), ["d.npy", "'<f8'", "'<f4'", "'|u1'"]);
-  const be = rawNpy("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", new Uint8Array(4));
-  await assertMessage(() => decodeNpy(be, "be.npy"), ["be.npy", "'>f4'"]);
+  const c8 = rawNpy("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", new Uint8Array(8));
+  await assertMessage(() => decodeNpy(c8, "c.npy"), ["c.npy", "'<c8'"]);
+  await assertMessage(() => decodeNpyAny(c8, "c.npy"), ["c.npy", "'<c8'", "float32/float64"]);
+});
+
+Deno.test("decodeNpyAny: integer dtypes of every width and big-endian data give the stored values", () => {
+  const le = new Uint8Array(new BigInt64Array([3n, -1n, 9n]).buffer);
+  const i8 = decodeNpyAny(rawNpy("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", le));
+  assert.equal(i8.dtype, "int64");
+  assert.deepEqual(Array.from(i8.data as BigInt64Array, Number), [3, -1, 9]);
+  const be = Uint8Array.from([0, 0, 1, 2, 0xff, 0xff, 0xff, 0xfe]);
+  const i4 = decodeNpyAny(rawNpy("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }", be));
+  assert.deepEqual(Array.from(i4.data as Int32Array), [258, -2]);
+  const f4 = new Uint8Array(new Float32Array([0.25]).buffer).reverse();
+  const bf = decodeNpy(rawNpy("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", f4));
+  assert.deepEqual(Array.from(bf.data), [0.25]);
+  const u2 = decodeNpyAny(rawNpy("{'descr': '<u2', 'fortran_order': False, 'shape': (1,), }", [7, 1]));
+  assert.equal(u2.dtype, "uint16");
+  assert.deepEqual(Array.from(u2.data as Uint16Array), [263]);
 });
 
 Deno.test("decodeNpy: Fortran order is rejected with the fix", async () => {

@@ -1,9 +1,9 @@
 // Exports a built dataset as .npy (x float32 [n,h,w,c] in [0,1], y uint8 [n]) plus a PNG preview grid.
 import { join } from "node:path";
-import { writeFileAtomic } from "../output.ts";
-import { imageGrid } from "../report/grid.ts";
-import { writeNpy } from "./npy.ts";
-import type { Split } from "./registry.ts";
+import { writeFileAtomic } from "./output.ts";
+import { imageGrid } from "./report/grid.ts";
+import { writeNpy } from "./data/npy.ts";
+import type { Split } from "./data/info.ts";
 
 /** Writes `<name>_x.npy`, `<name>_y.npy` and `<name>_preview.png` (up to `perClass` examples of each label). */
 export async function exportDataset(

@@ -1,9 +1,9 @@
-// Tests for lib/data/export.ts: .npy pair that reads back exactly, plus a PNG preview with one row per label.
+// Tests for lib/export.ts: .npy pair that reads back exactly, plus a PNG preview with one row per label.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exportDataset } from "../../../lib/data/export.ts";
-import { readNpy } from "../../../lib/data/npy.ts";
-import type { Split } from "../../../lib/data/registry.ts";
+import { exportDataset } from "../../lib/export.ts";
+import { readNpy } from "../../lib/data/npy.ts";
+import type { Split } from "../../lib/data/registry.ts";
 
 function split(labels: number[]): Split {
   const n = labels.length;
