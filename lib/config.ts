@@ -18,8 +18,18 @@ export interface KeySpec {
   above?: number;
   /** Inclusive upper bound. */
   max?: number;
-  /** The number must be an integer. */
+  /** The number must be an integer (and exactly representable: at most 2^53 - 1). */
   integer?: boolean;
+  /**
+   * An open form accepted beside `choices`, e.g. `{ pattern: /^npy:./, shown: "npy:DIR" }`: a string outside
+   * `choices` that matches `pattern` is accepted; `shown` is listed with the choices in errors and --help.
+   */
+  form?: { pattern: RegExp; shown: string };
+  /**
+   * Custom validation, called with the whole value after the built-in checks (which still apply); throws a
+   * RangeError saying what was wrong and what is accepted. The message is prefixed with `--key: `.
+   */
+  check?: (value: Leaf) => void;
 }
 
 /** Everything an entry script declares about its configuration. */
@@ -116,20 +126,31 @@ function parseValue(key: string, raw: string, like: Leaf): Leaf {
       if (["false", "0", "no"].includes(raw)) return false;
       throw new TypeError(`--${key} expects true or false, got "${raw}"`);
     case "number[]":
-      return raw.split(",").filter((s) => s !== "").map(num);
+      return nonEmpty(key, raw.split(",").filter((s) => s.trim() !== "").map(num), like);
     case "string[]":
-      return raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      return nonEmpty(key, raw.split(",").map((s) => s.trim()).filter((s) => s !== ""), like);
     default:
       return raw;
   }
 }
 
+function nonEmpty<T extends string | number>(key: string, list: T[], like: Leaf): T[] {
+  if (list.length) return list;
+  const example = Array.isArray(like) && like.length ? like.join(",") : "a,b";
+  throw new RangeError(
+    `--${key} needs at least one value (a comma-separated list, e.g. --${key}=${example})`,
+  );
+}
+
+const accepted = (spec: KeySpec) =>
+  [...(spec.choices ?? []), ...(spec.form ? [spec.form.shown] : [])].join(", ");
+
 /** Checks one leaf against its spec; throws RangeError naming key, value and what is accepted. */
 export function checkLeaf(key: string, value: Leaf, spec: KeySpec): void {
   const items = Array.isArray(value) ? value : [value];
   for (const v of items) {
-    if (spec.choices && typeof v === "string" && !spec.choices.includes(v)) {
-      throw new RangeError(`--${key}: unknown value "${v}"; accepted: ${spec.choices.join(", ")}`);
+    if (spec.choices && typeof v === "string" && !spec.choices.includes(v) && !spec.form?.pattern.test(v)) {
+      throw new RangeError(`--${key}: unknown value "${v}"; accepted: ${accepted(spec)}`);
     }
     if (typeof v !== "number") continue;
     if (spec.integer && !Number.isInteger(v)) throw new RangeError(`--${key} must be an integer, got ${v}`);
@@ -141,6 +162,19 @@ export function checkLeaf(key: string, value: Leaf, spec: KeySpec): void {
     }
     if (spec.max !== undefined && v > spec.max) {
       throw new RangeError(`--${key} must be <= ${spec.max}, got ${v}`);
+    }
+    if (spec.integer && !Number.isSafeInteger(v)) {
+      throw new RangeError(
+        `--${key} must be an integer of at most ${Number.MAX_SAFE_INTEGER} in size, got ${v}`,
+      );
+    }
+  }
+  if (spec.check) {
+    try {
+      spec.check(value);
+    } catch (e) {
+      if (!(e instanceof RangeError || e instanceof TypeError)) throw e;
+      throw new RangeError(e.message.startsWith(`--${key}`) ? e.message : `--${key}: ${e.message}`);
     }
   }
 }
@@ -160,7 +194,7 @@ export function helpText<C>(spec: CliSpec<C>, preset: string): string {
   const rows = [...flatten(resolved as Obj)].map(([key, value]) => {
     const ks = spec.keys[key];
     const shown = Array.isArray(value) ? value.join(",") : String(value);
-    const extra = ks?.choices ? ` (one of: ${ks.choices.join(", ")})` : "";
+    const extra = ks?.choices ? ` (one of: ${accepted(ks)})` : "";
     return [`  --${key}=<${kindOf(value)}>`, `${ks?.help ?? ""}${extra} [default: ${shown}]`];
   });
   const width = Math.max(...rows.map((r) => r[0].length)) + 2;
@@ -177,6 +211,16 @@ export function helpText<C>(spec: CliSpec<C>, preset: string): string {
     `  --preset=<name>`.padEnd(width) + `start from a named preset: ${Object.keys(spec.presets).join(", ")}`,
     ...rows.map(([a, b]) => a.padEnd(width) + b),
   ].join("\n");
+}
+
+/** The error for `-preset=smoke` (one dash), which parseArgs would read as the short flags -p -r -e ... */
+function singleDash(raw: string, known: Map<string, Leaf>): RangeError {
+  const name = raw.replace(/^-+/, "").split("=")[0];
+  const names = ["preset", "help", ...known.keys()];
+  const hint = names.includes(name)
+    ? `; did you mean "-${raw}"?`
+    : `${suggest(name, names).replace(/"([^"]+)"\?$/, '"--$1"?')} (run with --help to list all options)`;
+  return new RangeError(`"${raw}": options take two dashes (--key=value)${hint}`);
 }
 
 /**
@@ -201,6 +245,9 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
   let help = false;
   const overrides: [string, Leaf][] = [];
   for (const t of tokens ?? []) {
+    if (t.kind === "option" && !t.rawName.startsWith("--") && t.name !== "help") {
+      throw singleDash(argv[t.index], known);
+    }
     if (t.kind === "positional") {
       throw new RangeError(`unexpected argument "${t.value}"; options look like --key=value (see --help)`);
     }

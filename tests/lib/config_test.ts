@@ -1,6 +1,6 @@
 // Tests for lib/config.ts: presets, dotted overrides, help and the errors for bad input.
 import assert from "node:assert/strict";
-import { type CliSpec, parseCli } from "../../lib/config.ts";
+import { checkLeaf, type CliSpec, type Leaf, parseCli } from "../../lib/config.ts";
 
 interface Cfg {
   seed: number;
@@ -15,7 +15,7 @@ const spec: CliSpec<Cfg> = {
   defaults: { seed: 0, dataset: "fashion-mnist", cache: true, archs: ["cnn"], pgd: { eps: 1, steps: 10 } },
   presets: { smoke: { pgd: { steps: 2 } }, quick: {} },
   keys: {
-    seed: { help: "seed", integer: true, min: 0 },
+    seed: { help: "seed", integer: true, min: 0, max: 2 ** 32 - 1 },
     dataset: { help: "dataset", choices: ["fashion-mnist", "cifar10"] },
     cache: { help: "use the cache" },
     archs: { help: "architectures", choices: ["cnn", "mlp"] },
@@ -71,4 +71,80 @@ Deno.test("parseCli() --help prints every key with its default and returns null"
   const text = lines.join("\n");
   for (const key of Object.keys(spec.keys)) assert.match(text, new RegExp(`--${key.replace(".", "\\.")}=`));
   assert.match(text, /steps \[default: 2\]/);
+});
+
+Deno.test("parseCli() says options take two dashes for -preset=smoke and suggests the right spelling", () => {
+  assert.throws(
+    () => parseCli(["-preset=smoke"], spec),
+    (e: Error) =>
+      e instanceof RangeError &&
+      e.message === `"-preset=smoke": options take two dashes (--key=value); did you mean "--preset=smoke"?`,
+  );
+  assert.throws(() => parseCli(["-pgd.eps=1"], spec), /did you mean "--pgd\.eps=1"\?/);
+  assert.throws(() => parseCli(["-pgd.epz=1"], spec), /two dashes.*did you mean "--pgd\.eps"\?/);
+  assert.equal(
+    parseCli(["--seed", "-1"], { ...spec, keys: { ...spec.keys, seed: { help: "s" } } })!.config.seed,
+    -1,
+  );
+});
+
+Deno.test("parseCli() rejects an empty list value, naming the key and an example", () => {
+  assert.throws(
+    () => parseCli(["--archs="], spec),
+    (e: Error) =>
+      e instanceof RangeError &&
+      e.message === "--archs needs at least one value (a comma-separated list, e.g. --archs=cnn)",
+  );
+  assert.throws(() => parseCli(["--archs=, ,"], spec), /--archs needs at least one value/);
+});
+
+Deno.test("parseCli() rejects integers above max and beyond exact float range", () => {
+  assert.equal(parseCli(["--seed=4294967295"], spec)!.config.seed, 2 ** 32 - 1);
+  assert.throws(() => parseCli(["--seed=4294967296"], spec), /--seed must be <= 4294967295, got 4294967296/);
+  const open = { ...spec, keys: { ...spec.keys, seed: { help: "s", integer: true } } };
+  assert.throws(() => parseCli(["--seed=9007199254740993"], open), /--seed must be an integer of at most/);
+});
+
+Deno.test("checkLeaf() accepts an open form beside the choices and applies a custom check to the whole value", () => {
+  const dataset = {
+    help: "dataset",
+    choices: ["fashion-mnist", "cifar10"],
+    form: { pattern: /^npy:./, shown: "npy:DIR" },
+  };
+  checkLeaf("dataset", "cifar10", dataset);
+  checkLeaf("dataset", "npy:/data/mine", dataset);
+  assert.throws(
+    () => checkLeaf("dataset", "npy:", dataset),
+    (e: Error) =>
+      e instanceof RangeError &&
+      e.message === `--dataset: unknown value "npy:"; accepted: fashion-mnist, cifar10, npy:DIR`,
+  );
+  const archs = {
+    help: "architectures",
+    choices: ["cnn", "mlp"],
+    check: (v: Leaf) => {
+      const list = v as string[];
+      if (new Set(list).size !== list.length) {
+        throw new RangeError(`lists an architecture twice: ${list.join(",")}`);
+      }
+    },
+  };
+  assert.throws(
+    () => checkLeaf("archs", ["mlp", "mlp"], archs),
+    (e: Error) => e instanceof RangeError && e.message === "--archs: lists an architecture twice: mlp,mlp",
+  );
+  assert.throws(() => checkLeaf("archs", ["vgg"], archs), /unknown value "vgg"/, "the choices still apply");
+  checkLeaf("archs", ["cnn", "mlp"], archs);
+  const withCheck = { ...spec, keys: { ...spec.keys, archs, dataset } };
+  assert.throws(() => parseCli(["--archs=cnn,cnn"], withCheck), /--archs: lists an architecture twice/);
+  assert.equal(parseCli(["--dataset=npy:x"], withCheck)!.config.dataset, "npy:x");
+  const lines: string[] = [];
+  const orig = console.log;
+  console.log = (s: string) => lines.push(s);
+  try {
+    parseCli(["--help"], withCheck);
+  } finally {
+    console.log = orig;
+  }
+  assert.match(lines.join("\n"), /--dataset=<string> +dataset \(one of: fashion-mnist, cifar10, npy:DIR\)/);
 });
