@@ -2,37 +2,52 @@
 //
 // A standard and an adversarially trained (L2 PGD) source model; D_R (from the robust model) and D_NR (from the
 // standard model) by minimizing ||g(x_r) - g(x)||_2 (eq. 5) from a start x0 (another training image, or noise);
-// fresh standard models trained on D_R and D_NR; standard and robust test accuracy of all four models.
+// fresh standard models trained on D_R and D_NR, and a control trained on a random subset of D of the same
+// size with the same recipe; standard and robust test accuracy of all of them.
 import { join } from "node:path";
-import type { CliSpec, DeepPartial } from "../lib/config.ts";
-import { matchRepresentationSplit } from "../lib/attacks.ts";
-import { cached } from "../lib/cache.ts";
-import { firstN, imageSize } from "../lib/data/batch.ts";
-import { exportDataset } from "../lib/data/export.ts";
-import { readNpy, writeNpy } from "../lib/data/npy.ts";
+import type { DeepPartial } from "../lib/config.ts";
+import { firstN, imageSize, subset } from "../lib/data/batch.ts";
 import type { Split } from "../lib/data/registry.ts";
+import { exportDataset } from "../lib/export.ts";
 import {
   cli,
-  COMMON_KEYS,
+  COMMON_DEFAULTS,
   type CommonConfig,
-  finishRun,
+  defineExperiment,
+  requireUseful,
+  type Run,
+  runExperiment,
+  type RunOptions,
+  takeFirst,
+} from "../lib/experiment.ts";
+import type { ZooModel } from "../lib/models.ts";
+import { writeFileAtomic } from "../lib/output.ts";
+import { FIG2B } from "../lib/paper.ts";
+import {
+  buildMatched,
+  type DataRef,
+  derivedRef,
+  type MatchConfig,
+  type MatchedSet,
+  sourceRef,
+  startingPoints,
+  trainRecipe,
+} from "../lib/pipeline.ts";
+import { phase } from "../lib/progress.ts";
+import {
   PAPER_RECIPE,
-  startRun,
+  SMOKE,
+  SOURCE_QUICK,
   TRAIN_DEFAULTS,
+  TRAIN_SIZE_QUICK,
   type TrainConfig,
   trainKeys,
-  trainOptions,
-} from "../lib/experiment.ts";
-import { checkArch, type ZooModel } from "../lib/models.ts";
-import { writeFileAtomic } from "../lib/output.ts";
-import { sourceDataId, trainCached, trainSource } from "../lib/pipeline.ts";
-import { phase } from "../lib/progress.ts";
+} from "../lib/recipes.ts";
 import { saveChart } from "../lib/report/charts.ts";
 import { imageGrid } from "../lib/report/grid.ts";
-import { formatPct, markdownTable } from "../lib/report/table.ts";
 import { createRng, deriveSeed } from "../lib/rng.ts";
+import { oursVsPaperBars, pct, type Summary } from "../lib/summary.ts";
 import { evaluate } from "../lib/train.ts";
-import { DEFAULTS as SEC32 } from "./sec3_2.ts";
 
 /** Configuration of the Section 3.1 experiment. */
 export interface Config extends CommonConfig {
@@ -43,46 +58,33 @@ export interface Config extends CommonConfig {
   /** Adversarially trained source model: the recipe plus L2 PGD inside the loop. */
   robust: TrainConfig & { eps: number; steps: number; stepSize: number };
   /** Representation matching (eq. 5). */
-  match: { size: number; steps: number; stepSize: number; start: string; batchSize: number };
-  /** Fresh standard models trained on D_R and D_NR. */
+  match: MatchConfig;
+  /** Fresh standard models trained on D_R, D_NR and the size-matched control. */
   fresh: TrainConfig;
-  /** Robust evaluation: untargeted L2 PGD. */
-  evalAttack: { eps: number; steps: number; curve: number[] };
+  /** Robust evaluation: untargeted L2 PGD at each eps of `curve`; the headline eps is chosen by `headlineMax`. */
+  evalAttack: { steps: number; curve: number[]; headlineMax: number };
 }
-
-/** The paper's Figure 2b (CIFAR-10; standard / robust accuracy at L2 eps 0.25, read off the bar chart). */
-export const PAPER = {
-  standard: { stdAcc: 0.953, robustAcc: 0.045 },
-  robust: { stdAcc: 0.9, robustAcc: 0.7 },
-  d_nr: { stdAcc: 0.88, robustAcc: 0.0 },
-  d_r: { stdAcc: 0.84, robustAcc: 0.48 },
-};
 
 /** Defaults = quick preset (Fashion-MNIST). */
 export const DEFAULTS: Config = {
-  seed: SEC32.seed,
-  out: "",
-  backend: "auto",
-  dataset: SEC32.dataset,
-  dataDir: "",
-  cache: true,
-  trainSize: SEC32.trainSize,
+  ...COMMON_DEFAULTS,
+  trainSize: TRAIN_SIZE_QUICK,
   testSize: 1000,
-  standard: { ...SEC32.source },
+  standard: SOURCE_QUICK,
   robust: { ...TRAIN_DEFAULTS, epochs: 3, eps: 2.5, steps: 5, stepSize: 1.25 },
   // 200 steps: with 50, D_R's representation stayed 31% away and its model was no more robust than the
   // standard one (README, Section 3.1)
   match: { size: 2000, steps: 200, stepSize: 0.2, start: "image", batchSize: 250 },
   fresh: { ...TRAIN_DEFAULTS, epochs: 10 },
-  evalAttack: { eps: 2.0, steps: 20, curve: [0.5, 1, 2, 3] },
+  evalAttack: { steps: 20, curve: [0.5, 1, 2, 3], headlineMax: 0.05 },
 };
 
 /** Presets: smoke (tests), quick (default), paper (CIFAR-10, ResNet-50, the paper's protocol). */
 export const PRESETS: Record<string, DeepPartial<Config>> = {
   smoke: {
-    trainSize: 300,
+    trainSize: SMOKE.trainSize,
     testSize: 100,
-    standard: { epochs: 2 },
+    standard: SMOKE.source,
     robust: { epochs: 1, steps: 2, stepSize: 1.5 },
     match: { size: 100, steps: 5, stepSize: 0.5, batchSize: 100 },
     fresh: { epochs: 2 },
@@ -94,24 +96,21 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
     dataset: "cifar10",
     trainSize: 0,
     testSize: 0,
-    standard: { ...PAPER_RECIPE },
+    standard: PAPER_RECIPE,
     robust: { ...PAPER_RECIPE, eps: 0.5, steps: 7, stepSize: 0.1 },
     match: { size: 50000, steps: 1000, stepSize: 0.1, batchSize: 128 },
-    fresh: { ...PAPER_RECIPE },
-    evalAttack: { eps: 0.25, steps: 20, curve: [0.25, 0.5, 1, 2] },
+    fresh: PAPER_RECIPE,
+    evalAttack: { steps: 20, curve: [0.25, 0.5, 1, 2] },
   },
 };
 
-/** CLI description. */
-export const SPEC: CliSpec<Config> = {
-  name: "deno task sec3_1",
+/** CLI description; the experiment id is this file's name. */
+export const SPEC = defineExperiment<Config>(import.meta.url, {
   description:
     "Section 3.1 / Figure 2: robust (D_R) and non-robust (D_NR) datasets by representation matching",
   defaults: DEFAULTS,
   presets: PRESETS,
-  defaultPreset: "quick",
   keys: {
-    ...COMMON_KEYS,
     trainSize: { help: "training examples used for the source models (0 = all)", integer: true, min: 0 },
     testSize: { help: "test examples evaluated (0 = all)", integer: true, min: 0 },
     ...trainKeys("standard", "standard source model"),
@@ -119,7 +118,7 @@ export const SPEC: CliSpec<Config> = {
     "robust.eps": { help: "L2 radius of adversarial training", above: 0 },
     "robust.steps": { help: "PGD steps of adversarial training", integer: true, min: 1 },
     "robust.stepSize": { help: "PGD step of adversarial training", above: 0 },
-    "match.size": { help: "examples in D_R and D_NR", integer: true, min: 1 },
+    "match.size": { help: "examples in D_R and D_NR (and the control)", integer: true, min: 1 },
     "match.steps": { help: "normalized gradient steps of eq. 5", integer: true, min: 1 },
     "match.stepSize": { help: "L2 length of each step (pixels)", above: 0 },
     "match.start": {
@@ -127,180 +126,207 @@ export const SPEC: CliSpec<Config> = {
       choices: ["image", "noise"],
     },
     "match.batchSize": { help: "batch size of the construction", integer: true, min: 1 },
-    ...trainKeys("fresh", "fresh models trained on D_R and D_NR"),
-    "evalAttack.eps": { help: "L2 radius of the robust-accuracy evaluation", above: 0 },
+    ...trainKeys("fresh", "fresh models trained on D_R, D_NR and the control"),
     "evalAttack.steps": {
       help: "PGD steps of the evaluation (step size 2.5 eps / steps)",
       integer: true,
       min: 1,
     },
     "evalAttack.curve": { help: "eps values of the robust-accuracy curve", above: 0 },
+    "evalAttack.headlineMax": {
+      help: "headline eps = the smallest eps of the curve where the standard model is at most this accurate",
+      min: 0,
+      max: 1,
+    },
   },
-};
+});
 
-type ModelName = "standard" | "robust" | "d_r" | "d_nr";
+/** The models compared, in table order. */
+export const MODELS = ["standard", "robust", "d_r", "d_nr", "control"] as const;
+export type ModelName = typeof MODELS[number];
+const LABEL: Record<ModelName, string> = {
+  standard: "std training on D",
+  robust: "adv training on D",
+  d_r: "std training on D_R",
+  d_nr: "std training on D_NR",
+  control: "std training on a random subset of D (size of D_R)",
+};
 
 /** What main() returns (fractions). */
 export interface Results {
+  /** Accuracy at the headline eps. */
   models: Record<ModelName, { stdAcc: number; robustAcc: number }>;
   curve: { model: ModelName; eps: number; robustAcc: number }[];
   trainEps: number;
+  /** The headline eps and the rule that chose it. */
   evalEps: number;
+  evalEpsRule: string;
   representationDistance: { d_r: number; d_nr: number };
+  setSize: number;
   start: string;
-  paper: typeof PAPER;
-  table: string;
 }
 
-/** Starting points x0 [n, h, w, c]: a random other training image per example (paper) or uniform noise. */
-export function startingPoints(
-  split: Split,
-  pool: Split,
-  opts: { start: string; seed: number },
-): Float32Array {
-  const rng = createRng(opts.seed), d = imageSize(split);
-  const x0 = new Float32Array(split.n * d);
-  if (opts.start === "noise") {
-    for (let i = 0; i < x0.length; i++) x0[i] = rng.next();
-    return x0;
-  }
-  for (let i = 0; i < split.n; i++) {
-    let j = rng.int(pool.n);
-    while (pool.n > 1 && j === i) j = rng.int(pool.n);
-    x0.set(pool.x.subarray(j * d, (j + 1) * d), i * d);
-  }
-  return x0;
-}
-
-/** Builds D_R or D_NR by eq. 5 (cached by source model hash and construction settings). */
-async function buildMatched(
-  source: { model: ZooModel; hash: string },
-  split: Split,
-  x0: Float32Array,
-  name: string,
-  config: Config,
-) {
-  phase(
-    `build ${name}: match the ${
-      name === "d_r" ? "robust" : "standard"
-    } model's representation (eq. 5), ${config.match.steps} steps of ${config.match.stepSize}`,
-  );
-  const r = await cached("dataset", {
-    kind: name,
-    source: source.hash,
-    n: split.n,
-    match: config.match,
-    seed: config.seed,
-  }, {
-    enabled: config.cache,
-    build: () =>
-      matchRepresentationSplit(source.model, split, { x0, ...config.match, label: `match ${name}` }),
-    save: async (dir, v) => {
-      await writeNpy(join(dir, "x.npy"), { dtype: "float32", shape: [split.n, ...split.shape], data: v.x });
-      await writeNpy(join(dir, "rel.npy"), { dtype: "float32", shape: [split.n], data: v.relDistance });
-    },
-    load: async (dir) => {
-      const rel = (await readNpy(join(dir, "rel.npy"))).data as Float32Array;
-      return { x: (await readNpy(join(dir, "x.npy"))).data as Float32Array, relDistance: rel, distance: rel };
-    },
+/** Runs the experiment and writes out/<id>/. */
+export function main(config: Config, opts: RunOptions = {}): Promise<Results> {
+  return runExperiment(SPEC, config, opts, async (run) => {
+    const train = sourceRef(run.data, takeFirst(run.data.train, config.trainSize, "trainSize"));
+    const test = takeFirst(run.data.test, config.testSize, "testSize");
+    const sources = await trainSources(run, train, test);
+    const sets = await buildSets(run, sources, train);
+    const models: Record<ModelName, ZooModel> = {
+      standard: sources.standard.model,
+      robust: sources.robust.model,
+      ...(await trainFresh(run, sets)),
+    };
+    const curve = await robustnessCurve(models, test, config);
+    const { eps, rule } = headlineEps(curve, config.evalAttack);
+    const at = (n: ModelName, e: number) => curve.find((p) => p.model === n && p.eps === e)!.robustAcc;
+    const acc = Object.fromEntries(MODELS.map((n) => [n, { stdAcc: at(n, 0), robustAcc: at(n, eps) }]));
+    const results: Results = {
+      models: acc as Results["models"],
+      curve,
+      trainEps: config.robust.eps,
+      evalEps: eps,
+      evalEpsRule: rule,
+      representationDistance: { d_r: sets.d_r.rel, d_nr: sets.d_nr.rel },
+      setSize: sets.d_r.ref.split.n,
+      start: config.match.start,
+    };
+    await figures(run, sets, results);
+    for (const m of Object.values(models)) m.model.dispose();
+    return { results, summary: summarize(results, config) };
   });
-  const rel = r.value.relDistance.reduce((s, v) => s + v, 0) / split.n;
-  console.error(`${name}: mean representation distance ||g(x_r) - g(x)|| / ||g(x)|| = ${rel.toFixed(3)}`);
-  return { split: { ...split, x: r.value.x }, rel, hash: r.hash };
 }
 
-/** Runs the experiment and writes out/sec3_1/. */
-export async function main(
-  config: Config,
-  opts: { preset?: string; quiet?: boolean } = {},
-): Promise<Results> {
-  for (const a of [config.standard.arch, config.robust.arch, config.fresh.arch]) checkArch(a);
-  const run = await startRun("sec3_1", config, opts);
-  const { info } = run.data;
-  const C = info.numClasses;
-  const train = firstN(run.data.train, config.trainSize);
-  const test = firstN(run.data.test, config.testSize);
-  const dataId = sourceDataId(config.dataset, train);
-  const standard = await trainSource(train, {
+/** Step 1: the standard and the adversarially trained source models (cached; the standard one is sec3_2's). */
+async function trainSources(run: Run<Config>, train: DataRef, test: Split) {
+  const { config } = run, C = run.data.info.numClasses;
+  const common = { numClasses: C, seed: config.seed, cache: config.cache };
+  const standard = await trainRecipe(train, {
+    ...common,
     recipe: config.standard,
-    dataset: config.dataset,
-    numClasses: C,
-    seed: config.seed,
-    cache: config.cache,
+    role: "source",
+    key: "standard",
+    title: `source model: standard training of ${config.standard.arch} on ${train.split.n} images`,
   });
-  const { eps, steps, stepSize, ...robustRecipe } = config.robust;
-  const robust = await trainCached(config.robust.arch, train, {
-    data: dataId,
-    numClasses: C,
-    train: {
-      ...trainOptions(
-        robustRecipe,
-        deriveSeed(config.seed, "robust"),
-        `adversarial training ${config.robust.arch}`,
-      ),
-      adversarial: { threat: "l2", eps, steps, stepSize },
-    },
-    cache: config.cache,
+  requireUseful((await evaluate(standard.model, test)).acc, C, "standard");
+  const { eps, steps, stepSize, ...recipe } = config.robust;
+  const robust = await trainRecipe(train, {
+    ...common,
+    recipe,
+    role: "robust",
+    key: "robust",
+    adversarial: { threat: "l2", eps, steps, stepSize },
     title:
-      `robust source model: L2 adversarial training of ${config.robust.arch} (eps ${eps}, ${steps} steps of ${stepSize})`,
+      `robust source model: L2 adversarial training of ${recipe.arch} (eps ${eps}, ${steps} steps of ${stepSize})`,
   });
+  requireUseful((await evaluate(robust.model, test)).acc, C, "robust");
+  return { standard, robust };
+}
 
-  const targets = firstN(train, config.match.size);
-  const x0 = startingPoints(targets, train, {
+/** Step 2: D_R (robust model), D_NR (standard model) from the same starts, and the size-matched control set. */
+async function buildSets(
+  run: Run<Config>,
+  sources: Awaited<ReturnType<typeof trainSources>>,
+  train: DataRef,
+): Promise<{ d_r: MatchedSet; d_nr: MatchedSet; control: DataRef; x0: Float32Array; targets: Split }> {
+  const { config } = run, classNames = run.data.info.classNames;
+  const targets = firstN(train.split, config.match.size);
+  const targetRef = { split: targets, id: { ...train.id, name: `train[:${targets.n}]`, n: targets.n } };
+  const x0 = startingPoints(targets, train.split, {
     start: config.match.start,
     seed: deriveSeed(config.seed, "x0"),
   });
-  const dR = await buildMatched(robust, targets, x0, "d_r", config);
-  const dNR = await buildMatched(standard, targets, x0, "d_nr", config);
-  await exportDataset(run.outDir, "d_r", dR.split, { classNames: info.classNames });
-  await exportDataset(run.outDir, "d_nr", dNR.split, { classNames: info.classNames });
+  const common = { x0, match: config.match, seed: config.seed, cache: config.cache };
+  const d_r = await buildMatched(sources.robust, targetRef, {
+    ...common,
+    name: "d_r",
+    what: "robust model",
+  });
+  const d_nr = await buildMatched(sources.standard, targetRef, {
+    ...common,
+    name: "d_nr",
+    what: "standard model",
+  });
+  await exportDataset(run.outDir, "d_r", d_r.ref.split, { classNames });
+  await exportDataset(run.outDir, "d_nr", d_nr.ref.split, { classNames });
+  // the control: a seeded random subset of D as large as D_R, trained with D_R's recipe
+  const pick = createRng(deriveSeed(config.seed, "control")).permutation(train.split.n).slice(0, targets.n);
+  const control = derivedRef(
+    train,
+    "random_subset",
+    `${config.seed}:${targets.n}`,
+    subset(train.split, pick),
+  );
+  return { d_r, d_nr, control, x0, targets };
+}
 
-  const models: Partial<Record<ModelName, ZooModel>> = { standard: standard.model, robust: robust.model };
-  for (const [name, set] of [["d_r", dR], ["d_nr", dNR]] as const) {
-    models[name] = (await trainCached(config.fresh.arch, set.split, {
-      data: { dataset: config.dataset, name: `${name}(${set.hash})`, n: set.split.n },
-      numClasses: C,
-      train: trainOptions(
-        config.fresh,
-        deriveSeed(config.seed, `fresh_${name}`),
-        `train ${config.fresh.arch} on ${name}`,
-      ),
+/** Step 3: fresh standard models on D_R, D_NR and the control, all with the same recipe. */
+async function trainFresh(run: Run<Config>, sets: Awaited<ReturnType<typeof buildSets>>) {
+  const { config } = run;
+  const out = {} as Record<"d_r" | "d_nr" | "control", ZooModel>;
+  for (
+    const [name, ref] of [["d_r", sets.d_r.ref], ["d_nr", sets.d_nr.ref], ["control", sets.control]] as const
+  ) {
+    out[name] = (await trainRecipe(ref, {
+      numClasses: run.data.info.numClasses,
+      seed: config.seed,
       cache: config.cache,
-      title: `fresh standard ${config.fresh.arch} trained on ${name}`,
+      recipe: config.fresh,
+      role: `fresh_${name}`,
+      key: "fresh",
+      title: `fresh standard ${config.fresh.arch} trained on ${name} (${ref.split.n} images)`,
     })).model;
   }
+  return out;
+}
 
-  phase(`evaluate: standard accuracy and robust accuracy (L2 PGD, ${config.evalAttack.steps} steps)`);
-  const attack = (e: number) => ({
-    threat: "l2",
-    eps: e,
-    steps: config.evalAttack.steps,
-    stepSize: (2.5 * e) / config.evalAttack.steps,
-    seed: deriveSeed(config.seed, "eval"),
-  });
-  const names: ModelName[] = ["standard", "robust", "d_r", "d_nr"];
-  const acc = {} as Results["models"];
+/** Step 4: standard accuracy (eps 0) and robust accuracy (untargeted L2 PGD) of every model at every eps. */
+async function robustnessCurve(models: Record<ModelName, ZooModel>, test: Split, config: Config) {
+  const { steps, curve: eps } = config.evalAttack;
+  phase(`evaluate: standard accuracy and robust accuracy (L2 PGD, ${steps} steps) at eps ${eps.join(", ")}`);
   const curve: Results["curve"] = [];
-  for (const n of names) {
-    const r = evaluate(models[n]!, test, {
-      attack: attack(config.evalAttack.eps),
-      label: `robust acc ${n} (eps ${config.evalAttack.eps})`,
-    });
-    acc[n] = { stdAcc: r.acc, robustAcc: r.robustAcc! };
-    for (const e of config.evalAttack.curve) {
-      curve.push({
-        model: n,
+  for (const n of MODELS) {
+    curve.push({ model: n, eps: 0, robustAcc: (await evaluate(models[n], test)).acc });
+    for (const e of eps) {
+      const attack = {
+        threat: "l2",
         eps: e,
-        robustAcc: e === config.evalAttack.eps
-          ? r.robustAcc!
-          : evaluate(models[n]!, test, { attack: attack(e) }).robustAcc!,
-      });
+        steps,
+        stepSize: (2.5 * e) / steps,
+        seed: deriveSeed(config.seed, "eval"),
+      };
+      const r = await evaluate(models[n], test, { attack, label: `robust acc ${n} (eps ${e})` });
+      curve.push({ model: n, eps: e, robustAcc: r.robustAcc! });
     }
-    curve.push({ model: n, eps: 0, robustAcc: r.acc });
   }
+  return curve;
+}
 
+/** The headline eps: the smallest eps of the curve where the standard model's robust accuracy <= `headlineMax`
+ * (the largest eps when none is). */
+export function headlineEps(
+  curve: Results["curve"],
+  opts: { curve: number[]; headlineMax: number },
+): { eps: number; rule: string } {
+  const rule = `smallest eps of the curve where the standard model is at most ${pct(opts.headlineMax)}`;
+  const sorted = [...opts.curve].sort((a, b) => a - b);
+  const std = (e: number) => curve.find((p) => p.model === "standard" && p.eps === e)!.robustAcc;
+  const eps = sorted.find((e) => std(e) <= opts.headlineMax);
+  return eps === undefined
+    ? { eps: sorted[sorted.length - 1], rule: `${rule} (none is: the largest eps)` }
+    : { eps, rule };
+}
+
+/** Step 5: Fig 2a (targets, starts, D_R, D_NR), Fig 2b bars and the robustness curve. */
+async function figures(
+  run: Run<Config>,
+  sets: Awaited<ReturnType<typeof buildSets>>,
+  r: Results,
+): Promise<void> {
   phase("figures");
-  const [h, w, c] = train.shape, d = imageSize(train);
+  const { targets, x0 } = sets, names = run.data.info.classNames;
+  const [h, w, c] = targets.shape, d = imageSize(targets);
   const cell = (x: Float32Array, i: number, caption: string) => ({
     image: x.subarray(i * d, (i + 1) * d),
     h,
@@ -309,10 +335,10 @@ export async function main(
     caption,
   });
   const rows = Array.from({ length: Math.min(8, targets.n) }, (_, i) => [
-    cell(targets.x, i, info.classNames[targets.y[i]]),
+    cell(targets.x, i, names[targets.y[i]]),
     cell(x0, i, "start"),
-    cell(dR.split.x, i, `label ${info.classNames[targets.y[i]]}`),
-    cell(dNR.split.x, i, `label ${info.classNames[targets.y[i]]}`),
+    cell(sets.d_r.ref.split.x, i, `label ${names[targets.y[i]]}`),
+    cell(sets.d_nr.ref.split.x, i, `label ${names[targets.y[i]]}`),
   ]);
   await writeFileAtomic(
     join(run.outDir, "fig2a.png"),
@@ -322,33 +348,22 @@ export async function main(
       scale: 3,
     }),
   );
-  const label: Record<ModelName, string> = {
-    standard: "std training on D",
-    robust: "adv training on D",
-    d_r: "std training on D_R",
-    d_nr: "std training on D_NR",
-  };
-  const bars = names.flatMap((n) => [
-    { model: label[n], metric: "standard accuracy", value: 100 * acc[n].stdAcc, source: "ours" },
-    {
-      model: label[n],
-      metric: `robust accuracy (eps ${config.evalAttack.eps})`,
-      value: 100 * acc[n].robustAcc,
-      source: "ours",
-    },
+  const bars = MODELS.flatMap((n) => [
+    { model: LABEL[n], metric: "standard accuracy", value: 100 * r.models[n].stdAcc },
+    { model: LABEL[n], metric: `robust accuracy (eps ${r.evalEps})`, value: 100 * r.models[n].robustAcc },
   ]);
   await saveChart(run.outDir, "fig2b", {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: {
-      text: `Figure 2b (${config.dataset}): standard and robust test accuracy`,
-      subtitle: `robust: L2 PGD eps ${config.evalAttack.eps}, ${config.evalAttack.steps} steps`,
+      text: `Figure 2b (${run.config.dataset}): standard and robust test accuracy`,
+      subtitle: `robust: L2 PGD eps ${r.evalEps}, ${run.config.evalAttack.steps} steps`,
     },
     data: { values: bars },
-    width: 120,
+    width: 110,
     height: 240,
     mark: "bar",
     encoding: {
-      column: { field: "model", type: "nominal", title: null, sort: names.map((n) => label[n]) },
+      column: { field: "model", type: "nominal", title: null, sort: MODELS.map((n) => LABEL[n]) },
       x: { field: "metric", type: "nominal", axis: null },
       y: { field: "value", type: "quantitative", title: "test accuracy (%)", scale: { domain: [0, 100] } },
       color: { field: "metric", type: "nominal", title: null, legend: { orient: "bottom" } },
@@ -357,58 +372,74 @@ export async function main(
   await saveChart(run.outDir, "robust_curve", {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "Robust accuracy vs L2 eps (App. D.2)",
-    data: { values: curve.map((p) => ({ ...p, model: label[p.model], robustAcc: 100 * p.robustAcc })) },
+    data: { values: r.curve.map((p) => ({ ...p, model: LABEL[p.model], robustAcc: 100 * p.robustAcc })) },
     width: 360,
     height: 240,
     mark: { type: "line", point: true },
     encoding: {
       x: { field: "eps", type: "quantitative", title: "L2 eps" },
       y: { field: "robustAcc", type: "quantitative", title: "accuracy (%)", scale: { domain: [0, 100] } },
-      color: { field: "model", type: "nominal" },
+      color: { field: "model", type: "nominal", sort: MODELS.map((n) => LABEL[n]) },
     },
   });
-  const table = markdownTable(
-    [
-      "model",
-      "std acc (ours)",
-      `robust acc eps ${config.evalAttack.eps} (ours)`,
-      "std acc (paper)",
-      "robust acc eps 0.25 (paper)",
-    ],
-    names.map((
-      n,
-    ) => [
-      label[n],
-      formatPct(acc[n].stdAcc),
-      formatPct(acc[n].robustAcc),
-      formatPct(PAPER[n].stdAcc),
-      formatPct(PAPER[n].robustAcc),
-    ]),
-  );
-  await writeFileAtomic(join(run.outDir, "fig2b.md"), table + "\n");
-  const results: Results = {
-    models: acc,
-    curve,
-    trainEps: eps,
-    evalEps: config.evalAttack.eps,
-    representationDistance: { d_r: dR.rel, d_nr: dNR.rel },
-    start: config.match.start,
-    paper: PAPER,
-    table,
-  };
-  const full = await finishRun(run, results);
-  if (!opts.quiet) {
-    console.log(`\nFigure 2b (${config.dataset}, preset ${opts.preset ?? "-"}, ${full.runSeconds} s):\n`);
-    console.log(table);
-    console.log(
-      `\nrepresentation distance reached (relative): D_R ${dR.rel.toFixed(3)}, D_NR ${dNR.rel.toFixed(3)}`,
-    );
-    console.log(
-      `wrote ${run.outDir}/: config.json results.json fig2a.png fig2b.png fig2b.svg robust_curve.png d_r_{x,y}.npy d_nr_{x,y}.npy`,
-    );
-  }
-  for (const m of Object.values(models)) m?.model.dispose();
-  return full;
 }
 
-if (import.meta.main) cli(SPEC, (config, { preset }) => main(config, { preset }));
+/** Fig 2b beside the paper's, the robustness curve as a table, and what the control says. */
+export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAttack">): Summary {
+  const paper = FIG2B.models as Record<string, { stdAcc: number; robustAcc: number }>;
+  const epsList = [...config.evalAttack.curve].sort((a, b) => a - b);
+  const at = (n: ModelName, e: number) => r.curve.find((p) => p.model === n && p.eps === e)?.robustAcc;
+  return {
+    title: "Section 3.1 / Figure 2: robust and non-robust datasets",
+    claim:
+      "Standard training on D_R gives robustness; standard training on D_NR gives accuracy without robustness.",
+    order: 31,
+    tables: [
+      {
+        caption:
+          `Standard and robust test accuracy (${config.dataset}); headline eps ${r.evalEps}: ${r.evalEpsRule}. ` +
+          `D_R, D_NR and the control have ${r.setSize} images each.`,
+        headers: [
+          "model",
+          "std acc (ours)",
+          `robust acc, eps ${r.evalEps} (ours)`,
+          "std acc (paper)",
+          `robust acc, eps ${FIG2B.eps} (paper)`,
+        ],
+        rows: MODELS.map((n) => [
+          LABEL[n],
+          pct(r.models[n].stdAcc),
+          pct(r.models[n].robustAcc),
+          pct(paper[n]?.stdAcc),
+          pct(paper[n]?.robustAcc),
+        ]),
+      },
+      {
+        caption: "Robust accuracy over eps (untargeted L2 PGD)",
+        headers: ["model", ...epsList.map((e) => `eps ${e}`)],
+        rows: MODELS.map((n) => [LABEL[n], ...epsList.map((e) => pct(at(n, e)))]),
+      },
+    ],
+    charts: [
+      oursVsPaperBars(
+        "Figure 2b: robust accuracy",
+        MODELS.flatMap((n) => [
+          { label: n, source: "ours" as const, value: 100 * r.models[n].robustAcc },
+          ...(paper[n] ? [{ label: n, source: "paper" as const, value: 100 * paper[n].robustAcc }] : []),
+        ]),
+        "robust accuracy (%)",
+      ),
+    ],
+    figures: ["fig2a.png", "fig2b.png", "robust_curve.png"],
+    notes: [
+      `representation distance reached (relative): D_R ${r.representationDistance.d_r.toFixed(3)}, D_NR ${
+        r.representationDistance.d_nr.toFixed(3)
+      }`,
+      `D_R vs the size-matched control at eps ${r.evalEps}: ${pct(r.models.d_r.robustAcc)} vs ${
+        pct(r.models.control.robustAcc)
+      } (claim 2 needs D_R above the control, not only above the standard model)`,
+    ],
+  };
+}
+
+if (import.meta.main) cli(SPEC, main);

@@ -1,30 +1,44 @@
-// The harness every experiment entry shares: common config keys, start-up (backend, data, config.json),
-// results.json with run time, and the CLI wrapper. Each experiments/secX.ts keeps only its own science.
+// The skeleton every experiment entry shares: its id (from the entry file's name), common config keys, the run
+// (backend, data, a staged out dir swapped in only when complete), the summary printed and saved, the CLI.
 import * as tf from "@tensorflow/tfjs";
-import { join } from "node:path";
-import { type CliSpec, type KeySpec, parseCli } from "./config.ts";
-import { runMain } from "./errors.ts";
-import { resolveOutDir, type RunMeta, writeJsonAtomic, writeRunConfig } from "./output.ts";
+import { basename, extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type CliSpec, type DeepPartial, type KeySpec, parseCli, validateConfig } from "./config.ts";
+import { runMain, UserError } from "./errors.ts";
+import { assertWritableDir, openRunDir, type RunMeta, writeJsonAtomic, writeRunConfig } from "./output.ts";
 import { type BackendInfo, BACKENDS, initBackend } from "./backend/mod.ts";
-import { type Dataset, DATASETS, loadDataset } from "./data/registry.ts";
-import { ARCHITECTURES } from "./models.ts";
-import type { TrainOptions } from "./train.ts";
+import { type Dataset, loadDataset, type Split, validateDatasetName } from "./data/registry.ts";
+import { firstN } from "./data/batch.ts";
+import { type Summary, summaryMarkdown } from "./summary.ts";
 
 /** Keys every experiment config has. */
 export interface CommonConfig {
   /** Seed of every random choice in the run. */
   seed: number;
-  /** Output directory; "" means out/<experiment>. */
+  /** Output directory; "" means out/<experiment id>. */
   out: string;
-  /** tfjs backend: auto | tensorflow | fast | wasm | cpu. */
+  /** tfjs backend: auto | tensorflow | fast | wasm | cpu (and webgpu where available). */
   backend: string;
-  /** Dataset name from the registry. */
+  /** Dataset: a registered name, npy:DIR or folder:DIR. */
   dataset: string;
   /** Directory to read the dataset from; "" searches the default places. */
   dataDir: string;
+  /** Train on an exported dataset (`out/sec3_2/d_det` reads d_det_{x,y}.npy); "" = the dataset's own. */
+  trainFrom: string;
   /** Reuse cached source models and built datasets (out/cache). */
   cache: boolean;
 }
+
+/** Defaults of the common keys. */
+export const COMMON_DEFAULTS: CommonConfig = {
+  seed: 0,
+  out: "",
+  backend: "auto",
+  dataset: "fashion-mnist",
+  dataDir: "",
+  trainFrom: "",
+  cache: true,
+};
 
 /** Help and constraints of the common keys (merge into each experiment's key specs). */
 export const COMMON_KEYS: Record<keyof CommonConfig, KeySpec> = {
@@ -32,20 +46,83 @@ export const COMMON_KEYS: Record<keyof CommonConfig, KeySpec> = {
     help: "seed of every random choice (weights, shuffles, attack starts, targets)",
     integer: true,
     min: 0,
+    max: 2 ** 32 - 1,
   },
   out: { help: 'output directory ("" = out/<experiment>)' },
   backend: { help: "tfjs backend", choices: BACKENDS },
-  dataset: { help: "dataset", choices: Object.keys(DATASETS) },
+  dataset: {
+    help: "dataset: a registered name, npy:DIR or folder:DIR",
+    check: (v) => validateDatasetName(String(v)),
+  },
   dataDir: { help: 'read the dataset only from this directory ("" = default places)' },
+  trainFrom: {
+    help:
+      'train on an exported set, e.g. out/sec3_2/d_det (reads d_det_x.npy, d_det_y.npy); "" = the dataset\'s',
+  },
   cache: { help: "reuse cached source models and built datasets under out/cache" },
 };
 
+/** The experiment id of an entry file: its name without extension (experiments/my_idea.ts -> "my_idea"). */
+export function experimentId(entryUrl: string | URL): string {
+  const u = String(entryUrl);
+  const path = u.startsWith("file:") ? fileURLToPath(u) : u;
+  return basename(path, extname(path));
+}
+
+/** What an experiment declares: the CLI spec (its id comes from the entry file) plus its report order. */
+export interface ExperimentSpec<C> extends CliSpec<C> {
+  /** Experiment id = the entry file's name: out/<id>/ and the report section. */
+  id: string;
+}
+
+/**
+ * Declares an experiment from its entry file's `import.meta.url`: the id, out dir and command follow the file
+ * name, so a copy under a new name writes only its own out dir.
+ */
+export function defineExperiment<C extends CommonConfig>(
+  entryUrl: string | URL,
+  def: {
+    description: string;
+    defaults: C;
+    presets: Record<string, DeepPartial<C>>;
+    keys: Record<string, KeySpec>;
+  },
+): ExperimentSpec<C> {
+  const id = experimentId(entryUrl);
+  const path = String(entryUrl).startsWith("file:") ? fileURLToPath(String(entryUrl)) : String(entryUrl);
+  const rel = path.includes("/experiments/") ? `experiments/${path.split("/experiments/").pop()}` : path;
+  return {
+    id,
+    name: `deno run -A ${rel}`,
+    description: def.description,
+    defaults: def.defaults,
+    presets: def.presets,
+    defaultPreset: "quick" in def.presets ? "quick" : undefined,
+    keys: { ...COMMON_KEYS, ...def.keys },
+  };
+}
+
+/** The out dir of a run: --out, or out/<experiment id>. */
+export function outDirOf(spec: { id: string }, config: { out: string }): string {
+  return config.out !== "" ? config.out : join("out", spec.id);
+}
+
+/** Options of a run started from code or the CLI. */
+export interface RunOptions {
+  preset?: string;
+  /** No config dump, no summary print (tests). */
+  quiet?: boolean;
+}
+
 /** Everything a running experiment needs from the harness. */
 export interface Run<C extends CommonConfig> {
-  experiment: string;
+  id: string;
   config: C;
   preset: string | null;
+  /** Where this run writes its files (a staging dir, swapped into `target` when the run completes). */
   outDir: string;
+  /** The out dir the user asked for. */
+  target: string;
   backend: BackendInfo;
   data: Dataset;
   meta: RunMeta;
@@ -53,45 +130,7 @@ export interface Run<C extends CommonConfig> {
   t0: number;
 }
 
-/** Prints the resolved config, selects the backend, writes config.json and loads the dataset. */
-export async function startRun<C extends CommonConfig>(
-  experiment: string,
-  config: C,
-  opts: { preset?: string; quiet?: boolean } = {},
-): Promise<Run<C>> {
-  const t0 = performance.now();
-  if (!opts.quiet) console.error(`${experiment}: resolved config\n${JSON.stringify(config, null, 2)}`);
-  const backend = await initBackend(config.backend, { quiet: opts.quiet });
-  const outDir = await resolveOutDir(experiment, config.out);
-  const data = await loadDataset(config.dataset, config.dataDir ? { dir: config.dataDir } : {});
-  const meta = await writeRunConfig(outDir, config, {
-    backend: backend.name,
-    seed: config.seed,
-    preset: opts.preset,
-    tfjs: tf.version.tfjs,
-  });
-  return { experiment, config, preset: opts.preset ?? null, outDir, backend, data, meta, t0 };
-}
-
-/** Adds run metadata (runSeconds, backend, dataset, preset) to `results` and writes results.json atomically. */
-export async function finishRun<C extends CommonConfig, R extends object>(
-  run: Run<C>,
-  results: R,
-): Promise<R & RunSummary> {
-  const full = {
-    ...results,
-    experiment: run.experiment,
-    dataset: run.config.dataset,
-    preset: run.preset,
-    backend: run.backend.name,
-    runSeconds: Math.round((performance.now() - run.t0) / 100) / 10,
-    gitCommit: run.meta.gitCommit,
-  };
-  await writeJsonAtomic(join(run.outDir, "results.json"), full);
-  return full;
-}
-
-/** The run metadata finishRun adds to every results.json. */
+/** The run metadata written into every results.json beside the results. */
 export interface RunSummary {
   experiment: string;
   dataset: string;
@@ -99,12 +138,86 @@ export interface RunSummary {
   backend: string;
   runSeconds: number;
   gitCommit: string | null;
+  summary: Summary;
+}
+
+/** What an experiment body returns: its results (results.json) and its summary for people. */
+export interface Outcome<R> {
+  results: R;
+  summary: Summary;
+}
+
+/**
+ * Runs an experiment: validates the config, checks the out dir is writable, locks and stages it, prints the
+ * config, selects the backend, loads the data, writes config.json, runs `body`, writes results.json with the
+ * summary and swaps the staged dir into place. A failed run leaves the previous complete run untouched.
+ */
+export async function runExperiment<C extends CommonConfig, R extends object>(
+  spec: ExperimentSpec<C>,
+  config: C,
+  opts: RunOptions,
+  body: (run: Run<C>) => Promise<Outcome<R>>,
+): Promise<R & RunSummary> {
+  const t0 = performance.now();
+  validateConfig(config, spec.keys);
+  const target = outDirOf(spec, config);
+  await assertWritableDir(target);
+  const dir = await openRunDir(target);
+  try {
+    if (!opts.quiet) console.error(`${spec.id}: resolved config\n${JSON.stringify(config, null, 2)}`);
+    const backend = await initBackend(config.backend, { quiet: opts.quiet });
+    const data = await loadDataset(config.dataset, {
+      ...(config.dataDir ? { dir: config.dataDir } : {}),
+      ...(config.trainFrom ? { trainFrom: config.trainFrom } : {}),
+    });
+    const meta = await writeRunConfig(dir.path, config, {
+      backend: backend.name,
+      seed: config.seed,
+      preset: opts.preset,
+      tfjs: tf.version.tfjs,
+    });
+    const run: Run<C> = {
+      id: spec.id,
+      config,
+      preset: opts.preset ?? null,
+      outDir: dir.path,
+      target,
+      backend,
+      data,
+      meta,
+      t0,
+    };
+    const { results, summary } = await body(run);
+    const full = {
+      ...results,
+      experiment: spec.id,
+      dataset: config.dataset,
+      preset: run.preset,
+      backend: backend.name,
+      runSeconds: Math.round((performance.now() - t0) / 100) / 10,
+      gitCommit: meta.gitCommit,
+      summary,
+    };
+    await writeJsonAtomic(join(dir.path, "results.json"), full);
+    await dir.commit();
+    if (!opts.quiet) {
+      console.log(`\n${summaryMarkdown(summary)}\n`);
+      console.log(
+        `(${config.dataset}, preset ${run.preset ?? "-"}, ${full.runSeconds} s, backend ${backend.name}); ` +
+          `wrote ${target}/: ${[...Deno.readDirSync(target)].map((e) => e.name).sort().join(" ")}`,
+      );
+    }
+    return full;
+  } catch (err) {
+    await dir.abort();
+    throw err;
+  }
 }
 
 /** CLI entry: parses argv with the spec (presets, overrides, --help) and runs `main`, with clean errors. */
 export function cli<C>(
   spec: CliSpec<C>,
-  main: (config: C, opts: { preset: string }) => Promise<unknown>,
+  main: (config: C, opts: RunOptions) => Promise<unknown>,
 ): void {
   runMain(async () => {
     const parsed = parseCli(Deno.args, spec);
@@ -114,68 +227,30 @@ export function cli<C>(
   });
 }
 
-/** A training recipe as it appears in an experiment config. */
-export interface TrainConfig {
-  arch: string;
-  epochs: number;
-  batchSize: number;
-  optimizer: "sgd" | "adam";
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  schedule: "step" | "cosine" | "constant";
-  augment: boolean;
-  inputNoise: number;
+/** The first `n` examples of a split (0 = all); says so on stderr when the split has fewer than asked. */
+export function takeFirst(split: Split, n: number, what: string): Split {
+  if (n > split.n) {
+    console.error(
+      `note: --${what}=${n} is more than the ${split.n} examples there are; using all ${split.n}`,
+    );
+  }
+  return firstN(split, n);
 }
 
-/** The default recipe of the quick presets (reference CNN, Adam 1e-3, cosine schedule). */
-export const TRAIN_DEFAULTS: TrainConfig = {
-  arch: "cnn",
-  epochs: 3,
-  batchSize: 128,
-  optimizer: "adam",
-  lr: 1e-3,
-  momentum: 0.9,
-  weightDecay: 0,
-  schedule: "cosine",
-  augment: false,
-  inputNoise: 0,
-};
-
-/** The authors' CIFAR-10 recipe (robustness library defaults): ResNet-50, SGD 0.1, momentum 0.9, weight decay
- * 5e-4, batch 128, 150 epochs with lr x0.1 steps, random crop + flip. Used by every `paper` preset. */
-export const PAPER_RECIPE: TrainConfig = {
-  arch: "resnet50",
-  epochs: 150,
-  batchSize: 128,
-  optimizer: "sgd",
-  lr: 0.1,
-  momentum: 0.9,
-  weightDecay: 5e-4,
-  schedule: "step",
-  augment: true,
-  inputNoise: 0,
-};
-
-/** Key specs of a TrainConfig stored under `prefix` (e.g. "source"). */
-export function trainKeys(prefix: string, what: string): Record<string, KeySpec> {
-  const p = prefix;
-  return {
-    [`${p}.arch`]: { help: `architecture of the ${what}`, choices: ARCHITECTURES },
-    [`${p}.epochs`]: { help: `training epochs of the ${what}`, above: 0 },
-    [`${p}.batchSize`]: { help: "batch size", integer: true, min: 1 },
-    [`${p}.optimizer`]: { help: "optimizer", choices: ["sgd", "adam"] },
-    [`${p}.lr`]: { help: "initial learning rate", above: 0 },
-    [`${p}.momentum`]: { help: "SGD momentum", min: 0, max: 1 },
-    [`${p}.weightDecay`]: { help: "L2 weight decay", min: 0 },
-    [`${p}.schedule`]: { help: "learning-rate schedule", choices: ["step", "cosine", "constant"] },
-    [`${p}.augment`]: { help: "random crop + flip (CIFAR-10)" },
-    [`${p}.inputNoise`]: { help: "std of Gaussian input noise during training", min: 0 },
-  };
-}
-
-/** Converts a config recipe into trainModel options. */
-export function trainOptions(t: TrainConfig, seed: number, label: string): TrainOptions {
-  const { arch: _arch, ...rest } = t;
-  return { ...rest, seed, label };
+/**
+ * Stops a run whose source model is near chance (below `factor` x chance accuracy on the test set): a dataset
+ * built from it would say nothing. `key` is the recipe's config prefix, named in the fix.
+ */
+export function requireUseful(acc: number, numClasses: number, key: string, factor = 1.5): void {
+  const chance = 1 / numClasses;
+  if (acc < factor * chance) {
+    throw new UserError(
+      `the ${key} model reached only ${(100 * acc).toFixed(1)}% test accuracy (chance ${
+        (100 * chance).toFixed(1)
+      }%, needed at least ${
+        (100 * factor * chance).toFixed(1)
+      }%); nothing built from it would be meaningful. ` +
+        `Check --${key}.lr, --${key}.epochs and --${key}.optimizer`,
+    );
+  }
 }

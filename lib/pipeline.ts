@@ -1,48 +1,96 @@
-// Cached building blocks the experiments share: train a model, build the relabelled D_rand / D_det datasets.
+// Cached building blocks the experiments share: train a model on a set, build a relabelled set (Section 3.2) or a
+// representation-matched set (Section 3.1). Each cache key holds the config, the data's content and the code.
+import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { attackSplit } from "./attacks.ts";
-import { cached } from "./cache.ts";
+import {
+  expectationOverTransforms,
+  flip,
+  gaussianNoise,
+  matchRepresentationSplit,
+  type Objective,
+  perturbSplit,
+  targeted,
+  type Transform,
+  translate,
+} from "./attacks.ts";
+import { cached, sourceHash } from "./cache.ts";
 import { loadModel, saveModel } from "./checkpoint.ts";
+import { imageSize } from "./data/batch.ts";
 import { readNpy, writeNpy } from "./data/npy.ts";
-import type { Split } from "./data/registry.ts";
+import type { Dataset, Split } from "./data/registry.ts";
 import { createModel, type ZooModel } from "./models.ts";
 import { phase } from "./progress.ts";
+import type { AttackConfig, EotConfig, TrainConfig } from "./recipes.ts";
+import { trainOptions } from "./recipes.ts";
+import { relabel, RELABEL_RULES } from "./relabel.ts";
 import { createRng, deriveSeed } from "./rng.ts";
 import { trainModel, type TrainOptions } from "./train.ts";
-import { type TrainConfig, trainOptions } from "./experiment.ts";
 
-/** Identifies a training set for the cache: the dataset, how it was derived, and its size. */
-export interface DataId {
-  dataset: string;
-  /** e.g. "train[:20000]" or "d_det(<hash>)". */
-  name: string;
-  n: number;
+/** A training set with its cache identity: the data's content, how it was derived, and its size. */
+export interface DataRef {
+  split: Split;
+  /** e.g. { data: "<fingerprint>", name: "train[:20000]" } or { data: ..., name: "d_det(<hash>)" }. */
+  id: { data: string; name: string; n: number };
 }
 
-/** The cache identity of the first `split.n` training examples of a dataset. */
-export function sourceDataId(dataset: string, split: Split): DataId {
-  return { dataset, name: `train[:${split.n}]`, n: split.n };
+/** The first `split.n` training examples of a loaded dataset as a DataRef. */
+export function sourceRef(data: Dataset, split: Split): DataRef {
+  return { split, id: { data: data.fingerprint, name: `train[:${split.n}]`, n: split.n } };
 }
 
-/** Trains `arch` on `split` (or loads the identical model from the cache). */
-export async function trainCached(arch: string, split: Split, opts: {
-  data: DataId;
+/** A derived set (built from `parent` with the artifact `hash`) as a DataRef. */
+export function derivedRef(parent: DataRef, name: string, hash: string, split: Split): DataRef {
+  return { split, id: { data: parent.id.data, name: `${name}(${hash})`, n: split.n } };
+}
+
+/** The files whose code decides a trained model's or built dataset's bytes (lib + the backend's kernels). */
+function codeFiles(): URL[] {
+  const here = (p: string) => new URL(p, import.meta.url);
+  const native = here("./backend/native/");
+  const nativeFiles = [...Deno.readDirSync(native)].filter((e) => e.isFile && /\.(c|h)$/.test(e.name))
+    .map((e) => new URL(e.name, native));
+  return [
+    here("./pipeline.ts"),
+    here("./train.ts"),
+    here("./attacks.ts"),
+    here("./models.ts"),
+    here("./checkpoint.ts"),
+    here("./backend/mod.ts"),
+    ...nativeFiles,
+  ];
+}
+
+/** Hash of codeFiles() and their local imports (sourceHash memoizes it per process). */
+const codeHash = (): Promise<string> => sourceHash(codeFiles());
+
+/** Trains `arch` on a set (or loads the identical model from the cache). */
+export async function trainCached(arch: string, set: DataRef, opts: {
   numClasses: number;
   train: TrainOptions;
   cache: boolean;
   title: string;
 }): Promise<{ model: ZooModel; hash: string; hit: boolean }> {
   phase(opts.title);
-  const { label: _l, ...trainKey } = opts.train;
-  const r = await cached("model", { arch, data: opts.data, numClasses: opts.numClasses, train: trainKey }, {
+  const { label: _l, configKey: _k, optimizer, ...rest } = opts.train;
+  if (typeof optimizer !== "string") {
+    throw new TypeError("trainCached: the optimizer must be a registered name");
+  }
+  const key = {
+    arch,
+    data: set.id,
+    numClasses: opts.numClasses,
+    train: { ...rest, optimizer },
+    code: await codeHash(),
+  };
+  const r = await cached("model", key, {
     enabled: opts.cache,
-    build: () => {
+    build: async () => {
       const model = createModel(arch, {
-        inputShape: split.shape,
+        inputShape: set.split.shape,
         numClasses: opts.numClasses,
         seed: deriveSeed(opts.train.seed, "init"),
       });
-      trainModel(model, split, { ...opts.train, label: opts.train.label ?? `train ${arch}` });
+      await trainModel(model, set.split, { ...opts.train, label: opts.train.label ?? `train ${arch}` });
       return model;
     },
     save: (dir, m) => saveModel(m, dir),
@@ -52,38 +100,57 @@ export async function trainCached(arch: string, split: Split, opts: {
 }
 
 /**
- * The standard source model every section starts from: `recipe.arch` trained on `split` with the seed label
- * "source", so sec3_1, sec3_2 and sec3_3 share one cache entry whenever their recipes match.
+ * Trains a recipe on a set with the seed label `role` (e.g. "source", "fresh_d_rand"); `key` is the recipe's
+ * config prefix (named in errors). Sections that use the same recipe, set and role share one cache entry.
  */
-export function trainSource(split: Split, opts: {
+export function trainRecipe(set: DataRef, opts: {
   recipe: TrainConfig;
-  dataset: string;
+  role: string;
+  key: string;
   numClasses: number;
   seed: number;
   cache: boolean;
+  title: string;
+  adversarial?: TrainOptions["adversarial"];
 }): Promise<{ model: ZooModel; hash: string; hit: boolean }> {
   const arch = opts.recipe.arch;
-  return trainCached(arch, split, {
-    data: sourceDataId(opts.dataset, split),
+  return trainCached(arch, set, {
     numClasses: opts.numClasses,
-    train: trainOptions(opts.recipe, deriveSeed(opts.seed, "source"), `train source ${arch}`),
+    train: {
+      ...trainOptions(
+        opts.recipe,
+        deriveSeed(opts.seed, opts.role),
+        `train ${arch} (${opts.role})`,
+        opts.key,
+      ),
+      adversarial: opts.adversarial ?? null,
+    },
     cache: opts.cache,
-    title: `source model: standard training of ${arch} on ${split.n} images`,
+    title: opts.title,
   });
 }
 
-/** Targeted L2 PGD settings of eq. 6 (pixel units). */
-export interface RelabelAttack {
-  eps: number;
-  steps: number;
-  stepSize: number;
-  batchSize: number;
+/** The transformations an EOT config asks for. */
+export function eotTransforms(e: EotConfig): Transform[] {
+  return [
+    ...(e.translate > 0 ? [translate(e.translate)] : []),
+    ...(e.flip ? [flip] : []),
+    ...(e.noise > 0 ? [gaussianNoise(e.noise)] : []),
+  ];
+}
+
+/** The targeted objective of eq. 6 toward `targets`, averaged over transformations when `eot` asks for it. */
+export function relabelObjective(targets: tf.Tensor1D, eot: EotConfig, seed: number): Objective {
+  const transforms = eotTransforms(eot);
+  if (eot.samples === 1 && transforms.length === 0) return targeted(targets);
+  return expectationOverTransforms(targeted(targets), { samples: eot.samples, transforms, seed });
 }
 
 /** A relabelled dataset with its construction statistics. */
 export interface RelabelledSet {
-  split: Split;
-  /** Original labels y [n] (the new labels are split.y = t). */
+  /** The set (x_adv, labelled t) with its cache identity. */
+  ref: DataRef;
+  /** Original labels y [n] (the new labels are ref.split.y = t). */
   original: Uint8Array;
   /** Fraction of examples the source model classifies as t after the attack. */
   attackSuccess: number;
@@ -92,57 +159,69 @@ export interface RelabelledSet {
   hash: string;
 }
 
-/** Targets for D_rand (uniform over the other classes, seeded) or D_det (t = (y + 1) mod C). [n] */
-export function relabelTargets(
-  y: Uint8Array,
-  mode: "rand" | "det",
-  opts: { numClasses: number; seed: number },
-): Uint8Array {
-  const C = opts.numClasses;
-  if (mode === "det") return Uint8Array.from(y, (v) => (v + 1) % C);
-  const rng = createRng(opts.seed);
-  return Uint8Array.from(y, (v) => (v + 1 + rng.int(C - 1)) % C);
+/**
+ * The cache key of a relabelled set: the source model, the set's identity, the rule (its name and source text,
+ * so editing a rule rebuilds), the attack, the seed and the code.
+ */
+export async function relabelledKey(
+  sourceHash: string,
+  set: DataRef,
+  opts: { rule: string; attack: AttackConfig; seed: number },
+): Promise<Record<string, unknown>> {
+  return {
+    kind: "relabelled",
+    rule: { name: opts.rule, source: RELABEL_RULES.get(opts.rule).toString() },
+    source: sourceHash,
+    data: set.id,
+    attack: opts.attack,
+    seed: opts.seed,
+    code: await codeHash(),
+  };
 }
 
 /**
- * Section 3.2 (Fig 6): x_adv = targeted L2 PGD toward t on the standard source model, relabelled as t.
- * Cached by source model hash, mode and attack settings.
+ * Section 3.2 (Fig 6): x_adv = targeted L2 PGD toward t = rule(y) on the source model, relabelled as t. Cached
+ * by the source model, the set, the rule (name and source text), the attack and the seed.
  */
-export async function buildRelabelled(source: { model: ZooModel; hash: string }, split: Split, opts: {
-  mode: "rand" | "det";
+export async function buildRelabelled(source: { model: ZooModel; hash: string }, set: DataRef, opts: {
+  rule: string;
   numClasses: number;
-  attack: RelabelAttack;
+  attack: AttackConfig;
   seed: number;
   cache: boolean;
 }): Promise<RelabelledSet> {
+  const { rule, attack } = opts;
   phase(
-    `build d_${opts.mode}: targeted L2 PGD (eps ${opts.attack.eps}, ${opts.attack.steps} steps of ${opts.attack.stepSize})`,
+    `build ${rule}: targeted L2 PGD (eps ${attack.eps}, ${attack.steps} steps of ${attack.stepSize}${
+      attack.eot.samples > 1 ? `, EOT over ${attack.eot.samples}` : ""
+    })`,
   );
-  const targets = relabelTargets(split.y, opts.mode, {
-    numClasses: opts.numClasses,
-    seed: deriveSeed(opts.seed, `targets_${opts.mode}`),
-  });
+  const split = set.split;
+  const targets = relabel(
+    rule,
+    split.y,
+    opts.numClasses,
+    createRng(deriveSeed(opts.seed, `targets_${rule}`)),
+  );
   type Built = {
     x: Float32Array;
     t: Uint8Array;
     y: Uint8Array;
     stats: { attackSuccess: number; meanDeltaL2: number };
   };
-  const r = await cached<Built>("dataset", {
-    kind: `d_${opts.mode}`,
-    source: source.hash,
-    n: split.n,
-    attack: opts.attack,
-    seed: opts.seed,
-  }, {
+  const r = await cached<Built>("dataset", await relabelledKey(source.hash, set, opts), {
     enabled: opts.cache,
-    build: () => {
-      const a = attackSplit(source.model, split, {
+    build: async () => {
+      const a = await perturbSplit(source.model, split, {
         threat: "l2",
-        ...opts.attack,
+        eps: attack.eps,
+        steps: attack.steps,
+        stepSize: attack.stepSize,
+        batchSize: attack.batchSize,
         targets,
-        seed: deriveSeed(opts.seed, `attack_${opts.mode}`),
-        label: `attack d_${opts.mode}`,
+        objective: (b) => relabelObjective(b.targets!, attack.eot, b.seed),
+        seed: deriveSeed(opts.seed, `attack_${rule}`),
+        label: `attack ${rule}`,
       });
       const attackSuccess = a.success.reduce((s, v) => s + v, 0) / split.n;
       const meanDeltaL2 = a.deltaL2.reduce((s, v) => s + v, 0) / split.n;
@@ -163,14 +242,95 @@ export async function buildRelabelled(source: { model: ZooModel; hash: string },
   });
   const b = r.value;
   console.error(
-    `d_${opts.mode}: attack success ${(100 * b.stats.attackSuccess).toFixed(1)}%, mean ||delta||_2 ${
+    `${rule}: attack success ${(100 * b.stats.attackSuccess).toFixed(1)}%, mean ||delta||_2 ${
       b.stats.meanDeltaL2.toFixed(3)
     }`,
   );
-  return {
-    split: { x: b.x, y: b.t, n: split.n, shape: split.shape },
-    original: b.y,
-    ...b.stats,
-    hash: r.hash,
-  };
+  const out = { x: b.x, y: b.t, n: split.n, shape: split.shape };
+  return { ref: derivedRef(set, rule, r.hash, out), original: b.y, ...b.stats, hash: r.hash };
+}
+
+/** Starting points x0 [n, h, w, c]: a random other image of `pool` per example (paper) or uniform noise. */
+export function startingPoints(
+  split: Split,
+  pool: Split,
+  opts: { start: string; seed: number },
+): Float32Array {
+  const rng = createRng(opts.seed), d = imageSize(split);
+  const x0 = new Float32Array(split.n * d);
+  if (opts.start === "noise") {
+    for (let i = 0; i < x0.length; i++) x0[i] = rng.next();
+    return x0;
+  }
+  for (let i = 0; i < split.n; i++) {
+    let j = rng.int(pool.n);
+    while (pool.n > 1 && j === i) j = rng.int(pool.n);
+    x0.set(pool.x.subarray(j * d, (j + 1) * d), i * d);
+  }
+  return x0;
+}
+
+/** Representation matching settings of eq. 5. */
+export interface MatchConfig {
+  size: number;
+  steps: number;
+  stepSize: number;
+  start: string;
+  batchSize: number;
+}
+
+/** A set built by representation matching, with the mean relative distance reached. */
+export interface MatchedSet {
+  ref: DataRef;
+  /** Mean ||g(x_r) - g(x)|| / ||g(x)||. */
+  rel: number;
+  hash: string;
+}
+
+/**
+ * Section 3.1 (eq. 5): x_r from x0 matching the source model's representation of each x, labelled y. Cached by
+ * the source model, the set, the matching settings, the starts' seed and the code.
+ */
+export async function buildMatched(source: { model: ZooModel; hash: string }, set: DataRef, opts: {
+  name: string;
+  x0: Float32Array;
+  match: MatchConfig;
+  seed: number;
+  cache: boolean;
+  what: string;
+}): Promise<MatchedSet> {
+  const { match, name } = opts, split = set.split;
+  phase(
+    `build ${name}: match the ${opts.what}'s representation (eq. 5), ${match.steps} steps of ${match.stepSize}`,
+  );
+  const r = await cached("dataset", {
+    kind: "matched",
+    name,
+    source: source.hash,
+    data: set.id,
+    match,
+    seed: opts.seed,
+    code: await codeHash(),
+  }, {
+    enabled: opts.cache,
+    build: () =>
+      matchRepresentationSplit(source.model, split, {
+        x0: opts.x0,
+        steps: match.steps,
+        stepSize: match.stepSize,
+        batchSize: match.batchSize,
+        label: `match ${name}`,
+      }),
+    save: async (dir, v) => {
+      await writeNpy(join(dir, "x.npy"), { dtype: "float32", shape: [split.n, ...split.shape], data: v.x });
+      await writeNpy(join(dir, "rel.npy"), { dtype: "float32", shape: [split.n], data: v.relDistance });
+    },
+    load: async (dir) => {
+      const rel = (await readNpy(join(dir, "rel.npy"))).data as Float32Array;
+      return { x: (await readNpy(join(dir, "x.npy"))).data as Float32Array, relDistance: rel, distance: rel };
+    },
+  });
+  const rel = r.value.relDistance.reduce((s, v) => s + v, 0) / split.n;
+  console.error(`${name}: mean representation distance ||g(x_r) - g(x)|| / ||g(x)|| = ${rel.toFixed(3)}`);
+  return { ref: derivedRef(set, name, r.hash, { ...split, x: r.value.x }), rel, hash: r.hash };
 }

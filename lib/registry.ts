@@ -35,6 +35,11 @@ export class Registry<T> {
     return v;
   }
 
+  /** Checks a config value naming entries (one name or a list); the KeySpec `check` of such a key. */
+  readonly check = (value: unknown): void => {
+    for (const name of Array.isArray(value) ? value : [value]) this.get(String(name));
+  };
+
   has(name: string): boolean {
     return this.#items.has(name);
   }

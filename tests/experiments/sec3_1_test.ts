@@ -1,19 +1,24 @@
 // Smoke run of Section 3.1: four models' accuracies, representation distances, Fig 2 and the d_r/d_nr exports.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEFAULTS, main, PRESETS, startingPoints } from "../../experiments/sec3_1.ts";
+import { DEFAULTS, headlineEps, main, MODELS, PRESETS } from "../../experiments/sec3_1.ts";
+import { startingPoints } from "../../lib/pipeline.ts";
 import { assertExport, assertFractions, readOutputs, smokeConfig } from "./smoke_helpers.ts";
 
-Deno.test("sec3_1 main() smoke preset writes models.* accuracies, distances, figures and exports", async () => {
+Deno.test("sec3_1 main() smoke preset writes every model's accuracies (with the control), figures and exports", async () => {
   const config = await smokeConfig(DEFAULTS, PRESETS);
   await main(config, { preset: "smoke", quiet: true });
   const { results } = await readOutputs(config.out);
   assertFractions(
     results,
-    ["standard", "robust", "d_r", "d_nr"].flatMap((m) => [`models.${m}.stdAcc`, `models.${m}.robustAcc`]),
+    MODELS.flatMap((m) => [`models.${m}.stdAcc`, `models.${m}.robustAcc`]),
   );
+  assert.deepEqual([...MODELS], ["standard", "robust", "d_r", "d_nr", "control"]);
   assert.equal(results.trainEps, config.robust.eps);
-  assert.equal(results.evalEps, config.evalAttack.eps);
+  assert.ok(config.evalAttack.curve.includes(results.evalEps as number));
+  assert.equal(results.setSize, config.match.size);
+  const curve = results.curve as { model: string; eps: number }[];
+  assert.equal(curve.length, MODELS.length * (config.evalAttack.curve.length + 1));
   const dist = results.representationDistance as { d_r: number; d_nr: number };
   assert.ok(dist.d_r >= 0 && dist.d_nr >= 0);
   for (const f of ["fig2a.png", "fig2b.png", "fig2b.svg", "robust_curve.png"]) {
@@ -30,4 +35,17 @@ Deno.test("startingPoints() takes another image for each example (never itself) 
   for (let i = 0; i < n; i++) assert.notEqual(x0[i * 4], i, `example ${i} starts from itself`);
   const noise = startingPoints(split, split, { start: "noise", seed: 1 });
   assert.ok(noise.every((v) => v >= 0 && v < 1) && new Set(noise).size > 10);
+});
+
+Deno.test("headlineEps() picks the smallest eps where the standard model is at most headlineMax", () => {
+  const curve = [0.5, 1, 2].map((eps, i) => ({
+    model: "standard" as const,
+    eps,
+    robustAcc: [0.4, 0.04, 0.0][i],
+  }));
+  assert.equal(headlineEps(curve, { curve: [2, 0.5, 1], headlineMax: 0.05 }).eps, 1);
+  assert.equal(headlineEps(curve, { curve: [0.5, 1, 2], headlineMax: 0.5 }).eps, 0.5);
+  const none = headlineEps(curve, { curve: [0.5, 1], headlineMax: 0.01 });
+  assert.equal(none.eps, 1);
+  assert.match(none.rule, /none is: the largest eps/);
 });

@@ -1,40 +1,44 @@
-// Smoke run of Section 3.2: results.json has its fields, exports load back with the right dtype and shape.
+// Smoke run of Section 3.2: results.json has its fields and summary, exports load back with the right dtype/shape.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEFAULTS, main, PRESETS } from "../../experiments/sec3_2.ts";
+import { DEFAULTS, main, PRESETS, SPEC } from "../../experiments/sec3_2.ts";
 import { parseCli } from "../../lib/config.ts";
-import { SPEC } from "../../experiments/sec3_2.ts";
 import { assertExport, assertFractions, readOutputs, smokeConfig } from "./smoke_helpers.ts";
 
-Deno.test("sec3_2 main() smoke preset writes Table 1, results.json fields and the d_rand/d_det exports", async () => {
+Deno.test("sec3_2 main() smoke preset writes Table 1 (sets.*), its summary and the d_rand/d_det exports", async () => {
   const config = await smokeConfig(DEFAULTS, PRESETS);
   const r = await main(config, { preset: "smoke", quiet: true });
   const { results, config: saved } = await readOutputs(config.out);
   assertFractions(results, [
-    "testAcc.d",
-    "testAcc.d_rand",
-    "testAcc.d_det",
-    "attackSuccess.d_rand",
-    "attackSuccess.d_det",
+    "sets.d.testAcc",
+    "sets.d_rand.testAcc",
+    "sets.d_det.testAcc",
+    "sets.d_rand.attackSuccess",
+    "sets.d_det.attackSuccess",
   ]);
   for (const k of ["d_rand", "d_det"]) {
-    const m = (results.meanDeltaL2 as Record<string, number>)[k];
-    assert.ok(m > 0 && m <= config.attack.eps + 1e-4, `meanDeltaL2.${k} = ${m} within (0, eps]`);
+    const m = r.sets[k].meanDeltaL2!;
+    assert.ok(m > 0 && m <= config.attack.eps + 1e-4, `sets.${k}.meanDeltaL2 = ${m} within (0, eps]`);
   }
   // smoke's source and fresh recipes match (cache off), so Table 1's D row is the source model itself
-  assert.deepEqual(config.fresh, config.source);
-  assert.equal(r.testAcc.d, r.sourceTestAcc);
+  assert.deepEqual({ ...config.fresh }, { ...config.source });
+  assert.equal(r.sets.d.testAcc, r.sourceTestAcc);
   assert.equal(results.eps, config.attack.eps);
-  assert.equal(results.steps, config.attack.steps);
+  assert.equal(results.experiment, "sec3_2");
   assert.equal(saved.meta.seed, config.seed);
   assert.deepEqual(saved.config, config);
-  assert.match(r.table, /D_rand .*63\.3%/);
+  const summary = results.summary as { tables: { rows: string[][] }[]; figures: string[] };
+  const rows = summary.tables[0].rows;
+  assert.deepEqual(rows.map((row) => row[0]), ["D", "D_rand", "D_det"]);
+  assert.equal(rows[1][4], "63.3%", "the paper's D_rand beside ours");
+  assert.equal(rows[2][1], `${(100 * r.sets.d_det.testAcc).toFixed(1)}%`);
+  assert.deepEqual(summary.figures, ["fig_relabelled.png"]);
   for (const v of ["d_rand", "d_det"]) await assertExport(config.out, v, config.trainSize, [28, 28, 1], 10);
   assert.ok((await Deno.stat(join(config.out, "fig_relabelled.png"))).size > 1000);
   await Deno.remove(config.out, { recursive: true });
 });
 
-Deno.test("sec3_2 config rejects eps <= 0, an unknown architecture and an unknown preset before any work", () => {
+Deno.test("sec3_2 config rejects eps <= 0, an unknown architecture, preset or rule before any work", () => {
   assert.throws(() => parseCli(["--attack.eps=0"], SPEC), /--attack\.eps must be > 0, got 0/);
   assert.throws(
     () => parseCli(["--source.arch=resnet9000"], SPEC),
@@ -44,5 +48,19 @@ Deno.test("sec3_2 config rejects eps <= 0, an unknown architecture and an unknow
     () => parseCli(["--preset=fast"], SPEC),
     /unknown preset "fast"; accepted: smoke, quick, paper/,
   );
-  assert.throws(() => parseCli(["--dataset=imagenet"], SPEC), /unknown value "imagenet"/);
+  assert.throws(() => parseCli(["--variants=d_rand,d_shift"], SPEC), /unknown relabelling rule "d_shift"/);
+  assert.throws(() => parseCli(["--seed=4294967296"], SPEC), /--seed must be <= 4294967295/);
+});
+
+Deno.test("sec3_2 stops before building anything from a source model near chance (diverged training)", async () => {
+  const config = await smokeConfig(DEFAULTS, PRESETS);
+  // SGD at lr 5 without momentum does not explode on this data but learns nothing useful in one short epoch
+  const bad = { ...config, source: { ...config.source, optimizer: "sgd", lr: 1e4, momentum: 0, epochs: 1 } };
+  await assert.rejects(
+    () => main(bad, { preset: "smoke", quiet: true }),
+    /(training of source (exploded|diverged).*--source\.lr)|(source model reached only .*--source\.lr)/,
+  );
+  // nothing of the failed run is left where a later run would trust it
+  assert.equal([...Deno.readDirSync(config.out)].length, 0);
+  await Deno.remove(config.out, { recursive: true });
 });

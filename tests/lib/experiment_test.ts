@@ -1,0 +1,73 @@
+// Tests for lib/experiment.ts: the experiment id follows the entry file, a copied entry gets its own id, the
+// near-chance check, and the trainSize cap message.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { defineExperiment, experimentId, outDirOf, requireUseful, takeFirst } from "../../lib/experiment.ts";
+
+Deno.test("experimentId() is the entry file's name without extension", () => {
+  assert.equal(experimentId("file:///home/u/repo/experiments/my_idea.ts"), "my_idea");
+  assert.equal(experimentId(new URL("file:///r/experiments/examples/d_shift2.ts")), "d_shift2");
+  assert.equal(experimentId("/r/experiments/sec3_2.ts"), "sec3_2");
+});
+
+Deno.test("a copy of experiments/sec3_2.ts under a new name declares its own id and out dir", async () => {
+  const name = `zz_copy_${Deno.pid}`;
+  const copy = join("experiments", `${name}.ts`);
+  await Deno.copyFile(join("experiments", "sec3_2.ts"), copy);
+  try {
+    const mod = await import(new URL(`../../${copy}`, import.meta.url).href);
+    assert.equal(mod.SPEC.id, name);
+    assert.equal(outDirOf(mod.SPEC, { out: "" }), join("out", name));
+    assert.equal(mod.SPEC.name, `deno run -A experiments/${name}.ts`);
+  } finally {
+    await Deno.remove(copy);
+  }
+});
+
+Deno.test("defineExperiment() adds the common keys and makes quick the default preset", () => {
+  const spec = defineExperiment(new URL("file:///r/experiments/x.ts"), {
+    description: "d",
+    defaults: {
+      seed: 0,
+      out: "",
+      backend: "auto",
+      dataset: "fashion-mnist",
+      dataDir: "",
+      trainFrom: "",
+      cache: true,
+    },
+    presets: { smoke: {}, quick: {} },
+    keys: {},
+  });
+  assert.equal(spec.defaultPreset, "quick");
+  for (const k of ["seed", "out", "backend", "dataset", "dataDir", "trainFrom", "cache"]) {
+    assert.ok(spec.keys[k], k);
+  }
+});
+
+Deno.test("requireUseful() stops a near-chance source model naming the recipe's keys", () => {
+  assert.throws(
+    () => requireUseful(0.12, 10, "source"),
+    /the source model reached only 12\.0% test accuracy \(chance 10\.0%, needed at least 15\.0%\).*--source\.lr/,
+  );
+  requireUseful(0.16, 10, "source");
+});
+
+Deno.test("takeFirst() says when more examples are asked for than there are", () => {
+  const split = {
+    x: new Float32Array(12),
+    y: new Uint8Array(3),
+    n: 3,
+    shape: [2, 2, 1] as [number, number, number],
+  };
+  const lines: string[] = [];
+  const orig = console.error;
+  console.error = (s: string) => lines.push(s);
+  try {
+    assert.equal(takeFirst(split, 10, "trainSize").n, 3);
+    assert.equal(takeFirst(split, 2, "trainSize").n, 2);
+  } finally {
+    console.error = orig;
+  }
+  assert.deepEqual(lines, ["note: --trainSize=10 is more than the 3 examples there are; using all 3"]);
+});
