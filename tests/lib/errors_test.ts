@@ -1,5 +1,6 @@
 // Tests for lib/errors.ts: runMain prints a one-line error without a stack for user mistakes.
 import assert from "node:assert/strict";
+import { osReason, UserError } from "../../lib/errors.ts";
 
 async function runSnippet(code: string): Promise<{ code: number; stderr: string }> {
   const file = await Deno.makeTempFile({ suffix: ".ts" });
@@ -25,4 +26,23 @@ Deno.test("runMain() shows the stack of an unexpected error and exits 1", async 
 
 Deno.test("runMain() uses a returned number as the exit code", async () => {
   assert.equal((await runSnippet(`runMain(async () => 3);`)).code, 3);
+});
+
+Deno.test("osReason() words real OS errors plainly, follows causes, and is null for other errors", async () => {
+  const caught = async (f: () => Promise<unknown>) => await f().then(() => null, (e) => e);
+  assert.equal(
+    osReason(await caught(() => Deno.writeTextFile("/dev/full", "x"))),
+    "no space left on the device",
+  );
+  assert.equal(osReason(await caught(() => Deno.readTextFile("/no/such/file"))), "no such file or directory");
+  const file = await Deno.makeTempFile();
+  assert.equal(
+    osReason(await caught(() => Deno.mkdir(`${file}/sub`))),
+    "not a directory (a file is in the way)",
+  );
+  await Deno.remove(file);
+  const inner = await caught(() => Deno.writeTextFile("/dev/full", "x"));
+  assert.equal(osReason(new UserError("cannot save", { cause: inner })), "no space left on the device");
+  assert.equal(osReason(new Error("a bug")), null);
+  assert.equal(osReason("not an error"), null);
 });
