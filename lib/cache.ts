@@ -53,9 +53,13 @@ const IMPORT_RES = [
   /\bfrom\s*["']([^"'\n]+)["']/g, // import ... from "x", export ... from "x"
   /\bimport\s*["']([^"'\n]+)["']/g, // import "x"
   /\bimport\s*\(\s*["']([^"'\n]+)["']\s*[,)]/g, // import("x")
+  /\bnew\s+URL\(\s*["']([^"'\n]+)["']\s*,\s*import\.meta\.url\s*\)/g, // a file it reads, e.g. native C source
 ];
 
-/** The relative specifiers a module's text imports (static, re-export, side effect, literal dynamic import). */
+/**
+ * The relative specifiers a module's text imports (static, re-export, side effect, literal dynamic import) or
+ * names as `new URL("./x", import.meta.url)` (files it reads, such as the native kernels' C source).
+ */
 export function localImports(text: string): string[] {
   const out = new Set<string>();
   for (const re of IMPORT_RES) {
@@ -75,7 +79,8 @@ function readModule(href: string): Promise<{ sum: string; deps: string[] } | nul
       try {
         bytes = await Deno.readFile(new URL(href));
       } catch (e) {
-        if (e instanceof Deno.errors.NotFound) return null; // e.g. an import named in a comment
+        // an import named in a comment, or a URL of a directory
+        if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory) return null;
         throw e;
       }
       const deps = localImports(new TextDecoder().decode(bytes)).map((s) =>
@@ -92,9 +97,9 @@ const toHref = (m: string | URL) =>
   m instanceof URL ? m.href : /^[a-z]+:\/\//i.test(m) ? m : pathToFileURL(resolve(m)).href;
 
 /**
- * Code identity: sha256 (32 hex digits) over the content of `modules` and every local module they import,
- * transitively (relative specifiers of static imports, re-exports and literal dynamic imports; npm: and bare
- * specifiers are skipped). Files are taken in the order of their paths relative to their common directory, so
+ * Code identity: sha256 (32 hex digits) over the content of `modules` and every local file they import or
+ * reference, transitively (relative specifiers of static imports, re-exports, literal dynamic imports and
+ * `new URL("./x", import.meta.url)`; npm: and bare specifiers are skipped). Files are taken in the order of their paths relative to their common directory, so
  * the hash does not depend on where the clone lives. Memoized per process: it describes the code that runs.
  */
 export function sourceHash(modules: (string | URL)[]): Promise<string> {

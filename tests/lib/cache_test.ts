@@ -208,8 +208,16 @@ Deno.test("localImports() finds static, re-export, side-effect and dynamic relat
     `import tf from "@tensorflow/tfjs";`,
     `import { join } from "node:path";`,
     `import x from "npm:pngjs@7";`,
+    `const SOURCE = fileURLToPath(new URL("./native/fastops.c", import.meta.url));`,
   ].join("\n");
-  assert.deepEqual(localImports(text), ["../t.ts", "./a.ts", "./dyn.ts", "./re.ts", "./side.ts"]);
+  assert.deepEqual(localImports(text), [
+    "../t.ts",
+    "./a.ts",
+    "./dyn.ts",
+    "./native/fastops.c",
+    "./re.ts",
+    "./side.ts",
+  ]);
 });
 
 Deno.test("sourceHash() changes when a transitively imported file changes, not for an unrelated one", async () => {
@@ -218,7 +226,11 @@ Deno.test("sourceHash() changes when a transitively imported file changes, not f
   await Deno.mkdir(join(dir, "sub"));
   await w("main.ts", `import { b } from "./b.ts";\nexport const a = b;\n`);
   await w("b.ts", `export * from "./sub/c.ts";\nexport const b = 1;\n`);
-  await w("sub/c.ts", `export const c = () => import("../d.ts");\n`);
+  await w(
+    "sub/c.ts",
+    `export const c = () => import("../d.ts");\nconst k = new URL("./k.c", import.meta.url);\n`,
+  );
+  await w("sub/k.c", `int k(void) { return 1; }\n`);
   await w("d.ts", `export const d = 1;\n`);
   await w("unrelated.ts", `export const u = 1;\n`);
   const hash = async () => {
@@ -233,21 +245,27 @@ Deno.test("sourceHash() changes when a transitively imported file changes, not f
   await w("d.ts", `export const d = 2;\n`);
   const h1 = await hash();
   assert.notEqual(h1, h0, "a change three imports deep counts");
+  await w("sub/k.c", `int k(void) { return 2; }\n`);
+  const h2 = await hash();
+  assert.notEqual(h2, h1, "a C source the module reads counts");
   // the same files in another place hash the same (a fresh clone elsewhere)
   const copy = await Deno.makeTempDir();
   await new Deno.Command("cp", { args: ["-r", `${dir}/.`, copy] }).output();
-  assert.equal(await sourceHash([join(copy, "main.ts")]), h1);
+  assert.equal(await sourceHash([join(copy, "main.ts")]), h2);
   // memoized per process: it keeps describing the code this process loaded
   await Deno.writeTextFile(join(copy, "d.ts"), `export const d = 3;\n`);
-  assert.equal(await sourceHash([join(copy, "main.ts")]), h1);
+  assert.equal(await sourceHash([join(copy, "main.ts")]), h2);
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(copy, { recursive: true });
 });
 
-Deno.test("sourceHash() of the project's trainer covers the backend it imports", async () => {
+Deno.test("sourceHash() of the project's trainer covers the backend and its native C sources", async () => {
   const here = (p: string) => new URL(`../../lib/${p}`, import.meta.url);
   const withBackend = await sourceHash([here("train.ts"), here("backend/mod.ts")]);
   assert.notEqual(withBackend, await sourceHash([here("train.ts")]));
+  const native = await sourceHash([here("backend/native.ts")]);
+  const withC = await sourceHash([here("backend/native.ts"), here("backend/native/fastops.c")]);
+  assert.equal(native, withC, "fastops.c, which native.ts compiles, is already part of native.ts's hash");
   await assert.rejects(() => sourceHash([here("no_such_module.ts")]), /module not found/);
 });
 
