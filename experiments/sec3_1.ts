@@ -20,7 +20,7 @@ import {
   type RunOptions,
   takeFirst,
 } from "../lib/experiment.ts";
-import type { ZooModel } from "../lib/models.ts";
+import { ARCHITECTURES, type ZooModel } from "../lib/models.ts";
 import { writeFileAtomic } from "../lib/output.ts";
 import { FIG2B } from "../lib/paper.ts";
 import {
@@ -61,6 +61,8 @@ export interface Config extends CommonConfig {
   match: MatchConfig;
   /** Fresh standard models trained on D_R, D_NR and the size-matched control. */
   fresh: TrainConfig;
+  /** More architectures trained the same way on D_R, D_NR and the control (the paper: the same results hold). */
+  freshArchs: string[];
   /** Robust evaluation: untargeted L2 PGD at each eps of `curve`; the headline eps is chosen by `headlineMax`. */
   evalAttack: { steps: number; curve: number[]; headlineMax: number };
 }
@@ -76,6 +78,7 @@ export const DEFAULTS: Config = {
   // standard one (README, Section 3.1)
   match: { size: 2000, steps: 200, stepSize: 0.2, start: "image", batchSize: 250 },
   fresh: { ...TRAIN_DEFAULTS, epochs: 10 },
+  freshArchs: [],
   evalAttack: { steps: 20, curve: [0.5, 1, 2, 3], headlineMax: 0.05 },
 };
 
@@ -127,6 +130,10 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
     },
     "match.batchSize": { help: "batch size of the construction", integer: true, min: 1 },
     ...trainKeys("fresh", "fresh models trained on D_R, D_NR and the control"),
+    freshArchs: {
+      help: "more architectures trained like fresh.arch on D_R, D_NR and the control (comma-separated)",
+      choices: ARCHITECTURES,
+    },
     "evalAttack.steps": {
       help: "PGD steps of the evaluation (step size 2.5 eps / steps)",
       integer: true,
@@ -141,16 +148,27 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
   },
 });
 
-/** The models compared, in table order. */
+/** The models compared, in table order (with more fresh architectures, `d_r@vgg_small` etc. follow). */
 export const MODELS = ["standard", "robust", "d_r", "d_nr", "control"] as const;
-export type ModelName = typeof MODELS[number];
-const LABEL: Record<ModelName, string> = {
+/** A model of the table: one of MODELS, or a fresh one `<set>@<arch>` for an architecture of freshArchs. */
+export type ModelName = string;
+const BASE_LABEL: Record<string, string> = {
   standard: "std training on D",
   robust: "adv training on D",
   d_r: "std training on D_R",
   d_nr: "std training on D_NR",
   control: "std training on a random subset of D (size of D_R)",
 };
+/** The table label of a model name. */
+const label = (n: ModelName) => {
+  const [set, arch] = n.split("@");
+  return arch ? `${BASE_LABEL[set]}, ${arch}` : BASE_LABEL[set];
+};
+/** Every model of a run: the two sources, then D_R / D_NR / control for fresh.arch and each of freshArchs. */
+export function modelNames(config: Pick<Config, "freshArchs">): ModelName[] {
+  const fresh = ["d_r", "d_nr", "control"];
+  return [...MODELS, ...config.freshArchs.flatMap((a) => fresh.map((f) => `${f}@${a}`))];
+}
 
 /** What main() returns (fractions). */
 export interface Results {
@@ -167,8 +185,16 @@ export interface Results {
 }
 
 /** Runs the experiment and writes out/<id>/. */
-export function main(config: Config, opts: RunOptions = {}): Promise<Results> {
-  return runExperiment(SPEC, config, opts, async (run) => {
+export async function main(config: Config, opts: RunOptions = {}): Promise<Results> {
+  const repeated = config.freshArchs.find((a, i) =>
+    a === config.fresh.arch || config.freshArchs.indexOf(a) !== i
+  );
+  if (repeated) {
+    throw new RangeError(
+      `--freshArchs lists "${repeated}" twice or beside --fresh.arch=${config.fresh.arch}; give each architecture once`,
+    );
+  }
+  return await runExperiment(SPEC, config, opts, async (run) => {
     const train = sourceRef(run.data, takeFirst(run.data.train, config.trainSize, "trainSize"));
     const test = takeFirst(run.data.test, config.testSize, "testSize");
     const sources = await trainSources(run, train, test);
@@ -178,10 +204,11 @@ export function main(config: Config, opts: RunOptions = {}): Promise<Results> {
       robust: sources.robust.model,
       ...(await trainFresh(run, sets)),
     };
-    const curve = await robustnessCurve(models, test, config);
+    const names = modelNames(config);
+    const curve = await robustnessCurve(models, modelNames(config), test, config);
     const { eps, rule } = headlineEps(curve, config.evalAttack);
     const at = (n: ModelName, e: number) => curve.find((p) => p.model === n && p.eps === e)!.robustAcc;
-    const acc = Object.fromEntries(MODELS.map((n) => [n, { stdAcc: at(n, 0), robustAcc: at(n, eps) }]));
+    const acc = Object.fromEntries(names.map((n) => [n, { stdAcc: at(n, 0), robustAcc: at(n, eps) }]));
     const results: Results = {
       models: acc as Results["models"],
       curve,
@@ -261,32 +288,43 @@ async function buildSets(
   return { d_r, d_nr, control, x0, targets };
 }
 
-/** Step 3: fresh standard models on D_R, D_NR and the control, all with the same recipe. */
+/** Step 3: fresh standard models on D_R, D_NR and the control, all with the same recipe, for each architecture. */
 async function trainFresh(run: Run<Config>, sets: Awaited<ReturnType<typeof buildSets>>) {
   const { config } = run;
-  const out = {} as Record<"d_r" | "d_nr" | "control", ZooModel>;
-  for (
-    const [name, ref] of [["d_r", sets.d_r.ref], ["d_nr", sets.d_nr.ref], ["control", sets.control]] as const
-  ) {
-    out[name] = (await trainRecipe(ref, {
-      numClasses: run.data.info.numClasses,
-      seed: config.seed,
-      cache: config.cache,
-      recipe: config.fresh,
-      role: `fresh_${name}`,
-      key: "fresh",
-      title: `fresh standard ${config.fresh.arch} trained on ${name} (${ref.split.n} images)`,
-    })).model;
+  const out: Record<ModelName, ZooModel> = {};
+  for (const arch of [config.fresh.arch, ...config.freshArchs]) {
+    const suffix = arch === config.fresh.arch ? "" : `@${arch}`;
+    for (
+      const [name, ref] of [["d_r", sets.d_r.ref], ["d_nr", sets.d_nr.ref], [
+        "control",
+        sets.control,
+      ]] as const
+    ) {
+      out[name + suffix] = (await trainRecipe(ref, {
+        numClasses: run.data.info.numClasses,
+        seed: config.seed,
+        cache: config.cache,
+        recipe: { ...config.fresh, arch },
+        role: `fresh_${name}`,
+        key: "fresh",
+        title: `fresh standard ${arch} trained on ${name} (${ref.split.n} images)`,
+      })).model;
+    }
   }
   return out;
 }
 
 /** Step 4: standard accuracy (eps 0) and robust accuracy (untargeted L2 PGD) of every model at every eps. */
-async function robustnessCurve(models: Record<ModelName, ZooModel>, test: Split, config: Config) {
+async function robustnessCurve(
+  models: Record<ModelName, ZooModel>,
+  names: ModelName[],
+  test: Split,
+  config: Config,
+) {
   const { steps, curve: eps } = config.evalAttack;
   phase(`evaluate: standard accuracy and robust accuracy (L2 PGD, ${steps} steps) at eps ${eps.join(", ")}`);
   const curve: Results["curve"] = [];
-  for (const n of MODELS) {
+  for (const n of names) {
     curve.push({ model: n, eps: 0, robustAcc: (await evaluate(models[n], test)).acc });
     for (const e of eps) {
       const attack = {
@@ -325,7 +363,7 @@ async function figures(
   r: Results,
 ): Promise<void> {
   phase("figures");
-  const { targets, x0 } = sets, names = run.data.info.classNames;
+  const { targets, x0 } = sets, classNames = run.data.info.classNames;
   const [h, w, c] = targets.shape, d = imageSize(targets);
   const cell = (x: Float32Array, i: number, caption: string) => ({
     image: x.subarray(i * d, (i + 1) * d),
@@ -335,10 +373,10 @@ async function figures(
     caption,
   });
   const rows = Array.from({ length: Math.min(8, targets.n) }, (_, i) => [
-    cell(targets.x, i, names[targets.y[i]]),
+    cell(targets.x, i, classNames[targets.y[i]]),
     cell(x0, i, "start"),
-    cell(sets.d_r.ref.split.x, i, `label ${names[targets.y[i]]}`),
-    cell(sets.d_nr.ref.split.x, i, `label ${names[targets.y[i]]}`),
+    cell(sets.d_r.ref.split.x, i, `label ${classNames[targets.y[i]]}`),
+    cell(sets.d_nr.ref.split.x, i, `label ${classNames[targets.y[i]]}`),
   ]);
   await writeFileAtomic(
     join(run.outDir, "fig2a.png"),
@@ -348,9 +386,10 @@ async function figures(
       scale: 3,
     }),
   );
-  const bars = MODELS.flatMap((n) => [
-    { model: LABEL[n], metric: "standard accuracy", value: 100 * r.models[n].stdAcc },
-    { model: LABEL[n], metric: `robust accuracy (eps ${r.evalEps})`, value: 100 * r.models[n].robustAcc },
+  const names = Object.keys(r.models);
+  const bars = names.flatMap((n) => [
+    { model: label(n), metric: "standard accuracy", value: 100 * r.models[n].stdAcc },
+    { model: label(n), metric: `robust accuracy (eps ${r.evalEps})`, value: 100 * r.models[n].robustAcc },
   ]);
   await saveChart(run.outDir, "fig2b", {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
@@ -363,7 +402,7 @@ async function figures(
     height: 240,
     mark: "bar",
     encoding: {
-      column: { field: "model", type: "nominal", title: null, sort: MODELS.map((n) => LABEL[n]) },
+      column: { field: "model", type: "nominal", title: null, sort: names.map(label) },
       x: { field: "metric", type: "nominal", axis: null },
       y: { field: "value", type: "quantitative", title: "test accuracy (%)", scale: { domain: [0, 100] } },
       color: { field: "metric", type: "nominal", title: null, legend: { orient: "bottom" } },
@@ -372,14 +411,14 @@ async function figures(
   await saveChart(run.outDir, "robust_curve", {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "Robust accuracy vs L2 eps (App. D.2)",
-    data: { values: r.curve.map((p) => ({ ...p, model: LABEL[p.model], robustAcc: 100 * p.robustAcc })) },
+    data: { values: r.curve.map((p) => ({ ...p, model: label(p.model), robustAcc: 100 * p.robustAcc })) },
     width: 360,
     height: 240,
     mark: { type: "line", point: true },
     encoding: {
       x: { field: "eps", type: "quantitative", title: "L2 eps" },
       y: { field: "robustAcc", type: "quantitative", title: "accuracy (%)", scale: { domain: [0, 100] } },
-      color: { field: "model", type: "nominal", sort: MODELS.map((n) => LABEL[n]) },
+      color: { field: "model", type: "nominal", sort: names.map(label) },
     },
   });
 }
@@ -389,6 +428,7 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
   const paper = FIG2B.models as Record<string, { stdAcc: number; robustAcc: number }>;
   const epsList = [...config.evalAttack.curve].sort((a, b) => a - b);
   const at = (n: ModelName, e: number) => r.curve.find((p) => p.model === n && p.eps === e)?.robustAcc;
+  const names = Object.keys(r.models);
   return {
     title: "Section 3.1 / Figure 2: robust and non-robust datasets",
     claim:
@@ -406,8 +446,8 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
           "std acc (paper)",
           `robust acc, eps ${FIG2B.eps} (paper)`,
         ],
-        rows: MODELS.map((n) => [
-          LABEL[n],
+        rows: names.map((n) => [
+          label(n),
           pct(r.models[n].stdAcc),
           pct(r.models[n].robustAcc),
           pct(paper[n]?.stdAcc),
@@ -417,7 +457,7 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
       {
         caption: "Robust accuracy over eps (untargeted L2 PGD)",
         headers: ["model", ...epsList.map((e) => `eps ${e}`)],
-        rows: MODELS.map((n) => [LABEL[n], ...epsList.map((e) => pct(at(n, e)))]),
+        rows: names.map((n) => [label(n), ...epsList.map((e) => pct(at(n, e)))]),
       },
     ],
     charts: [

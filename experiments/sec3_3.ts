@@ -136,9 +136,9 @@ export function checkDistinct(archs: string[]): void {
 }
 
 /** Runs the experiment and writes out/<id>/. */
-export function main(config: Config, opts: RunOptions = {}): Promise<Results> {
+export async function main(config: Config, opts: RunOptions = {}): Promise<Results> {
   checkDistinct(config.archs);
-  return runExperiment(SPEC, config, opts, async (run) => {
+  return await runExperiment(SPEC, config, opts, async (run) => {
     const C = run.data.info.numClasses;
     const train = sourceRef(run.data, takeFirst(run.data.train, config.trainSize, "trainSize"));
     const test = takeFirst(run.data.test, config.testSize, "testSize");

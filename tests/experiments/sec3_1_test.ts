@@ -1,7 +1,7 @@
 // Smoke run of Section 3.1: four models' accuracies, representation distances, Fig 2 and the d_r/d_nr exports.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEFAULTS, headlineEps, main, MODELS, PRESETS } from "../../experiments/sec3_1.ts";
+import { DEFAULTS, headlineEps, main, modelNames, MODELS, PRESETS } from "../../experiments/sec3_1.ts";
 import { startingPoints } from "../../lib/pipeline.ts";
 import { assertExport, assertFractions, readOutputs, smokeConfig } from "./smoke_helpers.ts";
 
@@ -48,4 +48,22 @@ Deno.test("headlineEps() picks the smallest eps where the standard model is at m
   const none = headlineEps(curve, { curve: [0.5, 1], headlineMax: 0.01 });
   assert.equal(none.eps, 1);
   assert.match(none.rule, /none is: the largest eps/);
+});
+
+Deno.test("sec3_1 with --freshArchs=mlp and --match.start=noise adds one row per set for mlp", async () => {
+  const base = await smokeConfig(DEFAULTS, PRESETS);
+  const config = { ...base, freshArchs: ["mlp"], match: { ...base.match, start: "noise", size: 50 } };
+  const r = await main(config, { preset: "smoke", quiet: true });
+  assert.deepEqual(Object.keys(r.models), modelNames(config));
+  assert.deepEqual(modelNames(config).slice(5), ["d_r@mlp", "d_nr@mlp", "control@mlp"]);
+  assertFractions(r.models as unknown as Record<string, unknown>, [
+    "d_r@mlp.stdAcc",
+    "control@mlp.robustAcc",
+  ]);
+  assert.equal(r.start, "noise");
+  await assert.rejects(
+    () => main({ ...config, freshArchs: ["cnn"] }, { quiet: true }),
+    /"cnn" twice or beside --fresh\.arch=cnn/,
+  );
+  await Deno.remove(config.out, { recursive: true });
 });
