@@ -1,6 +1,6 @@
 // Image-folder datasets (`folder:DIR`, Restricted ImageNet): class directories of PNG/JPEG files, decoded once
 // into uint8 .npy under a cache directory keyed by the files' checksums, so later loads skip the decoding.
-import { join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { UserError } from "../errors.ts";
 import { Progress } from "../progress.ts";
 import type { Fingerprint } from "./fingerprint.ts";
@@ -56,7 +56,6 @@ async function imagesIn(dir: string, skipped: string[]): Promise<string[]> {
 async function listSplit(
   classDirs: string[][],
   classNames: string[],
-  splitDir: string,
   skipped: string[],
 ): Promise<Entry[]> {
   const entries: Entry[] = [];
@@ -70,7 +69,9 @@ async function listSplit(
     if (count === 0) {
       const where = classDirs[k].length === 1
         ? classDirs[k][0]
-        : `${splitDir} (${classDirs[k].length} directories)`;
+        : `${dirname(classDirs[k][0])} (${classDirs[k].length} directories: ${
+          basename(classDirs[k][0])
+        } ...)`;
       throw new UserError(
         `${where}: class "${
           classNames[k]
@@ -251,7 +252,7 @@ export async function loadImageTree(
   const skipped: string[] = [];
   const entries: Record<"train" | "test", Entry[]> = { train: [], test: [] };
   for (const s of ["train", "test"] as const) {
-    entries[s] = await listSplit(layout.splits[s], layout.classNames, dir, skipped);
+    entries[s] = await listSplit(layout.splits[s], layout.classNames, skipped);
   }
   if (skipped.length && !opts.quiet) {
     console.error(

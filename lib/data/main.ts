@@ -12,7 +12,8 @@ function stats(split: Split): { mean: number; std: number } {
   return { mean, std: Math.sqrt(Math.max(0, s2 / split.x.length - mean * mean)) };
 }
 
-const HELP = `deno task data [--dataset=NAME] [--dir=PATH] [--imageSize=N] [--trainFrom=PREFIX]
+const HELP =
+  `deno task data [--dataset=NAME] [--dir=PATH] [--imageSize=N] [--trainFrom=PREFIX] [--cacheDir=PATH]
 
 Makes a dataset available (download, or the Debian package for Fashion-MNIST) and prints per split the
 number of examples, the count per class, the pixel mean/std, and the dataset's fingerprint.
@@ -20,7 +21,8 @@ number of examples, the count per class, the pixel mean/std, and the dataset's f
                       or ${Object.values(DIR_FORMS).join(",\n                      or ")}
   --dir=PATH          read a registered dataset only from this directory (it must exist)
   --imageSize=N       image folders: resize every image to N x N (shorter side, then centre crop)
-  --trainFrom=PREFIX  read the train split from an export (PREFIX_x.npy, PREFIX_y.npy), e.g. out/sec3_2/d_det`;
+  --trainFrom=PREFIX  read the train split from an export (PREFIX_x.npy, PREFIX_y.npy), e.g. out/sec3_2/d_det
+  --cacheDir=PATH     image folders: where decoded arrays are kept (default .cache/datasets; "" = none)`;
 
 /** Parses a positive integer option; a bad value is a RangeError naming the option. */
 function intOption(name: string, raw: string | undefined): number | undefined {
@@ -41,6 +43,7 @@ if (import.meta.main) {
         dir: { type: "string" },
         imageSize: { type: "string" },
         trainFrom: { type: "string" },
+        cacheDir: { type: "string" },
         help: { type: "boolean" },
       },
     });
@@ -49,6 +52,7 @@ if (import.meta.main) {
       dir: values.dir,
       imageSize: intOption("imageSize", values.imageSize),
       trainFrom: values.trainFrom,
+      ...(values.cacheDir !== undefined ? { cacheDir: values.cacheDir === "" ? null : values.cacheDir } : {}),
     });
     console.log(
       `${ds.name}: ${ds.info.shape.join("x")} images, ${ds.info.numClasses} classes, from ${ds.dir}` +

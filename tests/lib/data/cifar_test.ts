@@ -1,7 +1,7 @@
-// Tests for lib/data/cifar.ts: record parsing with the CHW -> HWC transpose, and size/label errors.
+// Tests for lib/data/cifar.ts: CIFAR-10/100 record parsing with the CHW -> HWC transpose, size/label errors.
 import assert from "node:assert/strict";
-import { CIFAR_RECORD, parseCifarBin } from "../../../lib/data/cifar.ts";
-import { assertMessage, cifarRecords } from "./helpers.ts";
+import { CIFAR100_LAYOUT, CIFAR_RECORD, parseCifarBin } from "../../../lib/data/cifar.ts";
+import { assertMessage, cifar100Records, cifarRecords } from "./helpers.ts";
 
 Deno.test("parseCifarBin: labels and CHW->HWC pixels in [0,1]", () => {
   const n = 3;
@@ -36,5 +36,45 @@ Deno.test("parseCifarBin: label above 9 names the record and the accepted range"
     "record 1",
     "label 12",
     "0..9",
+  ]);
+});
+
+Deno.test("parseCifarBin(CIFAR100_LAYOUT): the fine label (second byte) and the pixels after both label bytes", () => {
+  const { x, y } = parseCifarBin(cifar100Records(20), "train.bin", CIFAR100_LAYOUT);
+  assert.deepEqual(Array.from(y.subarray(0, 16)), [
+    0,
+    7,
+    14,
+    21,
+    28,
+    35,
+    42,
+    49,
+    56,
+    63,
+    70,
+    77,
+    84,
+    91,
+    98,
+    5,
+  ]);
+  const [i, p, c] = [3, 100, 2];
+  assert.equal(x[(i * 1024 + p) * 3 + c], Math.fround(((i + c + p) % 256) / 255));
+});
+
+Deno.test("parseCifarBin(CIFAR100_LAYOUT): 3073-byte records and fine labels above 99 are rejected", async () => {
+  await assertMessage(() => parseCifarBin(cifarRecords(3), "train.bin", CIFAR100_LAYOUT), [
+    "train.bin",
+    "multiple of 3074",
+    "cifar-100-binary.tar.gz",
+  ]);
+  const bytes = cifar100Records(2);
+  bytes[3074 + 1] = 100;
+  await assertMessage(() => parseCifarBin(bytes, "test.bin", CIFAR100_LAYOUT), [
+    "test.bin",
+    "record 1",
+    "label 100",
+    "0..99",
   ]);
 });

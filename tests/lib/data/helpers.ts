@@ -164,3 +164,16 @@ export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<v
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** CIFAR-100 records: coarse label i mod 20, fine label (7 i) mod 100, pixel p of channel c = (i + c + p) mod 256. */
+export function cifar100Records(n: number): Uint8Array {
+  const rec = 3074, out = new Uint8Array(n * rec);
+  for (let i = 0; i < n; i++) {
+    out[i * rec] = i % 20;
+    out[i * rec + 1] = (7 * i) % 100;
+    for (let c = 0; c < 3; c++) {
+      for (let p = 0; p < 1024; p++) out[i * rec + 2 + c * 1024 + p] = (i + c + p) % 256;
+    }
+  }
+  return out;
+}

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeIdx } from "../../../lib/data/idx.ts";
-import { cifarRecords, writeTinyCifar, writeTinyIdx } from "./helpers.ts";
+import { cifarRecords, writeTinyCifar, writeTinyFolder, writeTinyIdx, writeTinyNpy } from "./helpers.ts";
 
 const MAIN = new URL("../../../lib/data/main.ts", import.meta.url).pathname;
 
@@ -27,6 +27,46 @@ Deno.test("deno task data: prints n, per-class counts and pixel stats of a --dir
   assert.match(r.out, /test: 10 examples/);
   assert.match(r.out, /per class: 0 2, 1 2, 2 2, .*9 2\n/);
   assert.match(r.out, /per class: 0 1, 1 1, .*9 1\n/);
+});
+
+Deno.test("deno task data: npy:DIR prints counts per class (names from classes.txt) and the fingerprint", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeTinyNpy(dir, { nTrain: 7, nTest: 3, shape: [5, 5, 3], k: 3, classes: ["cat", "dog", "owl"] });
+  const r = await runData([`--dataset=npy:${dir}`]);
+  await Deno.remove(dir, { recursive: true });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, new RegExp(`npy:${dir}: 5x5x3 images, 3 classes`));
+  assert.match(r.out, /train: 7 examples.*\n {2}per class: cat 3, dog 2, owl 2\n/);
+  assert.match(r.out, /test: 3 examples.*\n {2}per class: cat 1, dog 1, owl 1\n/);
+  assert.match(r.out, /fingerprint: [0-9a-f]{64}\n/);
+});
+
+Deno.test("deno task data: folder:DIR decodes with a progress line, then prints counts per class", async () => {
+  const dir = await Deno.makeTempDir(), cache = await Deno.makeTempDir();
+  await writeTinyFolder(join(dir, "imgs"), { train: { b: 2, a: 3 }, test: { a: 1, b: 2 } }, {
+    size: 6,
+    color: true,
+  });
+  const r = await runData([`--dataset=folder:${join(dir, "imgs")}`, "--imageSize=4", `--cacheDir=${cache}`]);
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(cache, { recursive: true });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /4x4x3 images, 2 classes/);
+  assert.match(r.out, /train: 5 examples.*\n {2}per class: a 3, b 2\n/);
+  assert.match(r.out, /test: 3 examples.*\n {2}per class: a 1, b 2\n/);
+  assert.match(r.err, /decode folder:.* 8\/8 img/);
+});
+
+Deno.test("deno task data: a corrupt image is a one-line error naming it, no stack", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeTinyFolder(dir, { train: { a: 1, b: 1 }, test: { a: 1, b: 1 } });
+  const bad = join(dir, "test", "b", "0.png");
+  await Deno.writeFile(bad, (await Deno.readFile(bad)).subarray(0, 30));
+  const r = await runData([`--dataset=folder:${dir}`, "--cacheDir="]);
+  await Deno.remove(dir, { recursive: true });
+  assert.notEqual(r.code, 0);
+  assert.ok(!r.err.includes("    at "), r.err);
+  assert.match(r.err.trim().split("\n").pop()!, new RegExp(`^error: ${bad}: cannot decode this PNG`));
 });
 
 Deno.test("deno task data: --help prints usage and exits 0", async () => {

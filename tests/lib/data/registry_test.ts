@@ -1,10 +1,18 @@
-// Tests for lib/data/registry.ts: loading tiny IDX / CIFAR-10 directories and every bad-input error.
+// Tests for lib/data/registry.ts and info.ts: the registry, name checks, tiny IDX / CIFAR directories, bad input.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeIdx } from "../../../lib/data/idx.ts";
-import { datasetInfo, DATASETS, loadDataset } from "../../../lib/data/registry.ts";
+import { datasetInfo, DATASETS, loadDataset, validateDatasetName } from "../../../lib/data/registry.ts";
+import { defaultsFor, epsScaleFor } from "../../../lib/data/info.ts";
 import { UserError } from "../../../lib/errors.ts";
-import { assertMessage, cifarRecords, pixels, writeTinyCifar, writeTinyIdx } from "./helpers.ts";
+import {
+  assertMessage,
+  cifar100Records,
+  cifarRecords,
+  pixels,
+  writeTinyCifar,
+  writeTinyIdx,
+} from "./helpers.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -15,12 +23,69 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("DATASETS: fashion-mnist, mnist, cifar10 with shapes and 10 class names", () => {
+Deno.test("DATASETS: fashion-mnist, mnist, cifar10, cifar100, rimagenet with shapes and one name per class", () => {
+  assert.deepEqual(Object.keys(DATASETS), ["fashion-mnist", "mnist", "cifar10", "cifar100", "rimagenet"]);
   assert.deepEqual(DATASETS["fashion-mnist"].shape, [28, 28, 1]);
   assert.deepEqual(DATASETS.mnist.shape, [28, 28, 1]);
   assert.deepEqual(DATASETS.cifar10.shape, [32, 32, 3]);
-  for (const info of Object.values(DATASETS)) assert.equal(info.classNames.length, info.numClasses);
+  assert.deepEqual([DATASETS.cifar100.numClasses, DATASETS.rimagenet.numClasses], [100, 9]);
+  assert.deepEqual(DATASETS.cifar100.classNames.slice(0, 3), ["apple", "aquarium_fish", "baby"]);
+  assert.equal(DATASETS.cifar100.classNames[99], "worm");
+  for (const info of Object.values(DATASETS)) {
+    assert.equal(info.classNames.length, info.numClasses);
+    assert.equal(new Set(info.classNames).size, info.numClasses, `${info.name}: class names are distinct`);
+  }
   assert.ok(DATASETS["fashion-mnist"].searchDirs.includes("/usr/share/datasets/fashion-mnist"));
+});
+
+Deno.test("DatasetInfo.defaults: Fashion-MNIST is cnn / 1 / 5; epsScale elsewhere is sqrt(pixels / 784)", () => {
+  assert.deepEqual(DATASETS["fashion-mnist"].defaults, { arch: "cnn", epsScale: 1, epochs: 5 });
+  assert.equal(DATASETS.mnist.defaults.epsScale, 1);
+  assert.equal(DATASETS.cifar10.defaults.epsScale, 1.98);
+  assert.equal(DATASETS.rimagenet.defaults.epsScale, 13.86);
+  assert.equal(DATASETS.rimagenet.defaults.arch, "resnet50");
+  assert.equal(epsScaleFor([28, 28, 1]), 1);
+  assert.deepEqual(defaultsFor([96, 96, 3]).arch, "resnet50");
+  assert.deepEqual(defaultsFor([32, 32, 3]), { arch: "cnn", epsScale: 1.98, epochs: 5 });
+});
+
+Deno.test("validateDatasetName() accepts registered names and npy:DIR / folder:DIR, rejects the rest clearly", async () => {
+  for (const ok of ["fashion-mnist", "cifar100", "rimagenet", "npy:/x/y", "folder:rel/dir"]) {
+    validateDatasetName(ok);
+  }
+  const err = await assertMessage(() => validateDatasetName("cifar-10"), [
+    '"cifar-10"',
+    "fashion-mnist, mnist, cifar10, cifar100, rimagenet",
+    "npy:DIR",
+    "folder:DIR",
+    'did you mean "cifar10"',
+  ]);
+  assert.ok(err instanceof RangeError);
+  await assertMessage(() => validateDatasetName("npy:"), ['"npy:"', "names no directory", "train_x.npy"]);
+  await assertMessage(() => validateDatasetName("folders:/d"), ['"folders:/d"', "folder:DIR"]);
+  await assertMessage(() => datasetInfo("npy:/d"), ["npy:/d", "known only from its files", "loadDataset"]);
+});
+
+Deno.test("loadDataset: CIFAR-100 binary in a flat dir and in cifar-100-binary/ loads the fine labels", async () => {
+  for (const nested of [false, true]) {
+    await withDir(async (root) => {
+      const dir = nested ? join(root, "cifar-100-binary") : root;
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.writeFile(join(dir, "train.bin"), cifar100Records(6));
+      await Deno.writeFile(join(dir, "test.bin"), cifar100Records(2));
+      const ds = await loadDataset("cifar100", { dir: root, memoPath: null });
+      assert.deepEqual([ds.train.n, ds.test.n], [6, 2]);
+      assert.deepEqual(Array.from(ds.train.y), [0, 7, 14, 21, 28, 35]);
+      assert.deepEqual(ds.train.shape, [32, 32, 3]);
+    });
+  }
+  await withDir(async (dir) => {
+    await assertMessage(() => loadDataset("cifar100", { dir }), [
+      dir,
+      "missing train.bin, test.bin",
+      "cifar-100-binary.tar.gz",
+    ]);
+  });
 });
 
 Deno.test("loadDataset: gzip and raw IDX directories give NHWC [0,1] splits with their labels", async () => {
