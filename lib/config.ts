@@ -1,5 +1,6 @@
 // Typed experiment configuration: defaults + named presets + dotted CLI overrides (--pgd.eps=0.5), with --help.
 import { parseArgs } from "node:util";
+import { suggest } from "./names.ts";
 
 /** A value a config leaf may hold. */
 export type Leaf = number | string | boolean | string[] | number[];
@@ -88,26 +89,8 @@ function kindOf(v: Leaf): string {
   return typeof v;
 }
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length][b.length];
-}
-
-/** "did you mean" suffix for an unknown name among `known`. */
-export function suggest(name: string, known: Iterable<string>): string {
-  let best = "", bestD = Infinity;
-  for (const k of known) {
-    const dist = editDistance(name, k);
-    if (dist < bestD) [best, bestD] = [k, dist];
-  }
-  return bestD <= Math.max(2, name.length / 3) ? `; did you mean "${best}"?` : "";
-}
+/** "did you mean" suffix for an unknown name among `known` (lib/names.ts). */
+export { suggest };
 
 function parseValue(key: string, raw: string, like: Leaf): Leaf {
   const kind = kindOf(like);

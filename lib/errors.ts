@@ -54,8 +54,8 @@ export async function runMain(fn: () => Promise<number | void>): Promise<never> 
   } catch (err) {
     const debug = Deno.env.get("DEBUG") === "1";
     if (isUserFacing(err) && !debug) {
+      // one line: what was wrong and how to fix it (DEBUG=1 shows where it was raised)
       console.error(`error: ${err.message}`);
-      if (!(err instanceof UserError)) console.error("(run with DEBUG=1 to see where it was raised)");
       Deno.exit(2);
     }
     console.error(err instanceof Error ? err.stack ?? err.message : String(err));

@@ -204,7 +204,11 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       console.log(`\n${summaryMarkdown(summary)}\n`);
       console.log(
         `(${config.dataset}, preset ${run.preset ?? "-"}, ${full.runSeconds} s, backend ${backend.name}); ` +
-          `wrote ${target}/: ${[...Deno.readDirSync(target)].map((e) => e.name).sort().join(" ")}`,
+          `wrote ${target}/: ${
+            [...Deno.readDirSync(target)].map((e) => e.name).filter((n) => !n.startsWith(".")).sort().join(
+              " ",
+            )
+          }`,
       );
     }
     return full;

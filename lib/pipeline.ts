@@ -80,10 +80,10 @@ export async function trainCached(arch: string, set: DataRef, opts: {
     data: set.id,
     numClasses: opts.numClasses,
     train: { ...rest, optimizer },
-    code: await codeHash(),
   };
   const r = await cached("model", key, {
     enabled: opts.cache,
+    code: await codeHash(),
     build: async () => {
       const model = createModel(arch, {
         inputShape: set.split.shape,
@@ -161,13 +161,13 @@ export interface RelabelledSet {
 
 /**
  * The cache key of a relabelled set: the source model, the set's identity, the rule (its name and source text,
- * so editing a rule rebuilds), the attack, the seed and the code.
+ * so editing a rule rebuilds), the attack and the seed (the code's hash goes in as cached()'s `code`).
  */
-export async function relabelledKey(
+export function relabelledKey(
   sourceHash: string,
   set: DataRef,
   opts: { rule: string; attack: AttackConfig; seed: number },
-): Promise<Record<string, unknown>> {
+): Record<string, unknown> {
   return {
     kind: "relabelled",
     rule: { name: opts.rule, source: RELABEL_RULES.get(opts.rule).toString() },
@@ -175,7 +175,6 @@ export async function relabelledKey(
     data: set.id,
     attack: opts.attack,
     seed: opts.seed,
-    code: await codeHash(),
   };
 }
 
@@ -209,8 +208,9 @@ export async function buildRelabelled(source: { model: ZooModel; hash: string },
     y: Uint8Array;
     stats: { attackSuccess: number; meanDeltaL2: number };
   };
-  const r = await cached<Built>("dataset", await relabelledKey(source.hash, set, opts), {
+  const r = await cached<Built>("dataset", relabelledKey(source.hash, set, opts), {
     enabled: opts.cache,
+    code: await codeHash(),
     build: async () => {
       const a = await perturbSplit(source.model, split, {
         threat: "l2",
@@ -310,9 +310,9 @@ export async function buildMatched(source: { model: ZooModel; hash: string }, se
     data: set.id,
     match,
     seed: opts.seed,
-    code: await codeHash(),
   }, {
     enabled: opts.cache,
+    code: await codeHash(),
     build: () =>
       matchRepresentationSplit(source.model, split, {
         x0: opts.x0,

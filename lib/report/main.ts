@@ -1,9 +1,9 @@
 // `deno task report`: renders every out/*/results.json through the summary it carries into one self-contained
 // page, out/report.html (images embedded, no network): results beside the paper's, figures, each run's config.
 import { parseArgs } from "node:util";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { runMain, UserError } from "../errors.ts";
-import { writeFileAtomic } from "../output.ts";
+import { assertWritableDir, writeFileAtomic } from "../output.ts";
 import { encodeBase64 } from "./base64.ts";
 import { renderChart } from "./charts.ts";
 import type { Summary, SummaryTable } from "../summary.ts";
@@ -203,6 +203,7 @@ if (import.meta.main) {
         "deno task report [--out=out/report.html] [--dir=out]: one self-contained HTML page of every result",
       );
     }
+    await assertWritableDir(dirname(values.out!), "--out");
     const { html, sections } = await buildReport(values.dir!);
     await writeFileAtomic(values.out!, html);
     console.log(

@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DEFAULTS, headlineEps, main, modelNames, MODELS, PRESETS } from "../../experiments/sec3_1.ts";
-import { startingPoints } from "../../lib/pipeline.ts";
 import { assertExport, assertFractions, readOutputs, smokeConfig } from "./smoke_helpers.ts";
 
 Deno.test("sec3_1 main() smoke preset writes every model's accuracies (with the control), figures and exports", async () => {
@@ -26,15 +25,6 @@ Deno.test("sec3_1 main() smoke preset writes every model's accuracies (with the 
   }
   for (const v of ["d_r", "d_nr"]) await assertExport(config.out, v, config.match.size, [28, 28, 1], 10);
   await Deno.remove(config.out, { recursive: true });
-});
-
-Deno.test("startingPoints() takes another image for each example (never itself) or uniform noise", () => {
-  const n = 5, x = Float32Array.from({ length: n * 4 }, (_, i) => Math.floor(i / 4));
-  const split = { x, y: new Uint8Array(n), n, shape: [2, 2, 1] as [number, number, number] };
-  const x0 = startingPoints(split, split, { start: "image", seed: 1 });
-  for (let i = 0; i < n; i++) assert.notEqual(x0[i * 4], i, `example ${i} starts from itself`);
-  const noise = startingPoints(split, split, { start: "noise", seed: 1 });
-  assert.ok(noise.every((v) => v >= 0 && v < 1) && new Set(noise).size > 10);
 });
 
 Deno.test("headlineEps() picks the smallest eps where the standard model is at most headlineMax", () => {

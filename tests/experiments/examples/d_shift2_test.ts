@@ -31,8 +31,8 @@ Deno.test("d_shift2: a new rule gets its own cache key (editing a rule rebuilds 
   };
   const ref = sourceRef({ fingerprint: "f" } as Parameters<typeof sourceRef>[0], split);
   const opts = { attack: DEFAULTS.attack, seed: 0 };
-  const det = await cacheKey("dataset", await relabelledKey("src", ref, { ...opts, rule: "d_det" }));
-  const shift = await cacheKey("dataset", await relabelledKey("src", ref, { ...opts, rule: "d_shift2" }));
+  const det = await cacheKey("dataset", relabelledKey("src", ref, { ...opts, rule: "d_det" }));
+  const shift = await cacheKey("dataset", relabelledKey("src", ref, { ...opts, rule: "d_shift2" }));
   assert.notEqual(det, shift);
 });
 
