@@ -1,6 +1,8 @@
-// Builds (once per source and machine, cached) and loads native/fastops.c, the multi-threaded C versions of the
-// helpers in ops.ts, through Deno FFI. Without a C compiler, or if the build fails, the TypeScript ones are used.
+// Builds (once per source and machine, cached, verified by checksum before loading) and loads native/fastops.c,
+// the multi-threaded C versions of the helpers in ops.ts, through Deno FFI. Without a C compiler, or if the
+// build fails, the TypeScript ones are used, with a warning that says what failed.
 import { fileURLToPath } from "node:url";
+import { buildLibrary, fnv1a64, type LibrarySpec, loadFailureReason } from "./build.ts";
 import { checkBias, convGeometry, type FastOps, tsOps } from "./ops.ts";
 import type { Blas, Sgemm } from "./blas.ts";
 
@@ -68,69 +70,18 @@ const SIG = {
   },
 } as const;
 
-/** 64-bit FNV-1a of a string, as 16 hex digits (names a build by its inputs). */
-export function fnv1a64(s: string): string {
-  let h = 0xcbf29ce484222325n;
-  for (let i = 0; i < s.length; i++) {
-    h = ((h ^ BigInt(s.charCodeAt(i))) * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return h.toString(16).padStart(16, "0");
-}
+export { fnv1a64 };
 
-/** The CPU model (-march=native builds are specific to it), or the architecture when unknown. */
-function cpuModel(): string {
-  try {
-    return Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.*)$/m)?.[1] ?? Deno.build.arch;
-  } catch {
-    return Deno.build.arch;
-  }
-}
-
-/** Removes the libraries of earlier sources (best effort: a running process keeps its mapping on Linux). */
-function pruneOldBuilds(cacheDir: string, keep: string): void {
-  for (const e of Deno.readDirSync(cacheDir)) {
-    if (/^fastops-[0-9a-f]{16}\.(so|dylib)$/.test(e.name) && `${cacheDir}/${e.name}` !== keep) {
-      try {
-        Deno.removeSync(`${cacheDir}/${e.name}`);
-      } catch { /* in use elsewhere or already gone */ }
-    }
-  }
-}
+/** fastops.c as a library to build. */
+export const FASTOPS: LibrarySpec = { name: "fastops", source: SOURCE, flagSets: FLAG_SETS, libs: ["-lm"] };
 
 /**
- * Compiles fastops.c with `cc` into `cacheDir` unless a build of the same source, compiler and CPU is there;
- * returns the library's path. Writes go to a temporary name first, then a rename: an interrupted build never
- * leaves a library a later run would load. Throws with the compiler's message when every flag set fails.
+ * Compiles fastops.c with `cc` into `cacheDir` unless an intact build of the same source, compiler and CPU is
+ * there (checked against the sha256 written beside it; a damaged one is rebuilt); returns the library's path.
+ * Throws with what failed (see buildLibrary in build.ts).
  */
 export function buildNative(cc: string, cacheDir: string): string {
-  const source = Deno.readTextFileSync(SOURCE);
-  const ext = Deno.build.os === "darwin" ? "dylib" : "so";
-  const lib = `${cacheDir}/fastops-${fnv1a64([source, cc, Deno.build.target, cpuModel()].join("\0"))}.${ext}`;
-  try {
-    Deno.statSync(lib);
-    return lib;
-  } catch { /* not built yet */ }
-  Deno.mkdirSync(cacheDir, { recursive: true });
-  const tmp = `${lib}.tmp-${Deno.pid}`;
-  let error = "";
-  for (const flags of FLAG_SETS) {
-    const out = new Deno.Command(cc, {
-      args: [...flags, "-shared", "-fPIC", "-o", tmp, SOURCE, "-lm"],
-      stdout: "null",
-      stderr: "piped",
-    }).outputSync();
-    if (out.success) {
-      Deno.renameSync(tmp, lib);
-      pruneOldBuilds(cacheDir, lib);
-      return lib;
-    }
-    error = new TextDecoder().decode(out.stderr).split("\n").find((l) => /error/i.test(l)) ??
-      `exit ${out.code}`;
-  }
-  try {
-    Deno.removeSync(tmp);
-  } catch { /* nothing was written */ }
-  throw new Error(`${cc} could not build ${SOURCE}: ${error}`);
+  return buildLibrary(FASTOPS, cc, cacheDir);
 }
 
 /** The helpers and sgemm driver of the library at `path` (throws if it does not load). */
@@ -269,14 +220,12 @@ export function loadNativeOps(
   try {
     return openNative(buildNative(cc, opts.cacheDir ?? DEFAULT_CACHE_DIR));
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound
-      ? `no C compiler found (${cc})`
-      : (err as Error).message.split("\n")[0];
+    const why = loadFailureReason(err, cc);
     return {
       ops: tsOps,
       parallelSgemm: noParallelSgemm,
-      warning: `${why}; the fast backend's im2col/col2im/bias/sum helpers run in single-threaded ` +
-        "TypeScript (training about 1.5x slower). Install a compiler: sudo apt-get install gcc",
+      warning: `${why}. The fast backend's im2col/col2im/bias/sum helpers run in single-threaded ` +
+        "TypeScript meanwhile (training about 1.5x slower)",
     };
   }
 }

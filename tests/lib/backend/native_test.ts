@@ -1,8 +1,11 @@
-// The native helpers (native/fastops.c) agree with the TypeScript ones; building is cached, atomic, prunes old
-// builds, and falls back to TypeScript with a warning when there is no working compiler.
+// The native helpers (native/fastops.c) agree with the TypeScript ones; building is cached, atomic, verified by
+// checksum (a damaged library is rebuilt, never loaded), prunes old builds, and falls back to TypeScript with a
+// warning that says what failed when there is no working compiler.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { buildNative, fnv1a64, loadNativeOps, openNative } from "../../../lib/backend/native.ts";
+import { sha256File } from "../../../lib/backend/build.ts";
+import { evalInChild } from "./child.ts";
 import { loadBlas } from "../../../lib/backend/blas.ts";
 import { activationCode, ACTIVATIONS, tsOps } from "../../../lib/backend/ops.ts";
 import { createRng } from "../../../lib/rng.ts";
@@ -123,9 +126,10 @@ Deno.test("buildNative(): builds once per inputs (a second call reuses the libra
   assert.equal(Deno.statSync(lib).mtime!.getTime(), before);
   assert.deepEqual(
     [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
-    [lib.split("/").pop(), "notes.txt"].sort(),
+    [lib.split("/").pop(), `${lib.split("/").pop()}.sha256`, "notes.txt"].sort(),
     "no temporary files; the older build is pruned, other files are left alone",
   );
+  assert.equal(Deno.readTextFileSync(`${lib}.sha256`).trim(), sha256File(lib));
   assert.match(openNative(lib).ops.source, /threads/);
 });
 
@@ -170,4 +174,77 @@ Deno.test("parallel sgemm driver: every transpose, split (rows, columns, reducti
       }
     }
   }
+});
+
+/**
+ * Loads the helpers from `cacheDir` in a fresh process (a damaged library must not kill this one) and runs one
+ * native op; its exit code, stderr and the op's result.
+ */
+function loadInChild(cacheDir: string) {
+  const native = new URL("../../../lib/backend/native.ts", import.meta.url).href;
+  const code = `import { loadNativeOps } from "${native}";
+    const r = loadNativeOps({ cacheDir: ${JSON.stringify(cacheDir)} });
+    const out = new Float32Array(3);
+    r.ops.binary(0, Float32Array.of(1, 2, 3), Float32Array.of(10, 20, 30), out);
+    console.log(JSON.stringify({ warning: r.warning ?? null, source: r.ops.source, out: [...out] }));`;
+  return evalInChild(code);
+}
+
+const damages: [string, (lib: string) => void][] = [
+  ["truncated to 20,000 bytes", (lib) => Deno.truncateSync(lib, 20000)],
+  ["with flipped bytes in its code", (lib) => {
+    const b = Deno.readFileSync(lib);
+    for (let i = 4096; i < b.length; i += 97) b[i] ^= 0xff;
+    Deno.writeFileSync(lib, b);
+  }],
+  ["replaced by garbage", (lib) => Deno.writeTextFileSync(lib, "garbage, not a shared library\n")],
+  ["without its checksum file", (lib) => Deno.removeSync(`${lib}.sha256`)],
+];
+
+for (const [what, damage] of damages) {
+  Deno.test(`loadNativeOps(): a library ${what} is rebuilt before loading, and works (no crash by signal)`, () => {
+    const dir = Deno.makeTempDirSync();
+    const lib = buildNative("cc", dir);
+    const good = sha256File(lib);
+    damage(lib);
+    const r = loadInChild(dir);
+    assert.equal(r.code, 0, `the child died (exit ${r.code}): ${r.stderr.slice(-500)}`);
+    assert.equal(r.result!.warning, null);
+    assert.deepEqual(r.result!.out, [11, 22, 33]);
+    assert.match(r.result!.source as string, /fastops-[0-9a-f]{16}\.so \(\d+ threads\)/);
+    assert.equal(sha256File(lib), good, "the same library was built again");
+    assert.equal(Deno.readTextFileSync(`${lib}.sha256`).trim(), good);
+    Deno.removeSync(dir, { recursive: true });
+  });
+}
+
+Deno.test("loadNativeOps(): a missing header names it and the package that has it (not 'install a compiler')", () => {
+  const dir = Deno.makeTempDirSync();
+  const cc = `${dir}/cc`;
+  Deno.writeTextFileSync(
+    cc,
+    "#!/bin/sh\necho 'fastops.c:9:10: fatal error: omp.h: No such file or directory' >&2\n" +
+      "echo 'compilation terminated.' >&2\nexit 1\n",
+  );
+  Deno.chmodSync(cc, 0o755);
+  const r = loadNativeOps({ cc, cacheDir: `${dir}/cache` });
+  assert.equal(r.ops, tsOps);
+  assert.match(
+    r.warning!,
+    /could not build .*fastops\.c: header omp\.h not found; install it: sudo apt-get install gcc/,
+  );
+  assert.doesNotMatch(r.warning!, /install a compiler/i);
+  Deno.writeTextFileSync(cc, "#!/bin/sh\necho '/usr/bin/ld: cannot find -lm: No such file' >&2\nexit 1\n");
+  const l = loadNativeOps({ cc, cacheDir: `${dir}/cache` });
+  assert.match(l.warning!, /library -lm not found; install it: sudo apt-get install libc6-dev/);
+  Deno.writeTextFileSync(
+    cc,
+    "#!/bin/sh\necho 'x.c:1: error: first' >&2\necho 'a' >&2\necho 'b' >&2\nexit 1\n",
+  );
+  const t = loadNativeOps({ cc, cacheDir: `${dir}/cache` });
+  assert.match(
+    t.warning!,
+    /fastops\.c: x\.c:1: error: first \| a \| b\./,
+    "first error line and stderr tail",
+  );
 });
