@@ -1,7 +1,9 @@
-// First-run setup for `deno task demo`: makes sure the system pieces exist (OpenBLAS and a C compiler for the
-// fast backend, Fashion-MNIST), installing the Debian packages when possible and saying exactly what to do otherwise.
+// First-run setup for `deno task demo`: makes sure the system pieces exist (OpenBLAS, a C compiler and oneDNN for
+// the fast backend, Fashion-MNIST), installing the Debian packages when possible and saying exactly what to do
+// otherwise.
 import { loadBlas } from "./backend/blas.ts";
 import { loadNativeOps } from "./backend/native.ts";
+import { loadDnnl } from "./backend/dnnl.ts";
 import { runMain } from "./errors.ts";
 import { aptInstall } from "./data/fetch.ts";
 import { loadDataset } from "./data/registry.ts";
@@ -26,12 +28,21 @@ if (import.meta.main) {
         );
       }
     }
+    const dnnlWarning = loadDnnl().warning;
+    if (dnnlWarning) {
+      console.error(`setup: ${dnnlWarning.split(". ")[0]}; installing libdnnl-dev (oneDNN convolutions)`);
+      if (!(await aptInstall(["libdnnl-dev"]))) {
+        console.error(
+          "setup: could not install it; run `sudo apt-get install libdnnl-dev`. Continuing with the slower im2col + sgemm convolutions.",
+        );
+      }
+    }
     const ds = await loadDataset("fashion-mnist");
-    const native = loadNativeOps();
+    const native = loadNativeOps(), dnnl = loadDnnl();
     console.error(
       `setup: ok (OpenBLAS: ${loadBlas().source}; helpers: ${
         native.warning ? "typescript" : native.ops.source
-      }; ` +
+      }; convolutions: ${dnnl.conv ? dnnl.source : "im2col + sgemm"}; ` +
         `Fashion-MNIST: ${ds.dir})`,
     );
   });

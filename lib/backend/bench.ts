@@ -1,5 +1,6 @@
 // `deno task bench`: throughput of the selected backend (train step, PGD input-gradient step, forward) on the
-// reference CNN and the largest 28x28 zoo model, sgemm GFLOP/s, and the loops of lib/attacks.ts and lib/train.ts.
+// reference CNN and the largest 28x28 zoo model, sgemm GFLOP/s, and the loops of lib/attacks.ts and lib/train.ts;
+// `--vs=torch` runs the same models in PyTorch (bench/torch_peer.py) right after ours and prints the ratios.
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { runMain } from "../errors.ts";
@@ -10,6 +11,8 @@ import { createRng } from "../rng.ts";
 import { BACKENDS, initBackend } from "./mod.ts";
 import { FastAdam } from "./adam.ts";
 import { loadBlas, type Sgemm } from "./blas.ts";
+import { findTorch, PEER_RATES, type Rates, ratios, runTorchPeer, TORCH_SETUP } from "./peer.ts";
+import { SMALL_ARCHITECTURES } from "../models.ts";
 
 /** Median of the timings (seconds) of `repeats` calls after `warmup` calls. */
 function timeIt(fn: () => void, opts: { warmup: number; repeats: number }): number {
@@ -23,12 +26,27 @@ function timeIt(fn: () => void, opts: { warmup: number; repeats: number }): numb
   return t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
 }
 
+/** timeIt for an async call (each call awaited before the next starts). */
+async function timeItAsync(
+  fn: () => Promise<unknown>,
+  opts: { warmup: number; repeats: number },
+): Promise<number> {
+  for (let i = 0; i < opts.warmup; i++) await fn();
+  const t: number[] = [];
+  for (let i = 0; i < opts.repeats; i++) {
+    const s = performance.now();
+    await fn();
+    t.push((performance.now() - s) / 1000);
+  }
+  return t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
+}
+
 /**
  * Runs `f` in a tidy scope and reads its result back, as a caller would. The read happens outside the scope:
  * a tidy that returns a TypedArray walks every element of it looking for tensors (about 20 ms for one
  * 128x28x28 input gradient), which would be measured as if it were the backend's work.
  */
-function readBack(f: () => tf.Tensor): void {
+export function readBack(f: () => tf.Tensor): void {
   const t = tf.tidy(f);
   t.dataSync();
   t.dispose();
@@ -66,13 +84,17 @@ export function peakRssMiB(): number {
   return Deno.memoryUsage().rss / 2 ** 20;
 }
 
+/** [h, w, c] of one image. */
+export type Shape = [number, number, number];
+
 /**
- * One fixed random batch of 28x28x1 images for `m` [b, 28, 28, 1] with labels, an Adam optimizer, the loss and
- * a training step on that batch; `dispose` frees all of it but the model.
+ * One fixed random batch of images [b, h, w, c] (default 28x28x1) for `m` with labels, an Adam optimizer, the
+ * loss and a training step on that batch; `dispose` frees all of it but the model.
  */
-function fixedBatch(m: ZooModel, b: number, seed: number) {
+export function fixedBatch(m: ZooModel, b: number, seed: number, shape: Shape = [28, 28, 1]) {
   const rng = createRng(seed);
-  const x = tf.tensor4d(Float32Array.from({ length: b * 784 }, () => rng.next()), [b, 28, 28, 1]);
+  const px = shape[0] * shape[1] * shape[2];
+  const x = tf.tensor4d(Float32Array.from({ length: b * px }, () => rng.next()), [b, ...shape]);
   const labels = Int32Array.from({ length: b }, () => rng.int(10));
   const y = tf.tensor1d(labels, "int32"), onehot = tf.oneHot(y, 10);
   const opt = new FastAdam(1e-3);
@@ -106,11 +128,18 @@ export function memoryRun(steps: number, batch: number) {
 /** Steps per trainModel() call in the loop benchmark (its set-up, e.g. a new optimizer, is amortized over them). */
 const LOOP_STEPS = 16;
 
-/** Throughput of one model at one batch size (images/s). */
-export function benchModel(arch: string, opts: { batch: number; repeats: number }) {
-  const m = createModel(arch, { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
+/**
+ * Throughput of one model at one batch size (images/s): the raw steps, then (unless `loops` is false) the
+ * library loops pgd() and trainModel() on the same batch. `shape` is one image's [h, w, c] (default 28x28x1).
+ */
+export async function benchModel(
+  arch: string,
+  opts: { batch: number; repeats: number; warmup?: number; shape?: Shape; loops?: boolean },
+) {
+  const shape = opts.shape ?? [28, 28, 1];
+  const m = createModel(arch, { inputShape: shape, numClasses: 10, seed: 0 });
   const b = opts.batch;
-  const fixed = fixedBatch(m, b, 1);
+  const fixed = fixedBatch(m, b, 1, shape);
   const { x, y, labels, loss, train } = fixed;
   const inputGrad = () => readBack(() => tf.grad((xx: tf.Tensor) => loss(xx as tf.Tensor4D, false))(x));
   const forward = () => readBack(() => m.logits(x));
@@ -121,13 +150,13 @@ export function benchModel(arch: string, opts: { batch: number; repeats: number 
     x: x.dataSync() as Float32Array,
     y: Uint8Array.from(labels),
     n: b,
-    shape: [28, 28, 1] as [number, number, number],
+    shape,
   };
   const trainLoop = () =>
     trainModel(m, {
       ...split,
       n: LOOP_STEPS * b,
-      x: new Float32Array(LOOP_STEPS * b * 784).map((_, i) => split.x[i % split.x.length]),
+      x: new Float32Array(LOOP_STEPS * split.x.length).map((_, i) => split.x[i % split.x.length]),
       y: new Uint8Array(LOOP_STEPS * b).map((_, i) => split.y[i % b]),
     }, {
       epochs: 1,
@@ -139,8 +168,10 @@ export function benchModel(arch: string, opts: { batch: number; repeats: number 
       schedule: "constant",
       seed: 0,
     });
-  const t = { warmup: 2, repeats: opts.repeats };
+  const t = { warmup: opts.warmup ?? 2, repeats: opts.repeats };
   const flops = forwardFlops(m);
+  const loopTiming = { warmup: 1, repeats: Math.max(3, Math.ceil(opts.repeats / 3)) };
+  const loops = opts.loops ?? true;
   const r = {
     arch,
     params: m.model.countParams(),
@@ -148,10 +179,10 @@ export function benchModel(arch: string, opts: { batch: number; repeats: number 
     trainImgPerSec: b / timeIt(train, t),
     inputGradImgPerSec: b / timeIt(inputGrad, t),
     forwardImgPerSec: b / timeIt(forward, t),
-    pgdStepImgPerSec: (b * steps) /
-      timeIt(pgdLoop, { warmup: 1, repeats: Math.max(3, Math.ceil(opts.repeats / 3)) }),
-    trainLoopImgPerSec: (LOOP_STEPS * b) /
-      timeIt(trainLoop, { warmup: 1, repeats: Math.max(3, Math.ceil(opts.repeats / 3)) }),
+    /** pgd() from lib/attacks.ts, 10 steps: image-steps/s (NaN when loops are off). */
+    pgdStepImgPerSec: loops ? (b * steps) / timeIt(pgdLoop, loopTiming) : NaN,
+    /** trainModel() from lib/train.ts over LOOP_STEPS batches: images/s (NaN when loops are off). */
+    trainLoopImgPerSec: loops ? (LOOP_STEPS * b) / await timeItAsync(trainLoop, loopTiming) : NaN,
   };
   fixed.dispose();
   m.model.dispose();
@@ -167,9 +198,14 @@ if (import.meta.main) {
         backend: { type: "string", default: "auto" },
         batch: { type: "string", default: "128" },
         repeats: { type: "string", default: "9" },
-        models: { type: "string", default: "cnn,vgg_small" },
+        models: { type: "string" },
         memorySteps: { type: "string", default: "0" },
         native: { type: "string", default: "true" },
+        dnnl: { type: "string", default: "true" },
+        vs: { type: "string" },
+        shape: { type: "string", default: "28,28,1" },
+        warmup: { type: "string", default: "2" },
+        loops: { type: "string", default: "true" },
         help: { type: "boolean" },
       },
     });
@@ -179,7 +215,14 @@ if (import.meta.main) {
           BACKENDS.join("|")
         }] [--batch=128] [--repeats=9] [--models=cnn,vgg_small] [--memorySteps=N] [--native=true|false]\n` +
           "  --memorySteps=N  also run N training steps of cnn and report tensor counts and peak RSS\n" +
-          "  --native=false   fast backend with its TypeScript helpers instead of native/fastops.c (to compare)",
+          "  --native=false   fast backend with its TypeScript helpers instead of native/fastops.c (to compare)\n" +
+          "  --vs=torch       also time each model in PyTorch (bench/torch_peer.py) right after ours, same batch,\n" +
+          "                   threads, warm-up and repeats; prints ours, theirs and the ratio (default models: the\n" +
+          `                   28x28 zoo, ${SMALL_ARCHITECTURES.join(",")})\n` +
+          "  --shape=28,28,1  h,w,c of one image (e.g. --shape=32,32,3 --models=resnet18,vgg16 --batch=32)\n" +
+          "  --warmup=2       untimed calls before the timed repeats\n" +
+          "  --dnnl=false     fast backend's convolutions on im2col + sgemm instead of oneDNN (to compare)\n" +
+          "  --loops=false    skip the pgd() and trainModel() rows",
       );
     }
     const batch = Number(values.batch), repeats = Number(values.repeats);
@@ -196,11 +239,52 @@ if (import.meta.main) {
     if (values.native !== "true" && values.native !== "false") {
       throw new RangeError(`--native must be true or false, got "${values.native}"`);
     }
-    const info = await initBackend(values.backend!, { quiet: values.json, native: values.native === "true" });
+    const warmup = Number(values.warmup);
+    if (!(Number.isInteger(warmup) && warmup >= 0)) {
+      throw new RangeError(`--warmup must be an integer >= 0, got "${values.warmup}"`);
+    }
+    if (values.vs !== undefined && values.vs !== "torch") {
+      throw new RangeError(
+        `--vs accepts only "torch" (PyTorch through bench/torch_peer.py), got "${values.vs}"`,
+      );
+    }
+    if (values.dnnl !== "true" && values.dnnl !== "false") {
+      throw new RangeError(`--dnnl must be true or false, got "${values.dnnl}"`);
+    }
+    if (values.loops !== "true" && values.loops !== "false") {
+      throw new RangeError(`--loops must be true or false, got "${values.loops}"`);
+    }
+    const shape = values.shape!.split(",").map(Number);
+    if (shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+      throw new RangeError(
+        `--shape must be h,w,c (three integers >= 1, e.g. 32,32,3), got "${values.shape}"`,
+      );
+    }
+    const archs = (values.models ?? (values.vs ? SMALL_ARCHITECTURES.join(",") : "cnn,vgg_small")).split(",");
+    const torch = values.vs ? findTorch() : null;
+    if (values.vs && !torch) console.error(TORCH_SETUP);
+    const info = await initBackend(values.backend!, {
+      quiet: values.json,
+      native: values.native === "true",
+      dnnl: values.dnnl === "true",
+    });
     const sg = sgemmGflops(1024, info.sgemm);
-    const models = values.models!.split(",").map((a) => benchModel(a, { batch, repeats }));
+    const threads = Number(Deno.env.get("OMP_NUM_THREADS")) || navigator.hardwareConcurrency;
+    const peer: Record<string, { theirs: Rates; ratio: Rates }> = {};
+    const models = [];
+    for (const a of archs) {
+      const opts = { batch, repeats, warmup, shape: shape as Shape, loops: values.loops === "true" };
+      const ours = await benchModel(a, opts);
+      if (torch) { // right after ours: the machine's load drifts over minutes
+        const theirs = runTorchPeer(torch.python, [a], { ...opts, threads, shape: shape as Shape })[a];
+        peer[a] = { theirs, ratio: ratios(ours, theirs) };
+      }
+      models.push(ours);
+    }
     const rows = models.map((m) => ({
       ...m,
+      pgdVsInputGrad: m.pgdStepImgPerSec / m.inputGradImgPerSec,
+      trainLoopVsTrain: m.trainLoopImgPerSec / m.trainImgPerSec,
       trainGflops: (3 * m.forwardMflopsPerImage * m.trainImgPerSec) / 1e3,
       inputGradGflops: (2 * m.forwardMflopsPerImage * m.inputGradImgPerSec) / 1e3,
       forwardGflops: (m.forwardMflopsPerImage * m.forwardImgPerSec) / 1e3,
@@ -209,14 +293,22 @@ if (import.meta.main) {
       backend: info.name,
       blas: info.blas ?? null,
       ops: info.ops ?? null,
+      conv: info.conv ?? null,
       batch,
+      shape,
+      threads,
       sgemmGflops: sg,
       models: Object.fromEntries(rows.map((r) => [r.arch, r])),
+      torch: values.vs
+        ? (torch ? { python: torch.python, version: torch.version, models: peer } : { missing: TORCH_SETUP })
+        : null,
       memory: memorySteps > 0 ? memoryRun(memorySteps, batch) : null,
     };
     if (values.json) return void console.log(JSON.stringify(out, null, 2));
     console.log(
-      `backend ${info.name} (sgemm: ${info.blas ?? "-"}; helpers: ${info.ops ?? "-"}), batch ${batch}, ` +
+      `backend ${info.name} (sgemm: ${info.blas ?? "-"}; helpers: ${info.ops ?? "-"}; convolutions: ${
+        info.conv ?? "-"
+      }), batch ${batch}, ` +
         `sgemm ${sg.toFixed(1)} GFLOP/s (1024^3)`,
     );
     for (const r of rows) {
@@ -239,10 +331,37 @@ if (import.meta.main) {
       console.log(
         `  forward         ${r.forwardImgPerSec.toFixed(0).padStart(6)} img/s  (${pct(r.forwardGflops)})`,
       );
+      if (Number.isNaN(r.pgdStepImgPerSec)) continue;
       console.log(
-        `  pgd() loop      ${r.pgdStepImgPerSec.toFixed(0).padStart(6)} img-steps/s (lib/attacks.ts)`,
+        `  pgd() loop      ${r.pgdStepImgPerSec.toFixed(0).padStart(6)} img-steps/s (lib/attacks.ts; ${
+          (100 * r.pgdVsInputGrad).toFixed(0)
+        }% of the raw input gradient)`,
       );
-      console.log(`  trainModel()    ${r.trainLoopImgPerSec.toFixed(0).padStart(6)} img/s (lib/train.ts)`);
+      console.log(
+        `  trainModel()    ${r.trainLoopImgPerSec.toFixed(0).padStart(6)} img/s (lib/train.ts; ${
+          (100 * r.trainLoopVsTrain).toFixed(0)
+        }% of the raw train step)`,
+      );
+    }
+    if (torch) {
+      console.log(
+        `\nvs PyTorch ${torch.version} (${torch.python}, ${threads} threads, batch ${batch}, ${
+          shape.join("x")
+        }` +
+          `): ours / theirs img/s = ratio (above 1: we are faster)`,
+      );
+      const names = {
+        trainImgPerSec: "train",
+        inputGradImgPerSec: "input grad",
+        forwardImgPerSec: "forward",
+      };
+      console.log(`  ${"model".padEnd(15)}${PEER_RATES.map((k) => names[k].padStart(24)).join("")}`);
+      for (const r of rows) {
+        const p = peer[r.arch];
+        const cell = (k: (typeof PEER_RATES)[number]) =>
+          `${r[k].toFixed(0)} / ${p.theirs[k].toFixed(0)} = ${p.ratio[k].toFixed(2)}x`.padStart(24);
+        console.log(`  ${r.arch.padEnd(15)}${PEER_RATES.map(cell).join("")}`);
+      }
     }
     const mem = out.memory;
     if (mem) {

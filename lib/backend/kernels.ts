@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Sgemm } from "./blas.ts";
 import { activationCode, BINARY_OPS, convGeometry, type FastOps } from "./ops.ts";
+import { CONV_KINDS, type NativeConv } from "./dnnl.ts";
 
 type TensorInfo = tf.TensorInfo;
 type ConvInfo = tf.backend_util.Conv2DInfo;
@@ -135,12 +136,14 @@ const isPointwise = (ci: ConvInfo) =>
 /**
  * The kernel configs of the fast backend, closed over one sgemm, one set of memory-bound helpers (native or
  * TypeScript), one scratch buffer and one im2col cache. `wasm` holds the wasm backend's own Sum, Mean and Tile
- * kernels, used for the cases ours do not cover.
+ * kernels, used for the cases ours do not cover. With `conv` (oneDNN, dnnl.ts) the three convolution kernels
+ * run on it, and on im2col + sgemm for a geometry it does not take.
  */
 export function fastKernels(
   sgemm: Sgemm,
   ops: FastOps,
   wasm: Record<(typeof WASM_FALLBACKS)[number], tf.KernelFunc>,
+  conv: NativeConv | null = null,
 ): tf.KernelConfig[] {
   const im2colCache = new Im2colCache();
   let scratch = new Float32Array(0);
@@ -165,6 +168,7 @@ export function fastKernels(
   ): TensorInfo {
     const out = backend.makeOutput(ci.outShape, "float32");
     const xv = heapView(backend, x), wv = heapView(backend, filter), ov = heapView(backend, out);
+    if (conv && conv(CONV_KINDS.forward, ci, xv, wv, ov) === 0) return out;
     const K = ci.filterHeight * ci.filterWidth * ci.inChannels,
       P = ci.outHeight * ci.outWidth,
       Co = ci.outChannels;
@@ -232,6 +236,7 @@ export function fastKernels(
     const ci = convInfoOf(attrs!.inputShape as number[], filter.shape, attrs!, "Conv2DBackpropInput");
     const out = b.makeOutput(ci.inShape, "float32");
     const dyv = heapView(b, dy), wv = heapView(b, filter), dx = heapView(b, out);
+    if (conv && conv(CONV_KINDS.backwardData, ci, dyv, wv, dx) === 0) return out;
     const K = ci.filterHeight * ci.filterWidth * ci.inChannels,
       P = ci.outHeight * ci.outWidth,
       Co = ci.outChannels;
@@ -255,6 +260,7 @@ export function fastKernels(
     const ci = convInfoOf(x.shape, attrs!.filterShape as number[], attrs!, "Conv2DBackpropFilter");
     const out = b.makeOutput(ci.filterShape, "float32");
     const xv = heapView(b, x), dyv = heapView(b, dy), dw = heapView(b, out);
+    if (conv && conv(CONV_KINDS.backwardWeights, ci, xv, dyv, dw) === 0) return out;
     const K = ci.filterHeight * ci.filterWidth * ci.inChannels,
       P = ci.outHeight * ci.outWidth,
       Co = ci.outChannels;
@@ -634,9 +640,9 @@ const originals = new Map<string, tf.KernelConfig>();
 /**
  * Registers the fast kernels on the wasm backend (replacing its own versions of them). Calling it again with
  * other helpers (the tests switch between the native and the TypeScript ones) re-registers: kernels the new
- * helpers have no version of get the wasm backend's own back.
+ * helpers have no version of get the wasm backend's own back. `conv`: the oneDNN convolutions (or none).
  */
-export function registerFastKernels(sgemm: Sgemm, ops: FastOps): string[] {
+export function registerFastKernels(sgemm: Sgemm, ops: FastOps, conv: NativeConv | null = null): string[] {
   const own = (name: string) => {
     if (!originals.has(name)) {
       const k = tf.getKernel(name, "wasm");
@@ -652,6 +658,7 @@ export function registerFastKernels(sgemm: Sgemm, ops: FastOps): string[] {
       (typeof WASM_FALLBACKS)[number],
       tf.KernelFunc
     >,
+    conv,
   );
   const names = configs.map((c) => c.kernelName);
   const restored = WASM_FALLBACKS.filter((k) => !names.includes(k)).map(own);

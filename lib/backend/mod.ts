@@ -4,6 +4,7 @@ import { UserError } from "../errors.ts";
 import { loadBlas, type Sgemm } from "./blas.ts";
 import { registerFastKernels } from "./kernels.ts";
 import { loadNativeOps } from "./native.ts";
+import { loadDnnl } from "./dnnl.ts";
 import { registerFastGradients } from "./gradients.ts";
 
 /** Accepted --backend values. */
@@ -19,6 +20,8 @@ export interface BackendInfo {
   blas?: string;
   /** Where the fast backend's im2col/col2im/bias/sum helpers come from (native library or "typescript"). */
   ops?: string;
+  /** Where the fast backend's convolutions come from (the oneDNN library, or "none": im2col + sgemm). */
+  conv?: string;
   /** The fast backend's GEMM (the native parallel driver over the BLAS library, or the library's own sgemm). */
   sgemm?: Sgemm;
 }
@@ -56,11 +59,12 @@ async function useWasm(): Promise<void> {
 /**
  * Selects and initializes the tfjs backend. `auto` tries tensorflow, then fast, then cpu. Prints one line
  * (chosen backend and why earlier ones were skipped) to stderr unless `quiet`. `native: false` keeps the fast
- * backend's helpers in TypeScript (for comparison; by default they are built from native/fastops.c).
+ * backend's helpers in TypeScript (for comparison; by default they are built from native/fastops.c); `dnnl:
+ * false` keeps its convolutions on im2col + sgemm instead of oneDNN (native/dnnlops.c; also off with native).
  */
 export async function initBackend(
   name = "auto",
-  opts: { quiet?: boolean; native?: boolean } = {},
+  opts: { quiet?: boolean; native?: boolean; dnnl?: boolean } = {},
 ): Promise<BackendInfo> {
   if (!(BACKENDS as readonly string[]).includes(name)) {
     throw new RangeError(`unknown backend "${name}"; accepted: ${BACKENDS.join(", ")}`);
@@ -80,7 +84,9 @@ export async function initBackend(
     if (native.warning) console.error(`warning: ${native.warning}`);
     await useWasm();
     const parallel = native.parallelSgemm(blas), sgemm = parallel ?? blas.sgemm;
-    const kernels = registerFastKernels(sgemm, native.ops);
+    const dnnl = loadDnnl({ disable: opts.native === false || opts.dnnl === false });
+    if (dnnl.warning) console.error(`warning: ${dnnl.warning}`);
+    const kernels = registerFastKernels(sgemm, native.ops, dnnl.conv);
     const lib = blas.source +
       (blas.core ? ` (${blas.core} kernels${blas.coreNote ? `: ${blas.coreNote}` : ""})` : "");
     const gemm = parallel ? `${lib}, split over threads by fastops` : lib;
@@ -88,9 +94,10 @@ export async function initBackend(
       name: "fast",
       blas: gemm,
       ops: native.ops.source,
+      conv: dnnl.source,
       sgemm,
       reason: `backend: fast (wasm + our ${kernels.join(", ")} kernels; sgemm: ${gemm}; ` +
-        `helpers: ${native.ops.source})`,
+        `helpers: ${native.ops.source}; convolutions: ${dnnl.conv ? dnnl.source : "im2col + sgemm"})`,
     };
   }
   if (!info && name === "wasm") {

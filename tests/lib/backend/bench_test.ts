@@ -15,9 +15,9 @@ Deno.test("forwardFlops(): the reference CNN costs 2 x its multiply-adds, counte
   m.model.dispose();
 });
 
-Deno.test("benchModel() reports every throughput as a positive finite rate and leaks no tensor", () => {
+Deno.test("benchModel() reports every throughput as a positive finite rate and leaks no tensor", async () => {
   const start = tf.memory().numTensors;
-  const r = benchModel("cnn", { batch: 4, repeats: 1 });
+  const r = await benchModel("cnn", { batch: 4, repeats: 1 });
   for (
     const k of [
       "trainImgPerSec",

@@ -1,11 +1,12 @@
 // The fast backend's kernels agree with tfjs's reference cpu kernels (relative error <= 1e-4), with the native
-// helpers (native/fastops.c) and with the TypeScript ones.
+// helpers (native/fastops.c), with the TypeScript ones, and (convolutions) on oneDNN (native/dnnlops.c).
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
 import { IM2COL_CACHE_FLOATS, Im2colCache, registerFastKernels } from "../../../lib/backend/kernels.ts";
 import { loadBlas } from "../../../lib/backend/blas.ts";
 import { loadNativeOps } from "../../../lib/backend/native.ts";
+import { loadDnnl, type NativeConv } from "../../../lib/backend/dnnl.ts";
 import { type FastOps, tsOps } from "../../../lib/backend/ops.ts";
 import { createRng } from "../../../lib/rng.ts";
 import { assertClose } from "./assert_close.ts";
@@ -19,6 +20,13 @@ assert.equal(
 );
 /** Both helper sets; every kernel test runs with each. */
 const HELPERS: [string, FastOps][] = [["native", native.ops], ["typescript", tsOps]];
+const dnnl = loadDnnl();
+assert.equal(dnnl.warning, undefined, `the oneDNN convolutions must build here (CI installs libdnnl-dev)`);
+/** The convolution tests also run with the oneDNN convolutions. */
+const CONV_SETS: [string, FastOps, NativeConv | null][] = [
+  ...HELPERS.map(([name, ops]): [string, FastOps, NativeConv | null] => [`${name} helpers`, ops, null]),
+  ["native helpers + oneDNN convolutions", native.ops, dnnl.conv],
+];
 const sgemm = loadBlas().sgemm;
 
 function rand(shape: number[], seed: number): Float32Array {
@@ -33,14 +41,15 @@ function rand(shape: number[], seed: number): Float32Array {
 async function both(
   f: () => tf.Tensor | tf.Tensor[],
   ops: FastOps = native.ops,
+  conv: NativeConv | null = null,
 ): Promise<[Float32Array[], Float32Array[]]> {
   const run = () => tf.tidy(() => [f()].flat().map((t) => t.dataSync() as Float32Array));
   await tf.setBackend("cpu");
   const ref = run();
   await tf.setBackend("wasm");
-  registerFastKernels(sgemm, ops);
+  registerFastKernels(sgemm, ops, conv);
   const got = run();
-  if (ops !== native.ops) registerFastKernels(sgemm, native.ops);
+  if (ops !== native.ops || conv) registerFastKernels(sgemm, native.ops);
   return [ref, got];
 }
 
@@ -57,36 +66,40 @@ const convCases: { x: number[]; f: number[]; s: number; pad: "same" | "valid" }[
   { x: [2, 5, 5, 4], f: [1, 1, 4, 12], s: 1, pad: "valid" }, // pointwise with K < Co
 ];
 
-for (const [helpers, ops] of HELPERS) {
+for (const [helpers, ops, conv] of CONV_SETS) {
   for (const c of convCases) {
-    Deno.test(`Conv2D/FusedConv2D and both backprops match cpu (${helpers} helpers): x ${c.x} filter ${c.f} stride ${c.s} ${c.pad}`, async () => {
+    Deno.test(`Conv2D/FusedConv2D and both backprops match cpu (${helpers}): x ${c.x} filter ${c.f} stride ${c.s} ${c.pad}`, async () => {
       const xd = rand(c.x, 1), fd = rand(c.f, 2), bd = rand([c.f[3]], 3);
-      const [ref, got] = await both(() => {
-        const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
-        const w = tf.tensor4d(fd, c.f as [number, number, number, number]);
-        const b = tf.tensor1d(bd);
-        const loss = (xx: tf.Tensor4D, ww: tf.Tensor4D) =>
-          tf.fused.conv2d({ x: xx, filter: ww, strides: c.s, pad: c.pad, bias: b, activation: "relu" })
-            .square()
-            .sum();
-        const [gx, gw] = tf.grads((xx, ww) => loss(xx as tf.Tensor4D, ww as tf.Tensor4D))([x, w]);
-        // The filter gradient of an input no forward pass has seen (the im2col cache misses): the chunked path.
-        const dy = tf.ones(tf.conv2d(x, w, c.s, c.pad).shape);
-        const gwFresh = tf.engine().runKernel("Conv2DBackpropFilter", { x: x.add(0), dy }, {
-          strides: c.s,
-          pad: c.pad,
-          dataFormat: "NHWC",
-          dilations: 1,
-          filterShape: c.f,
-        }) as tf.Tensor;
-        return [
-          tf.conv2d(x, w, c.s, c.pad),
-          tf.fused.conv2d({ x, filter: w, strides: c.s, pad: c.pad, bias: b, activation: "relu" }),
-          gx,
-          gw,
-          gwFresh,
-        ];
-      }, ops);
+      const [ref, got] = await both(
+        () => {
+          const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
+          const w = tf.tensor4d(fd, c.f as [number, number, number, number]);
+          const b = tf.tensor1d(bd);
+          const loss = (xx: tf.Tensor4D, ww: tf.Tensor4D) =>
+            tf.fused.conv2d({ x: xx, filter: ww, strides: c.s, pad: c.pad, bias: b, activation: "relu" })
+              .square()
+              .sum();
+          const [gx, gw] = tf.grads((xx, ww) => loss(xx as tf.Tensor4D, ww as tf.Tensor4D))([x, w]);
+          // The filter gradient of an input no forward pass has seen (the im2col cache misses): the chunked path.
+          const dy = tf.ones(tf.conv2d(x, w, c.s, c.pad).shape);
+          const gwFresh = tf.engine().runKernel("Conv2DBackpropFilter", { x: x.add(0), dy }, {
+            strides: c.s,
+            pad: c.pad,
+            dataFormat: "NHWC",
+            dilations: 1,
+            filterShape: c.f,
+          }) as tf.Tensor;
+          return [
+            tf.conv2d(x, w, c.s, c.pad),
+            tf.fused.conv2d({ x, filter: w, strides: c.s, pad: c.pad, bias: b, activation: "relu" }),
+            gx,
+            gw,
+            gwFresh,
+          ];
+        },
+        ops,
+        conv,
+      );
       [
         "conv2d",
         "fusedConv2d",
