@@ -54,7 +54,7 @@ export function instructions(info: DatasetInfo): string {
     case "rimagenet":
       return "put the ImageNet (ILSVRC2012) train/ and val/ folders, each with one directory per wnid " +
         "(val/ sorted into wnid directories, e.g. by the PyTorch ImageNet example's valprep.sh), into " +
-        "data/imagenet/ (a symlink is fine), or give --dataDir";
+        "data/imagenet/ (a symlink is fine), or point --dataDir (experiments) or --dir (deno task data) at it";
     default:
       return `see docs/data.md for the layout of ${info.name}`;
   }

@@ -11,6 +11,10 @@ Deno.test("instructions: exact commands for each dataset", () => {
   assert.match(c, /cifar-10-binary\.tar\.gz/);
   assert.match(c, /tar -xzf cifar-10-binary\.tar\.gz -C data\/cifar10/);
   assert.match(c, /data\/cifar10\/cifar-10-batches-bin\/data_batch_1\.bin/);
+  const c100 = instructions(DATASETS.cifar100);
+  assert.match(c100, /tar -xzf cifar-100-binary\.tar\.gz -C data\/cifar100/);
+  assert.match(c100, /data\/cifar100\/cifar-100-binary\/train\.bin/);
+  assert.match(instructions(DATASETS.rimagenet), /train\/ and val\/.*wnid.*data\/imagenet\//);
 });
 
 Deno.test("aptCommands: non-interactive install/update, sudo -n only when not root", () => {
