@@ -189,13 +189,15 @@ interface Decoded {
   shape: [number, number, number];
 }
 
-async function readCache(dir: string): Promise<Decoded | null> {
+/** The cached arrays of `dir` when they are complete and hold `counts` examples per split, else null. */
+async function readCache(dir: string, counts: { train: number; test: number }): Promise<Decoded | null> {
   try {
     const r = async (f: string) => decodeNpy(await Deno.readFile(join(dir, f)), join(dir, f));
     const [tx, ty, vx, vy] = await Promise.all(
       ["train_x", "train_y", "test_x", "test_y"].map((f) => r(`${f}.npy`)),
     );
     if ([tx, ty, vx, vy].some((a) => a.dtype !== "uint8") || tx.shape.length !== 4) return null;
+    if (ty.data.length !== counts.train || vy.data.length !== counts.test) return null;
     const shape = tx.shape.slice(1) as [number, number, number];
     return {
       train: { x: tx.data as Uint8Array, y: ty.data as Uint8Array },
@@ -207,8 +209,23 @@ async function readCache(dir: string): Promise<Decoded | null> {
   }
 }
 
+/** Removes `*.tmp` directories older than an hour that killed processes left in the cache directory. */
+async function removeStaleTmp(cacheDir: string): Promise<void> {
+  try {
+    for await (const e of Deno.readDir(cacheDir)) {
+      if (!e.name.endsWith(".tmp")) continue;
+      const p = join(cacheDir, e.name);
+      const age = Date.now() - ((await Deno.stat(p)).mtime?.getTime() ?? Date.now());
+      if (age > 3600_000) await Deno.remove(p, { recursive: true });
+    }
+  } catch {
+    // another process may be cleaning too; stale directories only cost space
+  }
+}
+
 async function writeCache(dir: string, d: Decoded): Promise<void> {
   const tmp = `${dir}.${crypto.randomUUID()}.tmp`;
+  await removeStaleTmp(dirname(dir));
   try {
     await Deno.mkdir(tmp, { recursive: true });
     for (const [s, v] of [["train", d.train], ["test", d.test]] as const) {
@@ -224,7 +241,7 @@ async function writeCache(dir: string, d: Decoded): Promise<void> {
     await Deno.rename(tmp, dir);
   } catch (err) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    if (await readCache(dir)) return; // another process wrote the same entry first
+    if (await readCache(dir, { train: d.train.y.length, test: d.test.y.length })) return; // another process won
     console.error(
       `warning: could not write the decoded-image cache ${dir} (${
         (err as Error).message
@@ -273,7 +290,9 @@ export async function loadImageTree(
   let decoded: Decoded | null = null, cacheEntry: string | null = null;
   if (shas.every((s) => s !== null) && opts.cacheDir) {
     cacheEntry = join(opts.cacheDir, finish());
-    decoded = await readCache(cacheEntry);
+    decoded = await readCache(cacheEntry, { train: entries.train.length, test: entries.test.length });
+    // entries appear by rename only, so one that exists but does not read back is corrupt: rebuild it
+    if (!decoded) await Deno.remove(cacheEntry, { recursive: true }).catch(() => {});
   }
   if (!decoded) {
     const bar = new Progress(`decode ${info.name}`, all.length, { unit: "img", quiet: opts.quiet });

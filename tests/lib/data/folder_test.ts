@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { RESTRICTED_IMAGENET } from "../../../lib/data/info.ts";
+import { encodeNpy } from "../../../lib/data/npy.ts";
 import { loadDataset } from "../../../lib/data/registry.ts";
 import { UserError } from "../../../lib/errors.ts";
 import { assertMessage, jpegBytes, pngBytes, withTempDir, writeTinyFolder } from "./helpers.ts";
@@ -190,5 +191,30 @@ Deno.test('loadDataset("rimagenet"): not 1000 wnid directories, or a superclass 
       `${join(root, "train")} (3 directories: ${wnid(30)} ...)`,
       'class "frog" has no .png/.jpg/.jpeg images',
     ]);
+  });
+});
+
+Deno.test('loadDataset("folder:DIR"): a cache entry of the wrong size is rebuilt; stale .tmp directories are removed', async () => {
+  await withTempDir(async (root) => {
+    const dir = join(root, "imgs"), cacheDir = join(root, "cache"), memoPath = join(root, "memo.json");
+    await writeTinyFolder(dir, { train: { a: 2, b: 2 }, test: { a: 1, b: 1 } });
+    const first = await loadDataset(`folder:${dir}`, { quiet: true, cacheDir, memoPath });
+    const entry = join(cacheDir, first.fingerprint);
+    await Deno.writeFile(
+      join(entry, "test_y.npy"),
+      encodeNpy({ dtype: "uint8", shape: [1], data: new Uint8Array(1) }),
+    );
+    const stale = join(cacheDir, "x.1234.tmp"), fresh = join(cacheDir, "y.5678.tmp");
+    await Deno.mkdir(stale);
+    await Deno.mkdir(fresh);
+    await Deno.utime(stale, 1, 1);
+    const again = await loadDataset(`folder:${dir}`, { quiet: true, cacheDir, memoPath });
+    assert.deepEqual(Array.from(again.test.y), Array.from(first.test.y));
+    assert.equal((await Deno.readFile(join(entry, "test_y.npy"))).length, 130, "the entry was rebuilt");
+    await Deno.remove(join(entry, "train_x.npy")); // incomplete entry
+    const third = await loadDataset(`folder:${dir}`, { quiet: true, cacheDir, memoPath });
+    assert.deepEqual(Array.from(third.train.x), Array.from(first.train.x));
+    const names = [...Deno.readDirSync(cacheDir)].map((e) => e.name).sort();
+    assert.deepEqual(names, [first.fingerprint, "y.5678.tmp"]);
   });
 });
