@@ -1,4 +1,4 @@
-// Backend selection: tensorflow (tfjs-node-gpu / tfjs-node, when installed) > fast (wasm + BLAS kernels) > cpu.
+// Backend selection: webgpu (hardware GPU) > tensorflow (tfjs-node(-gpu)) > fast (wasm + BLAS kernels) > cpu.
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
 import { loadBlas, type Sgemm } from "./blas.ts";
@@ -6,14 +6,17 @@ import { registerFastKernels } from "./kernels.ts";
 import { loadNativeOps } from "./native.ts";
 import { loadDnnl } from "./dnnl.ts";
 import { registerFastGradients } from "./gradients.ts";
+import { initWebgpu } from "./webgpu.ts";
 
 /** Accepted --backend values. */
-export const BACKENDS = ["auto", "tensorflow", "fast", "wasm", "cpu"] as const;
+export const BACKENDS = ["auto", "tensorflow", "fast", "wasm", "cpu", "webgpu"] as const;
 
 /** What initBackend chose. */
 export interface BackendInfo {
-  /** The backend in use: tensorflow | fast | wasm | cpu. */
+  /** The backend in use: webgpu | tensorflow | fast | wasm | cpu. */
   name: string;
+  /** The webgpu backend's adapter (its name as the driver reports it). */
+  adapter?: string;
   /** One line: the choice and why the ones before it were skipped. */
   reason: string;
   /** BLAS library used by the fast backend ("typescript" for the fallback). */
@@ -57,7 +60,8 @@ async function useWasm(): Promise<void> {
 }
 
 /**
- * Selects and initializes the tfjs backend. `auto` tries tensorflow, then fast, then cpu. Prints one line
+ * Selects and initializes the tfjs backend. `auto` tries webgpu (on a hardware GPU only, never a software
+ * adapter), then tensorflow, then fast, then cpu. Prints one line
  * (chosen backend and why earlier ones were skipped) to stderr unless `quiet`. `native: false` keeps the fast
  * backend's helpers in TypeScript (for comparison; by default they are built from native/fastops.c); `dnnl:
  * false` keeps its convolutions on im2col + sgemm instead of oneDNN (native/dnnlops.c; also off with native).
@@ -71,7 +75,12 @@ export async function initBackend(
   }
   const skipped: string[] = [];
   let info: BackendInfo | null = null;
-  if (name === "tensorflow" || name === "auto") {
+  if (name === "webgpu" || name === "auto") {
+    const gpu = await initWebgpu({ hardwareOnly: name === "auto" });
+    if ("skipped" in gpu) skipped.push(gpu.skipped);
+    else info = { name: "webgpu", adapter: gpu.adapterName, reason: gpu.reason };
+  }
+  if (!info && (name === "tensorflow" || name === "auto")) {
     const pkg = await tryTensorflow();
     if (pkg) info = { name: "tensorflow", reason: `backend: tensorflow (${pkg})` };
     else if (name === "tensorflow") throw new UserError(`--backend=tensorflow: ${TENSORFLOW_SETUP}`);
