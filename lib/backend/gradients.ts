@@ -1,7 +1,8 @@
 // Replacements for tfjs's Sum, Mean and FusedBatchNorm gradients with the same values. tfjs builds the Sum and
 // Mean ones as dy * ones(x.shape), filling the ones in a JavaScript loop on every backward pass (about 15% of a
 // resnet_small training step, growing as V8 gives up optimizing that loop); a broadcast needs no such array.
-// The batch-norm gradient runs as one native kernel on the fast backend, and as tfjs's own elsewhere.
+// The batch-norm gradient runs as one native kernel on the fast backend, and as tfjs's own elsewhere. Under a
+// gradient, linear fused conv2d/matMul run unfused, so that an input gradient skips the weight gradients.
 import * as tf from "@tensorflow/tfjs";
 import { BATCH_NORM_GRAD } from "./kernels.ts";
 
@@ -26,8 +27,49 @@ function fastBatchNormGrad(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, s
   return x.dtype === "float32" && perChannel(mean) && perChannel(variance) && (!scale || perChannel(scale));
 }
 
-/** Registers the Sum, Mean and FusedBatchNorm gradients (for every backend). */
+type FusedConvArgs = Parameters<typeof tf.fused.conv2d>[0];
+type FusedMatMulArgs = Parameters<typeof tf.fused.matMul>[0];
+/** tfjs's fused ops, taken before ours wrap them. */
+let tfjsFused: { conv2d: typeof tf.fused.conv2d; matMul: typeof tf.fused.matMul } | undefined;
+
+/** tfjs's own fused conv2d and matMul (before registerFastGradients wraps them); for comparison in tests. */
+export function tfjsFusedOps(): { conv2d: typeof tf.fused.conv2d; matMul: typeof tf.fused.matMul } {
+  return tfjsFused ?? { conv2d: tf.fused.conv2d, matMul: tf.fused.matMul };
+}
+
+/** True inside a gradient tape (tf.grad, minimize): where tfjs's fused ops record a customGrad. */
+const taping = () => (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
+
+/**
+ * Wraps tf.fused.conv2d and tf.fused.matMul (the ops tfjs-layers' Conv2D and Dense call). Under a gradient tape
+ * tfjs keeps them fused when the activation is linear (the conv + batch-norm units of resnet_small and
+ * densenet_small, every model's logits layer), and the fused op's gradient computes the gradient of every
+ * input at once: an input gradient (PGD) then pays for all weight gradients too (measured: 35% of resnet_small's
+ * input-gradient step in Conv2DBackpropFilter). Those cases run as the plain op plus a bias add, as tfjs itself
+ * does for non-linear activations under a tape; their registered gradients are evaluated only for the inputs
+ * a gradient is asked for. Same values; other cases go to tfjs's fused op.
+ */
+function unfuseLinearUnderTape(): void {
+  tfjsFused ??= { conv2d: tf.fused.conv2d, matMul: tf.fused.matMul };
+  const own = tfjsFused;
+  const linear = (a: { activation?: string; preluActivationWeights?: unknown }) =>
+    (a.activation ?? "linear") === "linear" && !a.preluActivationWeights;
+  const fused = tf.fused as { conv2d: typeof tf.fused.conv2d; matMul: typeof tf.fused.matMul };
+  fused.conv2d = (<T extends tf.Tensor3D | tf.Tensor4D>(a: FusedConvArgs): T => {
+    if (!taping() || !linear(a) || (a.dataFormat ?? "NHWC") !== "NHWC") return own.conv2d(a) as T;
+    const y = tf.conv2d(a.x, a.filter, a.strides, a.pad, "NHWC", a.dilations, a.dimRoundingMode);
+    return (a.bias ? tf.add(y, a.bias) : y) as T;
+  }) as typeof tf.fused.conv2d;
+  fused.matMul = (a: FusedMatMulArgs) => {
+    if (!taping() || !linear(a)) return own.matMul(a);
+    const y = tf.matMul(a.a, a.b, a.transposeA, a.transposeB);
+    return a.bias ? tf.add(y, a.bias) : y;
+  };
+}
+
+/** Registers the Sum, Mean and FusedBatchNorm gradients and the unfused linear ops (for every backend). */
 export function registerFastGradients(): void {
+  unfuseLinearUnderTape();
   tfjsBatchNormGrad ??= tf.getGradient("FusedBatchNorm");
   const fallback = tfjsBatchNormGrad;
   if (fallback) {

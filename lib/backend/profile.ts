@@ -11,6 +11,7 @@ import { registerFastKernels } from "./kernels.ts";
 import { loadNativeOps } from "./native.ts";
 import { loadDnnl } from "./dnnl.ts";
 import type { Sgemm } from "./blas.ts";
+import { tfjsFusedOps } from "./gradients.ts";
 
 /** Milliseconds per call of each kernel (and "(outside kernels)": the rest of the step), largest first. */
 export type KernelProfile = [string, number][];
@@ -116,15 +117,26 @@ if (import.meta.main) {
     for (const [k, v] of [["batch", batch], ["calls", calls], ["repeats", repeats]] as const) {
       if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`--${k} must be an integer >= 1, got ${v}`);
     }
-    if (values.ab !== undefined && values.ab !== "dnnl") {
-      throw new RangeError(`--ab accepts "dnnl" (oneDNN convolutions vs im2col + sgemm), got "${values.ab}"`);
-    }
     const info = await initBackend("fast");
     const sgemm = info.sgemm as Sgemm, ops = loadNativeOps().ops, conv = loadDnnl().conv;
-    const setups: [string, () => void][] = [
-      ["im2col + sgemm", () => registerFastKernels(sgemm, ops, null)],
-      ["oneDNN", () => registerFastKernels(sgemm, ops, conv)],
-    ];
+    const fused = tf.fused as { conv2d: unknown; matMul: unknown };
+    const useFused = (f: { conv2d: unknown; matMul: unknown }) => () => Object.assign(fused, f);
+    const wrapped = { conv2d: fused.conv2d, matMul: fused.matMul };
+    /** The A/B pairs: [before, after] (the second is the backend as initBackend sets it up). */
+    const AB: Record<string, [string, () => void][]> = {
+      dnnl: [
+        ["im2col + sgemm", () => registerFastKernels(sgemm, ops, null)],
+        ["oneDNN", () => registerFastKernels(sgemm, ops, conv)],
+      ],
+      unfuse: [["tfjs fused ops", useFused(tfjsFusedOps())], ["linear ops unfused", useFused(wrapped)]],
+    };
+    if (values.ab !== undefined && !AB[values.ab]) {
+      throw new RangeError(
+        `--ab accepts ${Object.keys(AB).join(", ")} (dnnl: oneDNN convolutions vs im2col + sgemm; ` +
+          `unfuse: linear fused conv2d/matMul unfused under a tape vs tfjs's), got "${values.ab}"`,
+      );
+    }
+    const setups = AB[values.ab ?? "dnnl"];
     console.log(
       `batch ${batch}, ${shape.join("x")}; ${new Date().toISOString()}; ${Deno.loadavg().join(" ")} load`,
     );

@@ -1,9 +1,11 @@
 // The replacement Sum and Mean gradients give d/dx sum(c * reduce(x, axis)) = c (or c / n) broadcast over the
-// reduced axes, on the cpu and the fast backend, and leave no tensors behind.
+// reduced axes, on the cpu and the fast backend, and leave no tensors behind; linear fused conv2d/matMul under a
+// tape give tfjs's values and gradients, and an input gradient no longer computes the weight gradients.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
-import { registerFastGradients } from "../../../lib/backend/gradients.ts";
+import { registerFastGradients, tfjsFusedOps } from "../../../lib/backend/gradients.ts";
+import { profileKernels } from "../../../lib/backend/profile.ts";
 import { createRng } from "../../../lib/rng.ts";
 import { assertClose } from "./assert_close.ts";
 
@@ -98,5 +100,50 @@ for (const shape of [[4, 5, 3, 6], [32, 14, 14, 24]]) {
       tf.unregisterKernel("FastBatchNormGrad", "wasm");
       tf.registerKernel(kernel);
     }
+  });
+}
+
+for (const backend of ["cpu", "wasm"]) {
+  Deno.test(`fused conv2d/matMul (linear) under a tape on ${backend}: tfjs's values and gradients; an input gradient computes no weight gradient`, async () => {
+    await tf.setBackend(backend);
+    const rng = createRng(8);
+    const r = (shape: number[]) =>
+      tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
+    const x = r([2, 7, 6, 3]) as tf.Tensor4D, w = r([3, 3, 3, 4]) as tf.Tensor4D, b = r([4]);
+    const wd = r([4 * 3 * 4, 5]) as tf.Tensor2D, bd = r([5]);
+    const start = tf.memory().numTensors;
+    const net = (ops: ReturnType<typeof tfjsFusedOps>) => (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
+      const h = ops.conv2d({
+        x: xx as tf.Tensor4D,
+        filter: ww as tf.Tensor4D,
+        strides: 2,
+        pad: "same",
+        bias: bb,
+      });
+      const logits = ops.matMul({ a: tf.reshape(h, [2, -1]), b: wd, bias: bd });
+      return tf.sum(tf.square(logits));
+    };
+    const ours = net(tf.fused), theirs = net(tfjsFusedOps());
+    assert.notEqual(tf.fused.conv2d, tfjsFusedOps().conv2d, "registerFastGradients() wrapped the fused ops");
+    const grads = (f: typeof ours) =>
+      tf.tidy(() => {
+        const { value, grads } = tf.valueAndGrads(f)([x, w, b]);
+        return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+      });
+    const [a, e] = [grads(ours), grads(theirs)];
+    ["value", "dx", "dw", "db"].forEach((what, i) => assertClose(e[i], a[i], what));
+    const inputGradKernels = (f: typeof ours) =>
+      profileKernels(
+        () => tf.tidy(() => void tf.grad((xx: tf.Tensor) => f(xx, w, b))(x).dataSync()),
+        1,
+        backend,
+      )
+        .map(([k]) => k);
+    const oursK = inputGradKernels(ours), theirsK = inputGradKernels(theirs);
+    assert.ok(theirsK.includes("Conv2DBackpropFilter"), `tfjs's fused op computes dw: ${theirsK}`);
+    assert.ok(oursK.includes("Conv2DBackpropInput"), oursK.join(","));
+    assert.ok(!oursK.includes("Conv2DBackpropFilter"), `no weight gradient: ${oursK}`);
+    assert.equal(tf.memory().numTensors, start, "no tensors left behind");
+    tf.dispose([x, w, b, wd, bd]);
   });
 }
