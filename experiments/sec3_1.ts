@@ -113,6 +113,11 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
     "Section 3.1 / Figure 2: robust (D_R) and non-robust (D_NR) datasets by representation matching",
   defaults: DEFAULTS,
   presets: PRESETS,
+  datasetKeys: {
+    eps: ["robust.eps", "robust.stepSize", "match.stepSize", "evalAttack.curve"],
+    arch: ["standard.arch", "robust.arch", "fresh.arch"],
+    epochs: ["standard.epochs", "robust.epochs", "fresh.epochs"],
+  },
   keys: {
     trainSize: { help: "training examples used for the source models (0 = all)", integer: true, min: 0 },
     testSize: { help: "test examples evaluated (0 = all)", integer: true, min: 0 },

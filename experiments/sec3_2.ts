@@ -93,6 +93,11 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
     "Section 3.2 / Table 1: train on adversarially relabelled data (D_rand, D_det), test on the original test set",
   defaults: DEFAULTS,
   presets: PRESETS,
+  datasetKeys: {
+    eps: ["attack.eps", "attack.stepSize"],
+    arch: ["source.arch", "fresh.arch"],
+    epochs: ["source.epochs", "fresh.epochs"],
+  },
   keys: {
     trainSize: { help: "training examples used (0 = all)", integer: true, min: 0 },
     testSize: { help: "test examples evaluated (0 = all)", integer: true, min: 0 },

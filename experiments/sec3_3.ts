@@ -92,6 +92,11 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
     "Section 3.3 / Figure 3: accuracy when trained on D_det vs transfer rate, across architectures",
   defaults: DEFAULTS,
   presets: PRESETS,
+  datasetKeys: {
+    eps: ["attack.eps", "attack.stepSize"],
+    arch: ["source.arch"],
+    epochs: ["source.epochs", "target.epochs"],
+  },
   keys: {
     trainSize: { help: "training examples used (0 = all)", integer: true, min: 0 },
     testSize: { help: "test examples attacked and evaluated (0 = all)", integer: true, min: 0 },

@@ -44,6 +44,11 @@ export interface CliSpec<C> {
   defaultPreset?: string;
   /** Help and constraints per dotted key; every leaf of `defaults` must have an entry. */
   keys: Record<string, KeySpec>;
+  /**
+   * Adapts a resolved config after the overrides (e.g. a preset tuned for one dataset run on another): gets the
+   * config, the preset's config before the overrides, and the keys the user set (which it must leave alone).
+   */
+  adapt?: (config: C, ctx: { base: C; explicit: ReadonlySet<string> }) => C;
 }
 
 /** The result of parsing: the resolved config and the preset it started from. */
@@ -273,8 +278,9 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
   let config = preset
     ? merge(spec.defaults, spec.presets[preset], `preset "${preset}"`)
     : structuredClone(spec.defaults);
+  const base = structuredClone(config) as C;
   for (const [key, value] of overrides) setDotted(config as Obj, key, value);
-  config = config as C;
+  if (spec.adapt) config = spec.adapt(config as C, { base, explicit: new Set(overrides.map(([k]) => k)) });
   validateConfig(config, spec.keys);
-  return { config, preset };
+  return { config: config as C, preset };
 }

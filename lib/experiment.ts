@@ -3,11 +3,19 @@
 import * as tf from "@tensorflow/tfjs";
 import { basename, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type CliSpec, type DeepPartial, type KeySpec, parseCli, validateConfig } from "./config.ts";
+import {
+  type CliSpec,
+  type DeepPartial,
+  flatten,
+  type KeySpec,
+  type Leaf,
+  parseCli,
+  validateConfig,
+} from "./config.ts";
 import { runMain, UserError } from "./errors.ts";
 import { assertWritableDir, openRunDir, type RunMeta, writeJsonAtomic, writeRunConfig } from "./output.ts";
 import { type BackendInfo, BACKENDS, initBackend } from "./backend/mod.ts";
-import { type Dataset, loadDataset, type Split, validateDatasetName } from "./data/registry.ts";
+import { type Dataset, DATASETS, loadDataset, type Split, validateDatasetName } from "./data/registry.ts";
 import { firstN } from "./data/batch.ts";
 import { type Summary, summaryMarkdown } from "./summary.ts";
 
@@ -25,6 +33,8 @@ export interface CommonConfig {
   dataDir: string;
   /** Train on an exported dataset (`out/sec3_2/d_det` reads d_det_{x,y}.npy); "" = the dataset's own. */
   trainFrom: string;
+  /** folder: datasets: images are resized to imageSize x imageSize (0 = keep their size, which must agree). */
+  imageSize: number;
   /** Reuse cached source models and built datasets (out/cache). */
   cache: boolean;
 }
@@ -37,6 +47,7 @@ export const COMMON_DEFAULTS: CommonConfig = {
   dataset: "fashion-mnist",
   dataDir: "",
   trainFrom: "",
+  imageSize: 0,
   cache: true,
 };
 
@@ -58,6 +69,11 @@ export const COMMON_KEYS: Record<keyof CommonConfig, KeySpec> = {
   trainFrom: {
     help:
       'train on an exported set, e.g. out/sec3_2/d_det (reads d_det_x.npy, d_det_y.npy); "" = the dataset\'s',
+  },
+  imageSize: {
+    help: "folder: datasets: resize images to this many pixels a side (0 = keep)",
+    integer: true,
+    min: 0,
   },
   cache: { help: "reuse cached source models and built datasets under out/cache" },
 };
@@ -86,6 +102,8 @@ export function defineExperiment<C extends CommonConfig>(
     defaults: C;
     presets: Record<string, DeepPartial<C>>;
     keys: Record<string, KeySpec>;
+    /** Keys a dataset's defaults adapt when --dataset moves a preset to another dataset (see adaptToDataset). */
+    datasetKeys?: DatasetKeys;
   },
 ): ExperimentSpec<C> {
   const id = experimentId(entryUrl);
@@ -99,6 +117,61 @@ export function defineExperiment<C extends CommonConfig>(
     presets: def.presets,
     defaultPreset: "quick" in def.presets ? "quick" : undefined,
     keys: { ...COMMON_KEYS, ...def.keys },
+    adapt: def.datasetKeys ? adaptToDataset(def.datasetKeys) : undefined,
+  };
+}
+
+/** The config keys a dataset's defaults (lib/data/info.ts DatasetDefaults) act on. */
+export interface DatasetKeys {
+  /** L2 radii, multiplied by the ratio of the datasets' epsScale. */
+  eps: string[];
+  /** Architectures, set to the dataset's default architecture. */
+  arch: string[];
+  /** Training epochs, multiplied by the ratio of the datasets' default epochs. */
+  epochs: string[];
+}
+
+/**
+ * A preset is tuned for its dataset. When --dataset moves it to another registered dataset, the keys the user
+ * did not set follow that dataset's defaults: radii scaled by the epsScale ratio, the default architecture, epochs
+ * scaled by the epochs ratio. One line says what changed. npy:/folder: datasets keep the preset's values (their
+ * shape is known only once loaded; set the keys explicitly, docs/data.md).
+ */
+export function adaptToDataset(keys: DatasetKeys) {
+  return <C>(config: C, ctx: { base: C; explicit: ReadonlySet<string> }): C => {
+    type Obj = Record<string, unknown>;
+    const leaves = flatten(config as Obj), baseLeaves = flatten(ctx.base as Obj);
+    const from = DATASETS[String(baseLeaves.get("dataset"))], to = DATASETS[String(leaves.get("dataset"))];
+    if (!from || !to || from === to) return config;
+    const out = structuredClone(config) as Obj;
+    const set = (k: string, v: Leaf) => {
+      const parts = k.split(".");
+      const o = parts.slice(0, -1).reduce((a, p) => a[p] as Obj, out);
+      o[parts[parts.length - 1]] = v;
+    };
+    const changed: string[] = [];
+    const apply = (list: string[], f: (v: Leaf) => Leaf) => {
+      for (const k of list) {
+        const old = leaves.get(k);
+        if (ctx.explicit.has(k) || old === undefined) continue;
+        const v = f(old);
+        if (String(v) !== String(old)) (set(k, v), changed.push(`${k}=${v}`));
+      }
+    };
+    const r = to.defaults.epsScale / from.defaults.epsScale;
+    const scale = (v: number) => Math.round(v * r * 1000) / 1000;
+    apply(keys.eps, (v) => (Array.isArray(v) ? (v as number[]).map(scale) : scale(v as number)));
+    apply(keys.arch, () => to.defaults.arch);
+    apply(
+      keys.epochs,
+      (v) => Math.max(1, Math.round(((v as number) * to.defaults.epochs) / from.defaults.epochs)),
+    );
+    if (changed.length) {
+      console.error(
+        `note: adapted the preset from ${from.name} to ${to.name} defaults: ${changed.join(" ")}`,
+      );
+    }
+    return out as C;
   };
 }
 
@@ -169,6 +242,7 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
     const data = await loadDataset(config.dataset, {
       ...(config.dataDir ? { dir: config.dataDir } : {}),
       ...(config.trainFrom ? { trainFrom: config.trainFrom } : {}),
+      ...(config.imageSize ? { imageSize: config.imageSize } : {}),
     });
     const meta = await writeRunConfig(dir.path, config, {
       backend: backend.name,

@@ -1,6 +1,6 @@
 // Architecture zoo (28x28x1 and 32x32x3): every model gives logits and its representation g (eq. 5).
 import * as tf from "@tensorflow/tfjs";
-import { suggest } from "./config.ts";
+import { suggest } from "./names.ts";
 import { deriveSeed } from "./rng.ts";
 
 /** A zoo model: one set of weights, two views (logits and the penultimate representation). */

@@ -34,13 +34,14 @@ Deno.test("defineExperiment() adds the common keys and makes quick the default p
       dataset: "fashion-mnist",
       dataDir: "",
       trainFrom: "",
+      imageSize: 0,
       cache: true,
     },
     presets: { smoke: {}, quick: {} },
     keys: {},
   });
   assert.equal(spec.defaultPreset, "quick");
-  for (const k of ["seed", "out", "backend", "dataset", "dataDir", "trainFrom", "cache"]) {
+  for (const k of ["seed", "out", "backend", "dataset", "dataDir", "trainFrom", "imageSize", "cache"]) {
     assert.ok(spec.keys[k], k);
   }
 });
@@ -70,4 +71,28 @@ Deno.test("takeFirst() says when more examples are asked for than there are", ()
     console.error = orig;
   }
   assert.deepEqual(lines, ["note: --trainSize=10 is more than the 3 examples there are; using all 3"]);
+});
+
+Deno.test("--dataset=cifar10 on the quick preset adapts eps, architecture and epochs; explicit keys stay", async () => {
+  const { SPEC } = await import("../../experiments/sec3_2.ts");
+  const { parseCli } = await import("../../lib/config.ts");
+  const { DATASETS } = await import("../../lib/data/registry.ts");
+  const quick = parseCli([], SPEC)!.config;
+  const lines: string[] = [];
+  const orig = console.error;
+  console.error = (s: string) => lines.push(s);
+  let moved;
+  try {
+    moved = parseCli(["--dataset=cifar10", "--fresh.epochs=2"], SPEC)!.config;
+  } finally {
+    console.error = orig;
+  }
+  const r = DATASETS.cifar10.defaults.epsScale / DATASETS["fashion-mnist"].defaults.epsScale;
+  assert.ok(Math.abs(moved.attack.eps - quick.attack.eps * r) < 1e-3, `eps ${moved.attack.eps}`);
+  assert.equal(moved.source.arch, DATASETS.cifar10.defaults.arch);
+  assert.equal(moved.fresh.epochs, 2, "an explicit key is left alone");
+  assert.match(lines.join("\n"), /adapted the preset from fashion-mnist to cifar10 defaults: attack\.eps=/);
+  // the paper preset names its own dataset: nothing is adapted
+  const paper = parseCli(["--preset=paper"], SPEC)!.config;
+  assert.equal(paper.attack.eps, 0.5);
 });
