@@ -57,7 +57,7 @@ export function minimizeRelaxed(sigmaStar: Matrix, lambda: number, iters = 20000
   return s;
 }
 
-/** Runs every claim (seeded); `quick` lowers sample sizes for tests. */
+/** Runs every claim of Section 4 with sample sizes fixed in the code (seeded). */
 export function runClaims(opts: { seed: number }): Claim[] {
   const out: Claim[] = [];
   const sigma5 = randomSpd([0.3, 0.6, 1, 1.5, 2.6], opts.seed + 1);
