@@ -32,6 +32,7 @@ import {
   PAPER_RECIPE,
   RELABEL_ATTACK_PAPER,
   RELABEL_ATTACK_QUICK,
+  RIMAGENET,
   SMOKE,
   SOURCE_QUICK,
   TRAIN_DEFAULTS,
@@ -84,6 +85,14 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
     source: PAPER_RECIPE,
     attack: RELABEL_ATTACK_PAPER,
     fresh: PAPER_RECIPE,
+  },
+  "paper-rimagenet": {
+    dataset: RIMAGENET.dataset,
+    imageSize: RIMAGENET.imageSize,
+    trainSize: 0,
+    source: RIMAGENET.recipe,
+    attack: RIMAGENET.attack,
+    fresh: RIMAGENET.recipe,
   },
 };
 

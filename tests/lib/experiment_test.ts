@@ -96,3 +96,14 @@ Deno.test("--dataset=cifar10 on the quick preset adapts eps, architecture and ep
   const paper = parseCli(["--preset=paper"], SPEC)!.config;
   assert.equal(paper.attack.eps, 0.5);
 });
+
+Deno.test("every preset of every experiment resolves and validates (smoke, quick, paper, paper-rimagenet, full)", async () => {
+  const { parseCli } = await import("../../lib/config.ts");
+  for (const file of ["sec3_1", "sec3_2", "sec3_3", "examples/d_shift2"]) {
+    const { SPEC } = await import(`../../experiments/${file}.ts`);
+    for (const preset of Object.keys(SPEC.presets)) {
+      const parsed = parseCli([`--preset=${preset}`], SPEC);
+      assert.ok(parsed, `${file} --preset=${preset}`);
+    }
+  }
+});
