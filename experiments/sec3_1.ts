@@ -77,7 +77,7 @@ export const DEFAULTS: Config = {
   robust: { ...TRAIN_DEFAULTS, epochs: 3, eps: 2.5, steps: 5, stepSize: 1.25 },
   // 200 steps: with 50, D_R's representation stayed 31% away and its model was no more robust than the
   // standard one (README, Section 3.1)
-  match: { size: 2000, steps: 200, stepSize: 0.2, start: "image", batchSize: 250 },
+  match: { size: 2000, steps: 200, stepSize: 0.2, schedule: "constant", start: "image", batchSize: 250 },
   fresh: { ...TRAIN_DEFAULTS, epochs: 10 },
   freshArchs: [],
   evalAttack: { steps: 20, curve: [0.5, 1, 2, 3], headlineMax: 0.05 },
@@ -146,6 +146,10 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
     },
     "match.steps": { help: "normalized gradient steps of eq. 5", integer: true, min: 1 },
     "match.stepSize": { help: "L2 length of each step (pixels)", above: 0 },
+    "match.schedule": {
+      help: "step length over the steps: constant, or cosine-decayed from match.stepSize to 0",
+      choices: ["constant", "cosine"],
+    },
     "match.start": {
       help: "x0: another training image (paper) or uniform noise (App. D.1)",
       choices: ["image", "noise"],

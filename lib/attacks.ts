@@ -180,6 +180,8 @@ export interface PgdOptions {
   eps: number;
   steps: number;
   stepSize: number;
+  /** Step length over the iterations: "constant" (default) or "cosine" (stepSize decayed to 0, stepLength()). */
+  stepSchedule?: StepSchedule;
   /** Targeted attack toward `targets` [batch] (the default objective becomes targeted(targets)). */
   targeted?: boolean;
   targets?: tf.Tensor1D;
@@ -192,6 +194,21 @@ export interface PgdOptions {
   /** Keep the best iterate seen per example instead of the last (default false). */
   bestIterate?: boolean;
   seed?: number;
+}
+
+/** How the PGD step length evolves over the iterations. */
+export type StepSchedule = "constant" | "cosine";
+
+/** Length of step `i` of `steps`: `stepSize`, or for "cosine" stepSize * (1 + cos(pi i / steps)) / 2. */
+export function stepLength(
+  stepSize: number,
+  i: number,
+  steps: number,
+  schedule: StepSchedule = "constant",
+): number {
+  if (schedule === "constant") return stepSize;
+  if (schedule === "cosine") return stepSize * 0.5 * (1 + Math.cos((Math.PI * i) / steps));
+  throw new RangeError(`unknown step schedule "${schedule}"; accepted: constant, cosine`);
 }
 
 /** Validates attack hyper-parameters before any work (RangeError naming the value). */
@@ -273,7 +290,8 @@ export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResul
     for (let i = 0; i < opts.steps; i++) {
       const next = tf.tidy(() => {
         const g = grad(x.add(delta) as tf.Tensor4D) as tf.Tensor4D;
-        const d = threat.project(delta.add(threat.step(g, opts.stepSize)) as tf.Tensor4D, opts.eps);
+        const len = stepLength(opts.stepSize, i, opts.steps, opts.stepSchedule);
+        const d = threat.project(delta.add(threat.step(g, len)) as tf.Tensor4D, opts.eps);
         return x.add(d).clipByValue(0, 1).sub(x) as tf.Tensor4D;
       });
       delta.dispose();
@@ -314,6 +332,7 @@ export interface PerturbSplitOptions {
   eps: number;
   steps: number;
   stepSize: number;
+  stepSchedule?: StepSchedule;
   /** Targets [n] (a targeted attack unless `objective` says otherwise). */
   targets?: Uint8Array;
   /** Per-batch objective; default untargeted(y) or targeted(targets). */
@@ -377,6 +396,7 @@ export async function perturbSplit(
         eps: opts.eps,
         steps: opts.steps,
         stepSize: opts.stepSize,
+        stepSchedule: opts.stepSchedule,
         objective,
         randomStart: opts.randomStart,
         restarts: opts.restarts,
@@ -402,8 +422,9 @@ export interface MatchSplitOptions {
   /** Starting images x0 [n, h, w, c] (another image, or noise). */
   x0: Float32Array;
   steps: number;
-  /** L2 length of each normalized gradient step, in pixel units. */
+  /** L2 length of each normalized gradient step, in pixel units (the first one for the "cosine" schedule). */
   stepSize: number;
+  stepSchedule?: StepSchedule;
   batchSize: number;
   seed?: number;
   label?: string;
@@ -428,6 +449,7 @@ export async function matchRepresentationSplit(
     eps: Infinity,
     steps: opts.steps,
     stepSize: opts.stepSize,
+    stepSchedule: opts.stepSchedule,
     start: opts.x0,
     objective: (b) => matchObjective(model.representation(b.x)),
     batchSize: opts.batchSize,

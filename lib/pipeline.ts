@@ -9,6 +9,7 @@ import {
   matchRepresentationSplit,
   type Objective,
   perturbSplit,
+  type StepSchedule,
   targeted,
   type Transform,
   translate,
@@ -275,6 +276,8 @@ export interface MatchConfig {
   size: number;
   steps: number;
   stepSize: number;
+  /** Step length over the iterations (lib/attacks.ts stepLength()): constant, or cosine-decayed from stepSize. */
+  schedule: StepSchedule;
   start: string;
   batchSize: number;
 }
@@ -301,7 +304,9 @@ export async function buildMatched(source: { model: ZooModel; hash: string }, se
 }): Promise<MatchedSet> {
   const { match, name } = opts, split = set.split;
   phase(
-    `build ${name}: match the ${opts.what}'s representation (eq. 5), ${match.steps} steps of ${match.stepSize}`,
+    `build ${name}: match the ${opts.what}'s representation (eq. 5), ${match.steps} steps of ${match.stepSize}${
+      match.schedule === "cosine" ? " (cosine-decayed)" : ""
+    }`,
   );
   const r = await cached("dataset", {
     kind: "matched",
@@ -318,6 +323,7 @@ export async function buildMatched(source: { model: ZooModel; hash: string }, se
         x0: opts.x0,
         steps: match.steps,
         stepSize: match.stepSize,
+        stepSchedule: match.schedule,
         batchSize: match.batchSize,
         label: `match ${name}`,
       }),

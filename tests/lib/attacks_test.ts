@@ -12,6 +12,7 @@ import {
   type Objective,
   perturbSplit,
   pgd,
+  stepLength,
   targeted,
   THREAT_MODELS,
   translate,
@@ -130,6 +131,25 @@ Deno.test("matchRepresentationSplit() lowers the representation distance and sta
     batchSize: 20,
   });
   assert.ok(same.x.every((v, i) => Math.abs(v - xs20[i]) < 1e-6));
+});
+
+Deno.test("stepLength() is constant, or cosine-decays from stepSize toward 0; an unknown schedule is an error", () => {
+  assert.deepEqual([0, 5, 9].map((i) => stepLength(0.4, i, 10)), [0.4, 0.4, 0.4]);
+  const cos = Array.from({ length: 10 }, (_, i) => stepLength(0.4, i, 10, "cosine"));
+  assert.equal(cos[0], 0.4);
+  assert.ok(Math.abs(cos[5] - 0.2) < 1e-12, `half-way ${cos[5]}`);
+  for (let i = 1; i < 10; i++) assert.ok(cos[i] < cos[i - 1] && cos[i] > 0, `step ${i}: ${cos[i]}`);
+  assert.throws(() => stepLength(0.4, 0, 10, "linear" as never), /unknown step schedule "linear".*cosine/);
+});
+
+Deno.test("matchRepresentationSplit() with the cosine schedule ends closer than constant steps of the same start length", async () => {
+  const opts = { x0: x0_20, steps: 20, stepSize: 1.5, batchSize: 20 };
+  const mean = (d: Float32Array) => d.reduce((s, v) => s + v, 0) / d.length;
+  const constant = mean((await matchRepresentationSplit(model, split20, opts)).distance);
+  const cosine = mean(
+    (await matchRepresentationSplit(model, split20, { ...opts, stepSchedule: "cosine" })).distance,
+  );
+  assert.ok(cosine < 0.8 * constant, `cosine ${cosine} vs constant ${constant}`);
 });
 
 Deno.test("pgd() with matchObjective() and eps Infinity moves freely: the matching is the same loop", () => {
