@@ -113,9 +113,10 @@ export async function buildReport(
 ): Promise<{ html: string; sections: { id: string; status: string }[] }> {
   let entries: string[];
   try {
-    entries = [...Deno.readDirSync(outRoot)].filter((e) => e.isDirectory && e.name !== "cache").map((e) =>
-      e.name
-    );
+    // experiment dirs only: not the cache, nor a run's staging / old siblings (sec3_2.partial-123, ...)
+    entries = [...Deno.readDirSync(outRoot)]
+      .filter((e) => e.isDirectory && e.name !== "cache" && !e.name.includes("."))
+      .map((e) => e.name);
   } catch (err) {
     throw new UserError(
       `cannot read the results directory --dir=${outRoot}: ${

@@ -13,40 +13,61 @@ async function fixture(): Promise<string> {
       ? await Deno.writeTextFile(join(root, p), s)
       : await Deno.writeFile(join(root, p), s);
   };
+  const summary = {
+    title: "Section 3.2 / Table 1: non-robust features suffice",
+    claim: "Models trained on relabelled data generalize.",
+    order: 32,
+    tables: [{
+      caption: "Test accuracy",
+      headers: ["training set", "ours", "paper"],
+      rows: [["D_rand", "60.0%", "63.3%"]],
+    }],
+    charts: [{
+      $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+      data: { values: [{ label: "D_rand", source: "ours", value: 60 }] },
+      mark: "bar",
+      encoding: { x: { field: "label", type: "nominal" }, y: { field: "value", type: "quantitative" } },
+    }],
+    figures: ["fig.png"],
+    notes: ["chance = 10.0%"],
+  };
   await w(
     "sec3_2/results.json",
-    JSON.stringify({
-      testAcc: { d: 0.9, d_rand: 0.6, d_det: 0.3 },
-      attackSuccess: { d_rand: 0.97, d_det: 0.98 },
-      meanDeltaL2: { d_rand: 2.4, d_det: 2.4 },
-      eps: 2.5,
-      steps: 10,
-      dataset: "fashion-mnist",
-      preset: "quick",
-      backend: "fast",
-      runSeconds: 12,
-    }),
+    JSON.stringify({ summary, dataset: "fashion-mnist", preset: "quick", backend: "fast", runSeconds: 12 }),
   );
   await w("sec3_2/config.json", JSON.stringify({ config: { seed: 0 }, meta: { seed: 0 } }));
   await w("sec3_2/fig.png", encodePng(new Float32Array(64).fill(0.5), 8, 8, 1, 2));
-  await w("sec3_1/results.json", JSON.stringify({ models: {} })); // older schema
+  await w("sec3_2/unlisted.png", encodePng(new Float32Array(64).fill(0.1), 8, 8, 1, 2));
+  // a fork: no report code knows it, its summary is enough
+  await w(
+    "my_idea/results.json",
+    JSON.stringify({ summary: { ...summary, title: "my_idea: a fork", order: 100, figures: [] } }),
+  );
+  // a run's staging sibling is not an experiment
+  await w("sec3_2.partial-123/results.json", JSON.stringify({ summary }));
+  await w("sec3_1/results.json", JSON.stringify({ models: {} })); // older schema, no summary
   await w("sec3_3/results.json", "{ not json"); // corrupted
   return root; // theory: missing
 }
 
-Deno.test("buildReport() renders what exists, names skipped files with the reason, lists missing runs", async () => {
+Deno.test("buildReport() renders every summary (forks too) in paper order, names skipped files, lists missing runs", async () => {
   const root = await fixture();
   const { html, sections } = await buildReport(root);
   assert.deepEqual(sections, [
-    { id: "sec3_2", status: "ok" },
     { id: "sec3_1", status: "skipped" },
+    { id: "sec3_2", status: "ok" },
     { id: "sec3_3", status: "skipped" },
     { id: "theory", status: "missing" },
+    { id: "my_idea", status: "ok" },
   ]);
-  assert.match(html, /sec3_1\/results\.json: missing models\.standard\.stdAcc/);
+  assert.match(html, /sec3_1\/results\.json: missing summary\.title/);
   assert.match(html, /sec3_3\/results\.json: not valid JSON/);
   assert.match(html, /not run yet: <code>deno task theory<\/code>/);
-  assert.match(html, /63\.3%/); // the paper's D_rand beside ours
+  assert.match(html, /<td>63\.3%<\/td>/); // the summary's table, the paper's D_rand beside ours
+  assert.match(html, /my_idea: a fork/);
+  assert.match(html, /alt="fig\.png"/);
+  assert.doesNotMatch(html, /unlisted\.png/, "only the figures the summary lists");
+  assert.doesNotMatch(html, /partial-123/);
   assert.doesNotMatch(html, /https?:\/\/(?!vega\.github\.io)/, "no network references");
   await Deno.remove(root, { recursive: true });
 });
