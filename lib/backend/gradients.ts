@@ -2,9 +2,11 @@
 // Mean ones as dy * ones(x.shape), filling the ones in a JavaScript loop on every backward pass (about 15% of a
 // resnet_small training step, growing as V8 gives up optimizing that loop); a broadcast needs no such array.
 // The batch-norm gradient runs as one native kernel on the fast backend, and as tfjs's own elsewhere. Under a
-// gradient, linear fused conv2d/matMul run unfused, so that an input gradient skips the weight gradients.
+// gradient, linear fused conv2d/matMul run unfused, so that an input gradient skips the weight gradients; batch
+// norm's moments (tfjs-layers' training mode) run as one native kernel with a one-pass gradient.
 import * as tf from "@tensorflow/tfjs";
-import { BATCH_NORM_GRAD } from "./kernels.ts";
+import tfc from "@tensorflow/tfjs-core"; // the exports object tfjs-layers reads tfc.moments from
+import { BATCH_NORM_GRAD, MOMENTS, MOMENTS_GRAD } from "./kernels.ts";
 
 /** dy reshaped to x's rank (reduced axes of size 1) and broadcast to x's shape. */
 function broadcastBack(dy: tf.Tensor, x: tf.Tensor, axis: number | number[]): tf.Tensor {
@@ -67,9 +69,56 @@ function unfuseLinearUnderTape(): void {
   };
 }
 
-/** Registers the Sum, Mean and FusedBatchNorm gradients and the unfused linear ops (for every backend). */
+/** tfjs's own moments, taken before ours wraps it. */
+let tfjsMoments: typeof tf.moments | undefined;
+
+/** tfjs's moments (before registerFastGradients wraps it); for comparison in tests. */
+export function tfjsMomentsOp(): typeof tf.moments {
+  return tfjsMoments ?? (tfc as unknown as { moments: typeof tf.moments }).moments;
+}
+
+/** x [.., C] -> [2, C] (mean; biased variance over all but the last axis) with its one-kernel gradient. */
+const fusedMoments = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor, save = args[1] as tf.GradSaveFunc;
+  const mv = tf.engine().runKernel(MOMENTS, { x }) as tf.Tensor;
+  save([x, mv]);
+  return {
+    value: mv,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.engine().runKernel(MOMENTS_GRAD, { x: saved[0], mv: saved[1], dy }) as tf.Tensor,
+  };
+});
+
+/**
+ * Wraps tf.moments as tfjs-layers' batch norm calls it in training mode (over all but the last axis, float32,
+ * on the fast backend): one native pass for the mean and one for the variance, and a one-pass gradient, where
+ * tfjs runs Mean, Sub, Square, Mean forward and about five whole-activation ops backward. Other calls go to
+ * tfjs's moments. Only tfjs-core's exports object is changed: code calling tf.moments from "@tensorflow/tfjs"
+ * directly keeps tfjs's (that namespace is a snapshot).
+ */
+function wrapMoments(): void {
+  const core = tfc as unknown as { moments: typeof tf.moments };
+  tfjsMoments ??= core.moments;
+  const own = tfjsMoments;
+  core.moments = ((x: tf.Tensor | tf.TensorLike, axis?: number | number[], keepDims = false) => {
+    if (
+      !(x instanceof tf.Tensor) || x.dtype !== "float32" || x.rank < 2 || x.size === 0 ||
+      tf.getBackend() !== "wasm" || !tf.getKernel(MOMENTS, "wasm")
+    ) return own(x, axis, keepDims);
+    const axes = tf.util.parseAxisParam(axis ?? x.shape.map((_, i) => i), x.shape).sort((a, b) => a - b);
+    if (axes.length !== x.rank - 1 || !axes.every((a, i) => a === i)) return own(x, axis, keepDims);
+    const shape = keepDims ? [...axes.map(() => 1), x.shape[x.rank - 1]] : [x.shape[x.rank - 1]];
+    return tf.tidy(() => {
+      const [mean, variance] = tf.unstack(fusedMoments(x));
+      return { mean: tf.reshape(mean, shape), variance: tf.reshape(variance, shape) };
+    });
+  }) as typeof tf.moments;
+}
+
+/** Registers the Sum, Mean and FusedBatchNorm gradients, the unfused linear ops and moments (every backend). */
 export function registerFastGradients(): void {
   unfuseLinearUnderTape();
+  wrapMoments();
   tfjsBatchNormGrad ??= tf.getGradient("FusedBatchNorm");
   const fallback = tfjsBatchNormGrad;
   if (fallback) {

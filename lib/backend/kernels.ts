@@ -39,6 +39,13 @@ export const WASM_FALLBACKS = [
 /** Our own kernel (wasm backend, native helpers only): the whole batch-norm gradient in one pass. */
 export const BATCH_NORM_GRAD = "FastBatchNormGrad";
 
+/**
+ * Our own kernels (wasm backend, native helpers only): tf.moments of x [.., C] over all but the last axis as one
+ * [2, C] tensor (mean, variance), and its gradient (see gradients.ts).
+ */
+export const MOMENTS = "FastMoments";
+export const MOMENTS_GRAD = "FastMomentsGrad";
+
 /** Our own kernel (wasm backend, native helpers only): one Adam step of one weight tensor (see adam.ts). */
 export const ADAM_STEP = "FastAdamStep";
 
@@ -515,6 +522,27 @@ export function fastKernels(
     return outs;
   };
 
+  // Moments over all but the last axis: x [.., C] -> [2, C] (mean; biased variance), in two passes where tfjs's
+  // moments runs Mean, Sub, Square and Mean over the whole activation; and the gradient, inputs x, mv (that
+  // [2, C]) and dy [2, C], in one pass where tfjs's runs about five.
+  const moments: tf.KernelFunc = (args: KernelArgs) => {
+    const x = args.inputs.x as TensorInfo;
+    const be = args.backend as WasmBackendLike;
+    const c = x.shape[x.shape.length - 1];
+    const out = be.makeOutput([2, c], "float32");
+    const mv = heapView(be, out);
+    ops.moments!(heapView(be, x), mv.subarray(0, c), mv.subarray(c));
+    return out;
+  };
+  const momentsGrad: tf.KernelFunc = (args: KernelArgs) => {
+    const { x, mv, dy } = args.inputs as Record<string, TensorInfo>;
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput(x.shape, "float32");
+    const c = x.shape[x.shape.length - 1];
+    ops.momentsGrad!(heapView(be, x), heapView(be, mv).subarray(0, c), heapView(be, dy), heapView(be, out));
+    return out;
+  };
+
   // Concat and SplitV of float32 tensors along any axis as row copies (rows = the product of the dims before
   // the axis): DenseNet's concatenations and their gradients. The wasm kernels copy element by element.
   const concat: tf.KernelFunc = (args: KernelArgs) => {
@@ -615,6 +643,12 @@ export function fastKernels(
       ? [{ kernelName: BATCH_NORM_GRAD, backendName: "wasm", kernelFunc: batchNormGrad }]
       : []),
     ...(ops.adam ? [{ kernelName: ADAM_STEP, backendName: "wasm", kernelFunc: adamStep }] : []),
+    ...(ops.moments && ops.momentsGrad
+      ? [
+        { kernelName: MOMENTS, backendName: "wasm", kernelFunc: moments },
+        { kernelName: MOMENTS_GRAD, backendName: "wasm", kernelFunc: momentsGrad },
+      ]
+      : []),
     ...(ops.copyCols
       ? [
         { kernelName: "Concat", backendName: "wasm", kernelFunc: concat },
@@ -666,7 +700,7 @@ export function registerFastKernels(sgemm: Sgemm, ops: FastOps, conv: NativeConv
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);
   }
-  for (const name of [BATCH_NORM_GRAD, ADAM_STEP]) { // ours alone: no wasm version to restore
+  for (const name of [BATCH_NORM_GRAD, ADAM_STEP, MOMENTS, MOMENTS_GRAD]) { // ours alone: nothing to restore
     if (!names.includes(name) && tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
   }
   return names;

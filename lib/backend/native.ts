@@ -63,6 +63,8 @@ const SIG = {
   },
   fo_avgpool_grad: { parameters: ["buffer", "buffer", "buffer", "i32", "f32"], result: "void" },
   fo_maxpool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32"], result: "void" },
+  fo_moments: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
+  fo_moments_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_set_sgemm: { parameters: ["pointer"], result: "void" },
   fo_sgemm: {
     parameters: ["i32", "i32", "i32", "i32", "i32", "buffer", "i32", "buffer", "i32", "f32", "buffer", "i32"],
@@ -197,6 +199,20 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
       f.fo_maxpool_grad(x, dy, dx, Int32Array.from(convGeometry(ci)), ci.batchSize),
     avgPoolGrad: (dy, dx, ci, mult) =>
       f.fo_avgpool_grad(dy, dx, Int32Array.from(convGeometry(ci)), ci.batchSize, mult),
+    moments: (x, mean, variance) => {
+      const c = mean.length;
+      if (variance.length !== c || c === 0 || x.length % c !== 0) {
+        throw new RangeError(`fast backend: moments of ${x.length} values over ${c} channels`);
+      }
+      f.fo_moments(x, mean, variance, x.length / c, c);
+    },
+    momentsGrad: (x, mean, dmv, dx) => {
+      const c = mean.length;
+      if (dmv.length !== 2 * c || dx.length !== x.length || c === 0 || x.length % c !== 0) {
+        throw new RangeError(`fast backend: moments gradient of ${x.length} values over ${c} channels`);
+      }
+      f.fo_moments_grad(x, mean, dmv, dx, x.length / c, c);
+    },
   };
   const parallelSgemm = (blas: Blas): Sgemm | null => {
     if (threads < 2 || !blas.pointer || !blas.setThreads) return null;

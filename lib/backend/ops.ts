@@ -79,6 +79,13 @@ export interface FastOps {
   /** dx (NHWC, overwritten) = average-pool gradient of dy, each window's share times `mult`. Native only. */
   avgPoolGrad?(dy: Float32Array, dx: Float32Array, ci: ConvInfo, mult: number): void;
   /**
+   * mean, variance [cols] = the per-column mean and biased variance of x [rows, cols] over rows (accumulated in
+   * double). Native only.
+   */
+  moments?(x: Float32Array, mean: Float32Array, variance: Float32Array): void;
+  /** dx [rows, cols] = (dmv[c] + 2 dmv[cols + c] (x - mean[c])) / rows: moments' gradient (dmv [2, cols]). Native only. */
+  momentsGrad?(x: Float32Array, mean: Float32Array, dmv: Float32Array, dx: Float32Array): void;
+  /**
    * One Adam step (tfjs's formula): new weights, first and second moments into w1, m1, v1 from weights w, moments
    * m, v and gradient g (all the same length); c1 = 1 - beta1^t, c2 = 1 - beta2^t. Native only.
    */

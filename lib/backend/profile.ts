@@ -11,7 +11,8 @@ import { registerFastKernels } from "./kernels.ts";
 import { loadNativeOps } from "./native.ts";
 import { loadDnnl } from "./dnnl.ts";
 import type { Sgemm } from "./blas.ts";
-import { tfjsFusedOps } from "./gradients.ts";
+import { tfjsFusedOps, tfjsMomentsOp } from "./gradients.ts";
+import tfc from "@tensorflow/tfjs-core";
 
 /** Milliseconds per call of each kernel (and "(outside kernels)": the rest of the step), largest first. */
 export type KernelProfile = [string, number][];
@@ -110,6 +111,7 @@ if (import.meta.main) {
         ab: { type: "string" },
         repeats: { type: "string", default: "9" },
         top: { type: "string", default: "8" },
+        dnnl: { type: "string", default: "true" },
       },
     });
     const batch = Number(values.batch), calls = Number(values.calls), repeats = Number(values.repeats);
@@ -122,6 +124,7 @@ if (import.meta.main) {
     const fused = tf.fused as { conv2d: unknown; matMul: unknown };
     const useFused = (f: { conv2d: unknown; matMul: unknown }) => () => Object.assign(fused, f);
     const wrapped = { conv2d: fused.conv2d, matMul: fused.matMul };
+    const core = tfc as unknown as { moments: unknown }, ownMoments = core.moments;
     /** The A/B pairs: [before, after] (the second is the backend as initBackend sets it up). */
     const AB: Record<string, [string, () => void][]> = {
       dnnl: [
@@ -129,14 +132,23 @@ if (import.meta.main) {
         ["oneDNN", () => registerFastKernels(sgemm, ops, conv)],
       ],
       unfuse: [["tfjs fused ops", useFused(tfjsFusedOps())], ["linear ops unfused", useFused(wrapped)]],
+      moments: [["tfjs moments", () => (core.moments = tfjsMomentsOp())], [
+        "native moments",
+        () => (core.moments = ownMoments),
+      ]],
     };
     if (values.ab !== undefined && !AB[values.ab]) {
       throw new RangeError(
         `--ab accepts ${Object.keys(AB).join(", ")} (dnnl: oneDNN convolutions vs im2col + sgemm; ` +
-          `unfuse: linear fused conv2d/matMul unfused under a tape vs tfjs's), got "${values.ab}"`,
+          `unfuse: linear fused conv2d/matMul unfused under a tape vs tfjs's; moments: batch norm's moments native ` +
+          `vs tfjs's), got "${values.ab}"`,
       );
     }
     const setups = AB[values.ab ?? "dnnl"];
+    if (values.dnnl !== "true" && values.dnnl !== "false") {
+      throw new RangeError(`--dnnl must be true or false, got "${values.dnnl}"`);
+    }
+    if (values.dnnl === "false") registerFastKernels(sgemm, ops, null); // profile the im2col + sgemm convolutions
     console.log(
       `batch ${batch}, ${shape.join("x")}; ${new Date().toISOString()}; ${Deno.loadavg().join(" ")} load`,
     );

@@ -111,10 +111,11 @@ void fo_bias_act(float *v, const float *bias, int32_t nb, int32_t rows, int32_t 
 }
 
 /*
- * out [cols] = sum over rows of x [rows, cols] (divided by rows when mean != 0), accumulated in double. Each
- * thread sums a fixed block of rows and the blocks are added in order, so the result does not depend on timing.
+ * Per-column sums over rows of x [rows, cols] in double, into out [cols]: of the values, or (center not null) of
+ * their squared deviations from center [cols]. Each thread sums a fixed block of rows and the blocks are added in
+ * order, so the result does not depend on timing.
  */
-void fo_sum_rows(const float *x, float *out, int32_t rows, int32_t cols, int32_t mean) {
+static void col_sums(const float *x, int32_t rows, int32_t cols, const float *center, double *out) {
   const int T = fo_threads();
   double *part = calloc((size_t)T * cols, sizeof(double));
 #pragma omp parallel for schedule(static)
@@ -123,15 +124,56 @@ void fo_sum_rows(const float *x, float *out, int32_t rows, int32_t cols, int32_t
     double *acc = part + (int64_t)t * cols;
     for (int64_t r = r0; r < r1; r++) {
       const float *row = x + r * (int64_t)cols;
-      for (int64_t c = 0; c < cols; c++) acc[c] += row[c];
+      if (!center) {
+        for (int64_t c = 0; c < cols; c++) acc[c] += row[c];
+        continue;
+      }
+      for (int64_t c = 0; c < cols; c++) {
+        const double d = (double)row[c] - center[c];
+        acc[c] += d * d;
+      }
     }
   }
   for (int64_t c = 0; c < cols; c++) {
-    double s = 0;
-    for (int t = 0; t < T; t++) s += part[(int64_t)t * cols + c];
-    out[c] = (float)(mean ? s / rows : s);
+    double v = 0;
+    for (int t = 0; t < T; t++) v += part[(int64_t)t * cols + c];
+    out[c] = v;
   }
   free(part);
+}
+
+/* out [cols] = sum over rows of x [rows, cols] (divided by rows when mean != 0), accumulated in double. */
+void fo_sum_rows(const float *x, float *out, int32_t rows, int32_t cols, int32_t mean) {
+  double *v = malloc((size_t)cols * sizeof(double));
+  col_sums(x, rows, cols, NULL, v);
+  for (int64_t c = 0; c < cols; c++) out[c] = (float)(mean ? v[c] / rows : v[c]);
+  free(v);
+}
+
+/*
+ * Per-column mean and biased variance of x [rows, cols] over rows (a batch norm's moments, tf.moments over all
+ * but the last axis): the mean, then the squared deviations from it; both accumulated in double.
+ */
+void fo_moments(const float *x, float *mean, float *var, int32_t rows, int32_t cols) {
+  fo_sum_rows(x, mean, rows, cols, 1);
+  double *v = malloc((size_t)cols * sizeof(double));
+  col_sums(x, rows, cols, mean, v);
+  for (int64_t c = 0; c < cols; c++) var[c] = (float)(v[c] / rows);
+  free(v);
+}
+
+/*
+ * The gradient of fo_moments: dx [rows, cols] = (d_mean[c] + 2 d_variance[c] (x - mean[c])) / rows, with
+ * dmv [2, cols] holding d_mean then d_variance.
+ */
+void fo_moments_grad(const float *x, const float *mean, const float *dmv, float *dx, int32_t rows, int32_t cols) {
+  const float inv = 1.0f / rows;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * (int64_t)cols;
+    float *o = dx + r * (int64_t)cols;
+    for (int64_t c = 0; c < cols; c++) o[c] = (dmv[c] + 2.0f * dmv[cols + c] * (xr[c] - mean[c])) * inv;
+  }
 }
 
 /* cblas_sgemm's signature; the library's own function is handed over by fo_set_sgemm (from Deno's dlopen). */

@@ -1,10 +1,12 @@
 // The replacement Sum and Mean gradients give d/dx sum(c * reduce(x, axis)) = c (or c / n) broadcast over the
 // reduced axes, on the cpu and the fast backend, and leave no tensors behind; linear fused conv2d/matMul under a
-// tape give tfjs's values and gradients, and an input gradient no longer computes the weight gradients.
+// tape give tfjs's values and gradients, and an input gradient no longer computes the weight gradients; batch
+// norm's moments run as one kernel each way with tfjs's values and gradients.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
-import { registerFastGradients, tfjsFusedOps } from "../../../lib/backend/gradients.ts";
+import { registerFastGradients, tfjsFusedOps, tfjsMomentsOp } from "../../../lib/backend/gradients.ts";
+import tfc from "@tensorflow/tfjs-core";
 import { profileKernels } from "../../../lib/backend/profile.ts";
 import { createRng } from "../../../lib/rng.ts";
 import { assertClose } from "./assert_close.ts";
@@ -145,5 +147,53 @@ for (const backend of ["cpu", "wasm"]) {
     assert.ok(!oursK.includes("Conv2DBackpropFilter"), `no weight gradient: ${oursK}`);
     assert.equal(tf.memory().numTensors, start, "no tensors left behind");
     tf.dispose([x, w, b, wd, bd]);
+  });
+}
+
+const momentCases: { shape: number[]; axis: number[]; keepDims: boolean; fused: boolean }[] = [
+  { shape: [3, 5, 4, 7], axis: [0, 1, 2], keepDims: false, fused: true }, // a conv layer's batch norm
+  { shape: [3, 5, 4, 7], axis: [2, 0, 1], keepDims: true, fused: true },
+  { shape: [9, 6], axis: [0], keepDims: false, fused: true }, // after a dense layer
+  { shape: [1, 2, 2, 1], axis: [0, 1, 2], keepDims: false, fused: true }, // one channel, four values
+  { shape: [3, 4, 5], axis: [1], keepDims: false, fused: false }, // not over the leading axes: tfjs's
+];
+
+for (const c of momentCases) {
+  Deno.test(`moments on the fast backend: shape [${c.shape}] axis ${c.axis} keepDims ${c.keepDims}: tfjs's values and gradients${c.fused ? ", one kernel each way" : ""}`, async () => {
+    await tf.setBackend("wasm");
+    const rng = createRng(9);
+    const r = (shape: number[]) =>
+      tf.tensor(
+        Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 3 + rng.normal()),
+        shape,
+      );
+    const x = r(c.shape);
+    const reduced = tfjsMomentsOp()(x, c.axis, c.keepDims);
+    const a = r(reduced.mean.shape), b = r(reduced.mean.shape);
+    tf.dispose([reduced.mean, reduced.variance]);
+    const start = tf.memory().numTensors;
+    const loss = (moments: typeof tf.moments) => (xx: tf.Tensor) => {
+      const m = moments(xx, c.axis, c.keepDims);
+      return tf.add(tf.sum(tf.mul(m.mean, a)), tf.sum(tf.mul(m.variance, b)));
+    };
+    const ours = loss((tfc as unknown as { moments: typeof tf.moments }).moments),
+      theirs = loss(tfjsMomentsOp());
+    const run = (f: typeof ours) =>
+      tf.tidy(() => {
+        const { value, grad } = tf.valueAndGrad(f)(x);
+        return [value, grad].map((t) => t.dataSync() as Float32Array);
+      });
+    const [got, want] = [run(ours), run(theirs)];
+    assertClose(want[0], got[0], "value");
+    assertClose(want[1], got[1], "gradient");
+    const kernels = profileKernels(() => run(ours), 1).map(([k]) => k);
+    assert.equal(
+      kernels.includes("FastMoments") && kernels.includes("FastMomentsGrad"),
+      c.fused,
+      kernels.join(),
+    );
+    if (c.fused) assert.ok(!kernels.includes("Square"), kernels.join());
+    assert.equal(tf.memory().numTensors, start, "no tensors left behind");
+    tf.dispose([x, a, b]);
   });
 }
