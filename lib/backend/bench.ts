@@ -11,7 +11,7 @@ import { createRng } from "../rng.ts";
 import { BACKENDS, initBackend } from "./mod.ts";
 import { FastAdam } from "./adam.ts";
 import { loadBlas, type Sgemm } from "./blas.ts";
-import { findTorch, PEER_RATES, type Rates, ratios, runTorchPeer, TORCH_SETUP } from "./peer.ts";
+import { findTorch, medianRates, PEER_RATES, type Rates, ratios, runTorchPeer, TORCH_SETUP } from "./peer.ts";
 import { SMALL_ARCHITECTURES } from "../models.ts";
 
 /** Median of the timings (seconds) of `repeats` calls after `warmup` calls. */
@@ -206,6 +206,7 @@ if (import.meta.main) {
         shape: { type: "string", default: "28,28,1" },
         warmup: { type: "string", default: "2" },
         loops: { type: "string", default: "true" },
+        rounds: { type: "string", default: "1" },
         help: { type: "boolean" },
       },
     });
@@ -222,7 +223,9 @@ if (import.meta.main) {
           "  --shape=28,28,1  h,w,c of one image (e.g. --shape=32,32,3 --models=resnet18,vgg16 --batch=32)\n" +
           "  --warmup=2       untimed calls before the timed repeats\n" +
           "  --dnnl=false     fast backend's convolutions on im2col + sgemm instead of oneDNN (to compare)\n" +
-          "  --loops=false    skip the pgd() and trainModel() rows",
+          "  --loops=false    skip the pgd() and trainModel() rows\n" +
+          "  --rounds=1       with --vs=torch: ours then theirs this many times per model; medians of the rates\n" +
+          "                   and of the per-round ratios (a shared machine's load changes between runs)",
       );
     }
     const batch = Number(values.batch), repeats = Number(values.repeats);
@@ -251,6 +254,10 @@ if (import.meta.main) {
     if (values.dnnl !== "true" && values.dnnl !== "false") {
       throw new RangeError(`--dnnl must be true or false, got "${values.dnnl}"`);
     }
+    const rounds = Number(values.rounds);
+    if (!(Number.isInteger(rounds) && rounds >= 1)) {
+      throw new RangeError(`--rounds must be an integer >= 1, got "${values.rounds}"`);
+    }
     if (values.loops !== "true" && values.loops !== "false") {
       throw new RangeError(`--loops must be true or false, got "${values.loops}"`);
     }
@@ -270,16 +277,24 @@ if (import.meta.main) {
     });
     const sg = sgemmGflops(1024, info.sgemm);
     const threads = Number(Deno.env.get("OMP_NUM_THREADS")) || navigator.hardwareConcurrency;
-    const peer: Record<string, { theirs: Rates; ratio: Rates }> = {};
+    const peer: Record<string, { theirs: Rates; ratio: Rates; roundRatios: Rates[] }> = {};
     const models = [];
     for (const a of archs) {
       const opts = { batch, repeats, warmup, shape: shape as Shape, loops: values.loops === "true" };
-      const ours = await benchModel(a, opts);
-      if (torch) { // right after ours: the machine's load drifts over minutes
-        const theirs = runTorchPeer(torch.python, [a], { ...opts, threads, shape: shape as Shape })[a];
-        peer[a] = { theirs, ratio: ratios(ours, theirs) };
+      const ours = [], theirs: Rates[] = [];
+      for (let r = 0; r < (torch ? rounds : 1); r++) { // the library loops in the first round only
+        ours.push(await benchModel(a, { ...opts, loops: opts.loops && r === 0 }));
+        // right after ours: the machine's load drifts over minutes
+        if (torch) {
+          theirs.push(runTorchPeer(torch.python, [a], { ...opts, threads, shape: shape as Shape })[a]);
+        }
       }
-      models.push(ours);
+      const row = { ...ours[0], ...medianRates(ours) };
+      if (torch) {
+        const roundRatios = ours.map((o, i) => ratios(o, theirs[i]));
+        peer[a] = { theirs: medianRates(theirs), ratio: medianRates(roundRatios), roundRatios };
+      }
+      models.push(row);
     }
     const rows = models.map((m) => ({
       ...m,
@@ -348,7 +363,9 @@ if (import.meta.main) {
         `\nvs PyTorch ${torch.version} (${torch.python}, ${threads} threads, batch ${batch}, ${
           shape.join("x")
         }` +
-          `): ours / theirs img/s = ratio (above 1: we are faster)`,
+          `${
+            rounds > 1 ? `, medians of ${rounds} rounds` : ""
+          }): ours / theirs img/s = ratio (above 1: faster)`,
       );
       const names = {
         trainImgPerSec: "train",

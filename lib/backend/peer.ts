@@ -69,6 +69,15 @@ export function runTorchPeer(python: string, models: string[], o: PeerOptions): 
   return JSON.parse(text.decode(out.stdout)).models as Record<string, Rates>;
 }
 
+/** The per-rate median of several measurements (rounds of the same model). */
+export function medianRates(list: Rates[]): Rates {
+  const med = (v: number[]) => {
+    const s = v.slice().sort((a, b) => a - b), h = Math.floor(s.length / 2);
+    return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+  };
+  return Object.fromEntries(PEER_RATES.map((k) => [k, med(list.map((r) => r[k]))])) as Rates;
+}
+
 /** Ours / theirs for each rate (above 1: we are faster). */
 export function ratios(ours: Rates, theirs: Rates): Rates {
   return Object.fromEntries(PEER_RATES.map((k) => [k, ours[k] / theirs[k]])) as Rates;

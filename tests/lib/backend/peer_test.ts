@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import {
   findTorch,
+  medianRates,
   PEER_RATES,
   pythonCandidates,
   ratios,
@@ -32,6 +33,16 @@ Deno.test("ratios(): ours / theirs per rate", () => {
     { trainImgPerSec: 200, inputGradImgPerSec: 400, forwardImgPerSec: 50 },
   );
   assert.deepEqual(r, { trainImgPerSec: 1.5, inputGradImgPerSec: 0.25, forwardImgPerSec: 1 });
+});
+
+Deno.test("medianRates(): the per-rate median of rounds (odd and even counts)", () => {
+  const r = (t: number, i: number, f: number) => ({
+    trainImgPerSec: t,
+    inputGradImgPerSec: i,
+    forwardImgPerSec: f,
+  });
+  assert.deepEqual(medianRates([r(1, 9, 5), r(3, 1, 5), r(2, 5, 100)]), r(2, 5, 5));
+  assert.deepEqual(medianRates([r(1, 2, 3), r(3, 4, 7)]), r(2, 3, 5));
 });
 
 const torch = findTorch();
