@@ -13,6 +13,8 @@ import { FastAdam } from "./adam.ts";
 import { loadBlas, type Sgemm } from "./blas.ts";
 import { findTorch, medianRates, PEER_RATES, type Rates, ratios, runTorchPeer, TORCH_SETUP } from "./peer.ts";
 import { SMALL_ARCHITECTURES } from "../models.ts";
+import { matMulGflops } from "./webgpu.ts";
+import { UserError } from "../errors.ts";
 
 /** Median of the timings (seconds) of `repeats` calls after `warmup` calls. */
 function timeIt(fn: () => void, opts: { warmup: number; repeats: number }): number {
@@ -44,10 +46,12 @@ async function timeItAsync(
 /**
  * Runs `f` in a tidy scope and reads its result back, as a caller would. The read happens outside the scope:
  * a tidy that returns a TypedArray walks every element of it looking for tensors (about 20 ms for one
- * 128x28x28 input gradient), which would be measured as if it were the backend's work.
+ * 128x28x28 input gradient), which would be measured as if it were the backend's work. On the webgpu backend,
+ * which cannot read synchronously under Deno, it reads with `await data()` and returns that promise.
  */
-export function readBack(f: () => tf.Tensor): void {
+export function readBack(f: () => tf.Tensor): void | Promise<void> {
   const t = tf.tidy(f);
+  if (tf.getBackend() === "webgpu") return t.data().then(() => t.dispose());
   t.dataSync();
   t.dispose();
 }
@@ -113,6 +117,11 @@ export function fixedBatch(m: ZooModel, b: number, seed: number, shape: Shape = 
  * and after (a leak shows as growth) and the process's peak resident memory (MiB).
  */
 export function memoryRun(steps: number, batch: number) {
+  if (tf.getBackend() === "webgpu") {
+    throw new UserError(
+      "--memorySteps runs synchronous steps, which the webgpu backend cannot; use --backend=fast",
+    );
+  }
   const m = createModel("cnn", { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
   const f = fixedBatch(m, batch, 3);
   f.train();
@@ -147,7 +156,7 @@ export async function benchModel(
   const pgdLoop = () =>
     readBack(() => pgd(m, x, { y, threat: "l2", eps: 1, steps, stepSize: 0.25, seed: 0 }).xAdv);
   const split = {
-    x: x.dataSync() as Float32Array,
+    x: await x.data() as Float32Array,
     y: Uint8Array.from(labels),
     n: b,
     shape,
@@ -172,15 +181,18 @@ export async function benchModel(
   const flops = forwardFlops(m);
   const loopTiming = { warmup: 1, repeats: Math.max(3, Math.ceil(opts.repeats / 3)) };
   const loops = opts.loops ?? true;
+  // webgpu reads asynchronously (readBack returns a promise there): each call is timed with its await
+  const time = (fn: () => unknown, o: { warmup: number; repeats: number }) =>
+    tf.getBackend() === "webgpu" ? timeItAsync(async () => await fn(), o) : timeIt(fn, o);
   const r = {
     arch,
     params: m.model.countParams(),
     forwardMflopsPerImage: flops / 1e6,
-    trainImgPerSec: b / timeIt(train, t),
-    inputGradImgPerSec: b / timeIt(inputGrad, t),
-    forwardImgPerSec: b / timeIt(forward, t),
+    trainImgPerSec: b / await time(train, t),
+    inputGradImgPerSec: b / await time(inputGrad, t),
+    forwardImgPerSec: b / await time(forward, t),
     /** pgd() from lib/attacks.ts, 10 steps: image-steps/s (NaN when loops are off). */
-    pgdStepImgPerSec: loops ? (b * steps) / timeIt(pgdLoop, loopTiming) : NaN,
+    pgdStepImgPerSec: loops ? (b * steps) / await time(pgdLoop, loopTiming) : NaN,
     /** trainModel() from lib/train.ts over LOOP_STEPS batches: images/s (NaN when loops are off). */
     trainLoopImgPerSec: loops ? (LOOP_STEPS * b) / await timeItAsync(trainLoop, loopTiming) : NaN,
   };
@@ -275,7 +287,8 @@ if (import.meta.main) {
       native: values.native === "true",
       dnnl: values.dnnl === "true",
     });
-    const sg = sgemmGflops(1024, info.sgemm);
+    // webgpu: the "sgemm" figure is a 1024^3 tf.matMul on the adapter, read back
+    const sg = info.name === "webgpu" ? await matMulGflops(1024) : sgemmGflops(1024, info.sgemm);
     const threads = Number(Deno.env.get("OMP_NUM_THREADS")) || navigator.hardwareConcurrency;
     const peer: Record<string, { theirs: Rates; ratio: Rates; roundRatios: Rates[] }> = {};
     const models = [];
@@ -306,6 +319,7 @@ if (import.meta.main) {
     }));
     const out = {
       backend: info.name,
+      adapter: info.adapter ?? null,
       blas: info.blas ?? null,
       ops: info.ops ?? null,
       conv: info.conv ?? null,
@@ -321,9 +335,9 @@ if (import.meta.main) {
     };
     if (values.json) return void console.log(JSON.stringify(out, null, 2));
     console.log(
-      `backend ${info.name} (sgemm: ${info.blas ?? "-"}; helpers: ${info.ops ?? "-"}; convolutions: ${
-        info.conv ?? "-"
-      }), batch ${batch}, ` +
+      `backend ${info.name}${info.adapter ? ` on ${info.adapter}` : ""} (sgemm: ${
+        info.blas ?? (info.adapter ? "tf.matMul" : "-")
+      }; helpers: ${info.ops ?? "-"}; convolutions: ${info.conv ?? "-"}), batch ${batch}, ` +
         `sgemm ${sg.toFixed(1)} GFLOP/s (1024^3)`,
     );
     for (const r of rows) {

@@ -169,7 +169,9 @@ export async function initWebgpu(opts: WebgpuOptions = {}): Promise<WebgpuInfo |
     isFallbackAdapter: found.info.isFallbackAdapter,
   };
   const name = adapterName(adapter), isSoftware = isSoftwareAdapter(adapter);
-  if (hardwareOnly && isSoftware) return { skipped: `webgpu (software adapter "${name}")` };
+  if (hardwareOnly && isSoftware) {
+    return { skipped: `webgpu (software adapter "${name}"; for the GPU's own, see docs/gpu.md)` };
+  }
   await import("@tensorflow/tfjs-backend-webgpu");
   if (!(await tf.setBackend("webgpu"))) {
     throw new UserError(
