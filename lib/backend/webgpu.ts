@@ -58,10 +58,9 @@ export const WEBGPU_SETUP =
   "no WebGPU adapter found (Deno's navigator.gpu.requestAdapter() returned null). " +
   "A GPU needs its Vulkan driver (Metal on macOS, Vulkan or DirectX 12 on Windows): NVIDIA's proprietary " +
   "driver ships one (in a container, enable the graphics capability: NVIDIA_DRIVER_CAPABILITIES=all or " +
-  "compute,utility,graphics); AMD and Intel GPUs: `apt-get install mesa-vulkan-drivers libvulkan1`. Check with " +
-  "`vulkaninfo --summary` (apt-get install vulkan-tools). A software adapter for tests only (slower than the " +
-  "CPU backends): `apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri`. Or run on the CPU with " +
-  "--backend=fast. See docs/gpu.md";
+  "compute,utility,graphics); AMD and Intel GPUs, and Mesa's software adapter for tests (slower than the CPU " +
+  "backends): `apt-get install mesa-vulkan-drivers libvulkan1`. Check with `vulkaninfo --summary` " +
+  "(apt-get install vulkan-tools). Or run on the CPU with --backend=fast. See docs/gpu.md";
 
 /** The adapter's name: its description, else its vendor, architecture and device, else "unnamed adapter". */
 export function adapterName(info: AdapterInfoLike): string {

@@ -23,7 +23,7 @@ const NO_ADAPTER = real === null;
 if (NO_ADAPTER) {
   console.warn(
     "webgpu_test: no WebGPU adapter on this machine, so the tests that run tfjs on one are skipped. " +
-      "For Mesa's software adapter: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri (or mesa-vulkan-drivers)",
+      "For Mesa's software adapter: apt-get install mesa-vulkan-drivers libvulkan1 (see docs/gpu.md)",
   );
 }
 
