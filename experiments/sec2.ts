@@ -17,7 +17,6 @@ import {
   COMMON_DEFAULTS,
   type CommonConfig,
   defineExperiment,
-  requireUseful,
   type Run,
   runExperiment,
   type RunOptions,
@@ -32,7 +31,7 @@ import {
   quantiles,
   robustUsefulness,
 } from "../lib/features.ts";
-import { type DataRef, sourceRef, trainRecipe } from "../lib/pipeline.ts";
+import { type DataRef, sourceRef, trainSourceModel } from "../lib/pipeline.ts";
 import { phase } from "../lib/progress.ts";
 import {
   PAPER_RECIPE,
@@ -45,7 +44,6 @@ import {
 } from "../lib/recipes.ts";
 import { saveChart } from "../lib/report/charts.ts";
 import { pct, type Summary } from "../lib/summary.ts";
-import { evaluate } from "../lib/train.ts";
 
 /** Configuration of the Section 2 experiment. */
 export interface Config extends CommonConfig {
@@ -234,30 +232,21 @@ export function main(config: Config, opts: RunOptions = {}): Promise<Results> {
 
 /** Step 1: the standard and the adversarially trained source models (cached, shared with sec3_1). */
 async function trainSources(run: Run<Config>, train: DataRef, test: Split) {
-  const { config } = run, C = run.data.info.numClasses;
-  const common = { numClasses: C, seed: config.seed, cache: config.cache };
-  const standard = await trainRecipe(train, {
-    ...common,
-    recipe: config.standard,
-    role: "source",
-    key: "standard",
-    title: `source model: standard training of ${config.standard.arch} on ${train.split.n} images`,
-  });
+  const { config } = run;
+  const common = { numClasses: run.data.info.numClasses, seed: config.seed, cache: config.cache };
   const { eps, steps, stepSize, ...recipe } = config.robust;
-  const robust = await trainRecipe(train, {
-    ...common,
-    recipe,
-    role: "robust",
-    key: "robust",
-    adversarial: { threat: "l2", eps, steps, stepSize },
-    title:
-      `robust source model: L2 adversarial training of ${recipe.arch} (eps ${eps}, ${steps} steps of ${stepSize})`,
-  });
-  const out = {} as Record<ModelName, { model: typeof standard.model; hash: string; acc: number }>;
-  for (const [name, m] of [["standard", standard], ["robust", robust]] as const) {
-    const acc = (await evaluate(m.model, test)).acc;
-    requireUseful(acc, C, name);
-    out[name] = { model: m.model, hash: m.hash, acc };
+  const out = {} as Record<
+    ModelName,
+    { model: import("../lib/models.ts").ZooModel; hash: string; acc: number }
+  >;
+  for (
+    const [name, m] of [
+      ["standard", { recipe: config.standard, role: "source", key: "standard" }],
+      ["robust", { recipe, role: "robust", key: "robust", adversarial: { eps, steps, stepSize } }],
+    ] as const
+  ) {
+    const s = await trainSourceModel(train, test, { ...common, ...m });
+    out[name] = { model: s.model, hash: s.hash, acc: s.testAcc };
   }
   return out;
 }
@@ -363,12 +352,15 @@ async function figures(run: Run<Config>, r: Results): Promise<void> {
   const points = MODELS.flatMap((n) =>
     pairs(r.models[n], e).map((p) => ({ model: LABEL[n], ...p, kind: kindOf(p.rho, p.gamma, r.thresholds) }))
   );
+  const yAxis = axisFloor(points.map((p) => p.gamma));
   await saveChart(run.outDir, "rho_gamma", {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: {
       text: `rho vs gamma of every (one-vs-rest task, unit) feature (${run.config.dataset})`,
-      subtitle:
+      subtitle: [
         `gamma at L2 eps ${r.thresholds.headlineEps}; rho0 ${r.thresholds.rho0}, gamma0 ${r.thresholds.gamma0}`,
+        ...(yAxis.below ? [`${yAxis.below} feature(s) below ${yAxis.floor} drawn on the bottom edge`] : []),
+      ],
     },
     data: { values: points },
     width: 260,
@@ -381,6 +373,7 @@ async function figures(run: Run<Config>, r: Results): Promise<void> {
         field: "gamma",
         type: "quantitative",
         title: `gamma = E[min y f(x + delta)], eps ${r.thresholds.headlineEps}`,
+        scale: { domainMin: yAxis.floor, clamp: true },
       },
       color: {
         field: "kind",
@@ -404,22 +397,43 @@ async function figures(run: Run<Config>, r: Results): Promise<void> {
       }))
     )
   );
+  const distAxis = axisFloor(dist.map((p) => p.value));
   await saveChart(run.outDir, "distribution", {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: {
       text: "Distribution of rho (eps 0) and gamma over eps",
-      subtitle: "one point per (task, unit) feature",
+      subtitle: [
+        "one value per (task, unit) feature; box: quartiles, whiskers: 1.5 IQR, points beyond",
+        ...(distAxis.below
+          ? [`${distAxis.below} value(s) below ${distAxis.floor} drawn on the bottom edge`]
+          : []),
+      ],
     },
     data: { values: dist },
     width: 260,
     height: 220,
-    mark: { type: "boxplot", extent: "min-max" },
+    mark: { type: "boxplot", extent: 1.5 },
     encoding: {
       column: { field: "model", type: "nominal", title: null, sort: MODELS.map((n) => LABEL[n]) },
       x: { field: "eps", type: "ordinal", title: "L2 eps (0: rho)", sort: [0, ...r.eps].map(String) },
-      y: { field: "value", type: "quantitative", title: "rho / gamma" },
+      y: {
+        field: "value",
+        type: "quantitative",
+        title: "rho / gamma",
+        scale: { domainMin: distAxis.floor, clamp: true },
+      },
     },
   });
+}
+
+/**
+ * The lower end of a gamma axis: the 1st percentile rounded down to a multiple of 0.5, at most -1 (a few nearly
+ * constant units reach gamma of -20 and less and would flatten the rest); `below` values lie under it.
+ */
+export function axisFloor(values: number[]): { floor: number; below: number } {
+  const [q] = quantiles(values, [0.01]);
+  const floor = Math.min(-1, Math.floor((Number.isFinite(q) ? q : -1) * 2) / 2);
+  return { floor, below: values.filter((v) => v < floor).length };
 }
 
 /** Line chart: count of robustly useful features (gamma >= gamma0) over eps, per model (eps 0: rho >= gamma0). */
@@ -448,7 +462,7 @@ function countChart(r: Results): Record<string, unknown> {
   };
 }
 
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+const median = (v: number[]) => quantiles(v, [0.5])[0];
 
 /** Counts per model and eps, the distributions, and the claim in numbers. */
 export function summarize(r: Results, config: Pick<Config, "dataset" | "attack">): Summary {
@@ -460,12 +474,12 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "attack">
     const m = r.models[n];
     const rhoFlat = m.rho.flat(), rhoSe = m.rhoSe.flat();
     return [
-      [LABEL[n], "rho", ...quantiles(rhoFlat, q).map((v) => v.toFixed(3)), mean(rhoSe).toFixed(3)],
+      [LABEL[n], "rho", ...quantiles(rhoFlat, q).map((v) => v.toFixed(3)), median(rhoSe).toFixed(3)],
       ...r.eps.map((eps, e) => [
         LABEL[n],
         `gamma, eps ${eps}`,
         ...quantiles(m.gamma[e].flat(), q).map((v) => v.toFixed(3)),
-        mean(m.gammaSe[e].flat()).toFixed(3),
+        median(m.gammaSe[e].flat()).toFixed(3),
       ]),
     ];
   });
@@ -539,6 +553,7 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "attack">
         r.models.standard.units - r.models.standard.liveUnits.length
       }, robust: ` +
       `${r.models.robust.units - r.models.robust.liveUnits.length} of ${r.models.standard.units})`,
+      `the paper defines these quantities but reports no measurement of them, so there is no paper column`,
       `PGD time: standard ${r.pgdSeconds.standard} s, robust ${r.pgdSeconds.robust} s`,
     ],
   };

@@ -14,7 +14,6 @@ import {
   COMMON_DEFAULTS,
   type CommonConfig,
   defineExperiment,
-  requireUseful,
   type Run,
   runExperiment,
   type RunOptions,
@@ -32,6 +31,7 @@ import {
   sourceRef,
   startingPoints,
   trainRecipe,
+  trainSourceModel,
 } from "../lib/pipeline.ts";
 import { phase } from "../lib/progress.ts";
 import {
@@ -253,27 +253,22 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
 
 /** Step 1: the standard and the adversarially trained source models (cached; the standard one is sec3_2's). */
 async function trainSources(run: Run<Config>, train: DataRef, test: Split) {
-  const { config } = run, C = run.data.info.numClasses;
-  const common = { numClasses: C, seed: config.seed, cache: config.cache };
-  const standard = await trainRecipe(train, {
+  const { config } = run;
+  const common = { numClasses: run.data.info.numClasses, seed: config.seed, cache: config.cache };
+  const standard = await trainSourceModel(train, test, {
     ...common,
     recipe: config.standard,
     role: "source",
     key: "standard",
-    title: `source model: standard training of ${config.standard.arch} on ${train.split.n} images`,
   });
-  requireUseful((await evaluate(standard.model, test)).acc, C, "standard");
   const { eps, steps, stepSize, ...recipe } = config.robust;
-  const robust = await trainRecipe(train, {
+  const robust = await trainSourceModel(train, test, {
     ...common,
     recipe,
     role: "robust",
     key: "robust",
-    adversarial: { threat: "l2", eps, steps, stepSize },
-    title:
-      `robust source model: L2 adversarial training of ${recipe.arch} (eps ${eps}, ${steps} steps of ${stepSize})`,
+    adversarial: { eps, steps, stepSize },
   });
-  requireUseful((await evaluate(robust.model, test)).acc, C, "robust");
   return { standard, robust };
 }
 

@@ -12,7 +12,7 @@ import {
   parseCli,
   validateConfig,
 } from "./config.ts";
-import { runMain, UserError } from "./errors.ts";
+import { runMain } from "./errors.ts";
 import { assertWritableDir, openRunDir, type RunMeta, writeJsonAtomic, writeRunConfig } from "./output.ts";
 import { type BackendInfo, BACKENDS, initBackend } from "./backend/mod.ts";
 import { type Dataset, DATASETS, loadDataset, type Split, validateDatasetName } from "./data/registry.ts";
@@ -313,22 +313,4 @@ export function takeFirst(split: Split, n: number, what: string): Split {
     );
   }
   return firstN(split, n);
-}
-
-/**
- * Stops a run whose source model is near chance (below `factor` x chance accuracy on the test set): a dataset
- * built from it would say nothing. `key` is the recipe's config prefix, named in the fix.
- */
-export function requireUseful(acc: number, numClasses: number, key: string, factor = 1.5): void {
-  const chance = 1 / numClasses;
-  if (acc < factor * chance) {
-    throw new UserError(
-      `the ${key} model reached only ${(100 * acc).toFixed(1)}% test accuracy (chance ${
-        (100 * chance).toFixed(1)
-      }%, needed at least ${
-        (100 * factor * chance).toFixed(1)
-      }%); nothing built from it would be meaningful. ` +
-        `Check --${key}.lr, --${key}.epochs and --${key}.optimizer`,
-    );
-  }
 }

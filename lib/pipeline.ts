@@ -25,7 +25,8 @@ import type { AttackConfig, EotConfig, TrainConfig } from "./recipes.ts";
 import { trainOptions } from "./recipes.ts";
 import { relabel, RELABEL_RULES } from "./relabel.ts";
 import { createRng, deriveSeed } from "./rng.ts";
-import { trainModel, type TrainOptions } from "./train.ts";
+import { evaluate, trainModel, type TrainOptions } from "./train.ts";
+import { UserError } from "./errors.ts";
 
 /** A training set with its cache identity: the data's content, how it was derived, and its size. */
 export interface DataRef {
@@ -129,6 +130,59 @@ export function trainRecipe(set: DataRef, opts: {
     cache: opts.cache,
     title: opts.title,
   });
+}
+
+/**
+ * Stops a run whose source model is near chance (below `factor` x chance accuracy on the test set): a dataset
+ * built from it would say nothing. `key` is the recipe's config prefix, named in the fix.
+ */
+export function requireUseful(acc: number, numClasses: number, key: string, factor = 1.5): void {
+  const chance = 1 / numClasses;
+  if (acc < factor * chance) {
+    throw new UserError(
+      `the ${key} model reached only ${(100 * acc).toFixed(1)}% test accuracy (chance ${
+        (100 * chance).toFixed(1)
+      }%, needed at least ${
+        (100 * factor * chance).toFixed(1)
+      }%); nothing built from it would be meaningful. ` +
+        `Check --${key}.lr, --${key}.epochs and --${key}.optimizer`,
+    );
+  }
+}
+
+/** A source model with its test accuracy. */
+export interface SourceModel {
+  model: ZooModel;
+  hash: string;
+  testAcc: number;
+}
+
+/**
+ * A source model every section shares through the cache: `recipe` trained on `set` with the seed label `role`
+ * ("source" for the standard model; "robust" with `adversarial` for L2 adversarial training), tested on
+ * `test`, and refused when near chance (requireUseful).
+ */
+export async function trainSourceModel(set: DataRef, test: Split, opts: {
+  recipe: TrainConfig;
+  role: "source" | "robust";
+  key: string;
+  numClasses: number;
+  seed: number;
+  cache: boolean;
+  adversarial?: { eps: number; steps: number; stepSize: number };
+}): Promise<SourceModel> {
+  const arch = opts.recipe.arch, adv = opts.adversarial;
+  const m = await trainRecipe(set, {
+    ...opts,
+    adversarial: adv ? { threat: "l2", ...adv } : null,
+    title: adv
+      ? `robust source model: L2 adversarial training of ${arch} (eps ${adv.eps}, ${adv.steps} steps of ${adv.stepSize})`
+      : `source model: standard training of ${arch} on ${set.split.n} images`,
+  });
+  const testAcc = (await evaluate(m.model, test)).acc;
+  console.error(`${opts.key} model test accuracy ${(100 * testAcc).toFixed(1)}%`);
+  requireUseful(testAcc, opts.numClasses, opts.key);
+  return { model: m.model, hash: m.hash, testAcc };
 }
 
 /** The transformations an EOT config asks for. */

@@ -2,7 +2,8 @@
 // near-chance check, and the trainSize cap message.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { defineExperiment, experimentId, outDirOf, requireUseful, takeFirst } from "../../lib/experiment.ts";
+import { defineExperiment, experimentId, outDirOf, takeFirst } from "../../lib/experiment.ts";
+import { requireUseful } from "../../lib/pipeline.ts";
 
 Deno.test("experimentId() is the entry file's name without extension", () => {
   assert.equal(experimentId("file:///home/u/repo/experiments/my_idea.ts"), "my_idea");
