@@ -104,8 +104,7 @@ export async function trainModel(model: ZooModel, split: Split, opts: TrainOptio
   checkTrainOptions(opts);
   checkSplitFits(model, split);
   const factory = typeof opts.optimizer === "string" ? OPTIMIZERS.get(opts.optimizer) : opts.optimizer;
-  const opt = factory({ lr: opts.lr, momentum: opts.momentum });
-  const setLr = (lr: number) => ((opt as unknown as { learningRate: number }).learningRate = lr);
+  const scheduled = factory({ lr: opts.lr, momentum: opts.momentum }), opt = scheduled.optimizer;
   const kernels = model.model.trainableWeights.filter((w) => /kernel/.test(w.originalName)).map((w) =>
     w.read()
   );
@@ -129,7 +128,7 @@ export async function trainModel(model: ZooModel, split: Split, opts: TrainOptio
       ) {
         if (step >= totalSteps) break;
         const lr = lrAt(opts, step / totalSteps);
-        setLr(lr);
+        scheduled.setLearningRate(lr);
         const b = gather(split, idx);
         if (opts.augment) augment(b.x, split.shape, { cropPad: 4, flip: true }, rng);
         if (opts.inputNoise) {
@@ -186,7 +185,7 @@ export async function trainModel(model: ZooModel, split: Split, opts: TrainOptio
       history.acc.push(correct / seen);
     }
   } finally {
-    opt.dispose();
+    scheduled.dispose();
   }
   bar?.done();
   history.seconds = (performance.now() - t0) / 1000;

@@ -112,3 +112,23 @@ Deno.test("lrAt() step schedule divides by 10 at 50% and 75%; cosine ends near 0
   assert.ok(Math.abs(lrAt({ lr: 1, schedule: "step" }, 0.8) - 0.01) < 1e-12);
   assert.ok(lrAt({ lr: 1, schedule: "cosine" }, 0.999) < 1e-4);
 });
+
+Deno.test("trainModel() with sgd follows the schedule (the step rate reaches the update) and leaks nothing", async () => {
+  const data = toy(200, 8);
+  const sgd = { ...base, optimizer: "sgd", lr: 0.5, epochs: 4 };
+  const weights = async (schedule: "constant" | "step") => {
+    const m = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 2, seed: 0 });
+    await trainModel(m, data, { ...sgd, schedule });
+    const w = m.model.getWeights().map((t) => Array.from(t.dataSync()));
+    m.model.dispose();
+    return w.flat();
+  };
+  const start = tf.memory().numTensors;
+  const [a, b] = [await weights("constant"), await weights("step")];
+  assert.equal(tf.memory().numTensors, start, "no tensor left by the optimizer");
+  // the step schedule divides the rate by 10 after half the steps: the weights must differ from a constant rate
+  assert.ok(
+    a.some((v, i) => Math.abs(v - b[i]) > 1e-4),
+    "the schedule changed nothing: the rate never reached SGD",
+  );
+});
