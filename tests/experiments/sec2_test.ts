@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  axisFloor,
   DEFAULTS,
   kindOf,
   main,
@@ -87,4 +88,11 @@ Deno.test("kindOf() names Section 2's kinds of features", () => {
   assert.equal(kindOf(0.5, -0.3, th), "useful, non-robust");
   assert.equal(kindOf(0.5, 0.05, th), "useful, 0 <= gamma < gamma0");
   assert.equal(kindOf(0.1, -0.3, th), "not useful");
+});
+
+Deno.test("axisFloor() puts the gamma axis at the 1st percentile (a multiple of 0.5, at most -1) and counts what lies below", () => {
+  const values = [...Array.from({ length: 198 }, (_, i) => -3 + i / 66), -40, -200];
+  assert.deepEqual(axisFloor(values), { floor: -3.5, below: 2 });
+  assert.deepEqual(axisFloor([0.2, 0.5]), { floor: -1, below: 0 });
+  assert.deepEqual(axisFloor([]), { floor: -1, below: 0 });
 });

@@ -21,6 +21,7 @@ import {
   unitValues,
   usefulness,
 } from "../../lib/features.ts";
+import { loadModel, saveModel } from "../../lib/checkpoint.ts";
 import { createModel, wrap, type ZooModel } from "../../lib/models.ts";
 import { createRng } from "../../lib/rng.ts";
 import type { Split } from "../../lib/data/registry.ts";
@@ -197,7 +198,7 @@ Deno.test("featureExtremes() gives every (unit, example) its own delta: results 
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
 });
 
-Deno.test("featureMap() of a ReLU representation: g = relu(pre-activation) equals representation(); PGD turns on inactive units; lo <= g(x) <= hi", async () => {
+Deno.test("featureMap() of a ReLU representation: g = relu(pre-activation) equals representation(); PGD turns on inactive units; lo <= g(x) <= hi; same for a loaded checkpoint", async () => {
   const before = tf.memory().numTensors;
   const m = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 2, seed: 5 });
   const fm = featureMap(m);
@@ -230,6 +231,17 @@ Deno.test("featureMap() of a ReLU representation: g = relu(pre-activation) equal
   // PGD on relu(a) could not move these (zero gradient); on a it turns on most of them
   assert.ok(off > 100, `only ${off} inactive (unit, example) pairs`);
   assert.ok(turnedOn > off / 2, `${turnedOn} of ${off} inactive units turned on at eps 1`);
+  // a model loaded from a checkpoint (the cache's) has the same ascent surface
+  const dir = await Deno.makeTempDir({ prefix: "features_" });
+  await saveModel(m, dir);
+  const loaded = await loadModel(dir);
+  const lf = featureMap(loaded);
+  assert.equal(lf.link, "relu");
+  assert.equal(lf.units, fm.units);
+  const again = await unitValues(lf, split, { batchSize: 20 });
+  assert.ok(again.every((v, j) => Math.abs(v - clean[j]) <= 1e-6 * (1 + Math.abs(v))));
+  loaded.model.dispose();
+  await Deno.remove(dir, { recursive: true });
   m.model.dispose();
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
 });
