@@ -35,9 +35,10 @@ import { type DataRef, sourceRef, trainSourceModel } from "../lib/pipeline.ts";
 import { phase } from "../lib/progress.ts";
 import {
   PAPER_RECIPE,
+  ROBUST_QUICK,
+  type RobustConfig,
   SMOKE,
   SOURCE_QUICK,
-  TRAIN_DEFAULTS,
   TRAIN_SIZE_QUICK,
   type TrainConfig,
   trainKeys,
@@ -54,7 +55,7 @@ export interface Config extends CommonConfig {
   /** Standard source model (sec3_1's standard = sec3_2's source recipe: one cache entry). */
   standard: TrainConfig;
   /** Adversarially trained source model (sec3_1's robust recipe: one cache entry). */
-  robust: TrainConfig & { eps: number; steps: number; stepSize: number };
+  robust: RobustConfig;
   /** One-vs-rest tasks: "all" or a comma list of class indices (e.g. "0,6"). */
   classes: string;
   /** L2 PGD on each single feature: radii, steps (step size 2.5 eps / steps), problems per batch. */
@@ -70,7 +71,7 @@ export const DEFAULTS: Config = {
   testSize: 100,
   standard: SOURCE_QUICK,
   // = experiments/sec3_1.ts DEFAULTS.robust (tests/experiments/sec2_test.ts checks they stay equal)
-  robust: { ...TRAIN_DEFAULTS, epochs: 3, eps: 2.5, steps: 5, stepSize: 1.25 },
+  robust: ROBUST_QUICK,
   classes: "all",
   // 5 steps: on a cnn (2 epochs on 10,000 images; 20 test images, all classes), 10 and 20 steps lowered the mean
   // gamma at eps 1 by 3.4% and 4.7% and raised the count of useful non-robust features from 409 to 411 of 426
