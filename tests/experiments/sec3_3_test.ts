@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { checkDistinct, DEFAULTS, main, PRESETS } from "../../experiments/sec3_3.ts";
 import { assertFractions, readOutputs, smokeConfig } from "./smoke_helpers.ts";
+import { DEFAULTS as SEC3_2, PRESETS as SEC3_2_PRESETS } from "../../experiments/sec3_2.ts";
 
 Deno.test("sec3_3 main() smoke preset writes architectures.<name> fields and fig3; 2 archs give no correlation", async () => {
   const config = await smokeConfig(DEFAULTS, PRESETS);
@@ -25,4 +26,14 @@ Deno.test("checkDistinct() rejects a repeated architecture and a single one", ()
   assert.throws(() => checkDistinct(["mlp", "mlp"]), /--archs lists "mlp" twice \(mlp,mlp\)/);
   assert.throws(() => checkDistinct(["cnn"]), /at least 2 architectures, got 1/);
   checkDistinct(["mlp", "cnn", "lenet"]);
+});
+
+Deno.test("sec3_3 full and quick presets share sec3_2's source model and D_det (same size, source recipe, attack)", () => {
+  for (const preset of ["quick", "full"]) {
+    const mine = { ...DEFAULTS, ...PRESETS[preset] }, theirs = { ...SEC3_2, ...SEC3_2_PRESETS[preset] };
+    assert.equal(mine.trainSize, theirs.trainSize, preset);
+    assert.deepEqual(mine.source, theirs.source, preset);
+    assert.deepEqual(mine.attack, theirs.attack, preset);
+  }
+  assert.equal(PRESETS.full.trainSize, 0, "full uses all training images");
 });
