@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { benchModel, forwardFlops, memoryRun, peakRssMiB } from "../../../lib/backend/bench.ts";
 import { initBackend } from "../../../lib/backend/mod.ts";
 import { createModel } from "../../../lib/models.ts";
+import { findTorch, PEER_RATES } from "../../../lib/backend/peer.ts";
 
 await initBackend("fast", { quiet: true });
 
@@ -36,4 +37,31 @@ Deno.test("memoryRun(): tensor count stays flat over the run and the peak RSS is
   assert.equal(r.numTensorsAfter, r.numTensorsBefore);
   assert.ok(r.peakRssMiB > 10 && r.peakRssMiB >= Deno.memoryUsage().rss / 2 ** 20 - 1, `${r.peakRssMiB}`);
   assert.ok(peakRssMiB() >= r.peakRssMiB);
+});
+
+Deno.test({
+  name:
+    "deno task bench --vs=torch --json: per-model ratios for train, input gradient and forward, and each round's",
+  ignore: !findTorch(),
+  fn: () => {
+    const bench = new URL("../../../lib/backend/bench.ts", import.meta.url).pathname;
+    const args = ["run", "-A", bench, "--vs=torch", "--json", "--models=mlp,cnn", "--batch=4", "--repeats=1"];
+    const p = new Deno.Command(Deno.execPath(), {
+      args: [...args, "--warmup=0", "--loops=false", "--rounds=2"],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    assert.ok(p.success, new TextDecoder().decode(p.stderr).slice(-400));
+    const out = JSON.parse(new TextDecoder().decode(p.stdout));
+    assert.deepEqual(Object.keys(out.torch.models), ["mlp", "cnn"]);
+    for (const [arch, r] of Object.entries(out.torch.models) as [string, Record<string, unknown>][]) {
+      const ratio = r.ratio as Record<string, number>, rounds = r.roundRatios as unknown[];
+      assert.equal(rounds.length, 2, `${arch}: one ratio set per round`);
+      for (const k of PEER_RATES) {
+        assert.ok(Number.isFinite(ratio[k]) && ratio[k] > 0, `${arch} ${k}: ${ratio[k]}`);
+        const ours = out.models[arch][k], theirs = (r.theirs as Record<string, number>)[k];
+        assert.ok(ours > 0 && theirs > 0, `${arch} ${k}: ours ${ours}, theirs ${theirs}`);
+      }
+    }
+  },
 });
