@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """PyTorch peer of `deno task bench --vs=torch`: the zoo models of lib/models.ts, layer for layer, timed the same way.
 
-Prints one JSON object: {"torch": version, "threads": n, "models": {arch: {trainImgPerSec, inputGradImgPerSec,
+Prints one JSON object: {"torch": version, "ompWaitPolicy": ..., "threads": n, "models": {arch: {trainImgPerSec, inputGradImgPerSec,
 forwardImgPerSec}}}. Same protocol as lib/backend/bench.ts: a fixed random batch, Adam (lr 1e-3) train step in
 training mode, input gradient of the softmax cross-entropy in eval mode, forward in eval mode without autograd;
 `warmup` untimed calls, then the median of `repeats` timed ones. Debian: apt-get install python3-torch.
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -195,6 +196,7 @@ def main(argv):
     shape = tuple(int(v) for v in a.shape.split(","))
     out = {
         "torch": torch.__version__,
+        "ompWaitPolicy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "threads": torch.get_num_threads(),
         "onednn": torch.backends.mkldnn.is_available(),
         "models": {arch: bench(arch, shape, a.batch, a.warmup, a.repeats) for arch in a.models.split(",")},

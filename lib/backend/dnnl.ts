@@ -4,7 +4,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { fileURLToPath } from "node:url";
 import { buildLibrary, type LibrarySpec, loadFailureReason } from "./build.ts";
 import { convGeometry } from "./ops.ts";
-import { DEFAULT_CACHE_DIR } from "./native.ts";
+import { DEFAULT_CACHE_DIR, passiveOpenMp } from "./native.ts";
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -53,6 +53,7 @@ export function dnnlGeometry(ci: ConvInfo): Int32Array {
 
 /** The convolutions of the library at `path` (throws if it does not load). */
 export function openDnnl(path: string): Omit<DnnlLoad, "warning"> {
+  passiveOpenMp(); // libdnnl links libgomp
   const f = Deno.dlopen(path, SIG).symbols;
   const v = f.dn_version();
   const conv: NativeConv = (kind, ci, a, b, out) => f.dn_conv(kind, dnnlGeometry(ci), a, b, out);

@@ -86,12 +86,21 @@ export function buildNative(cc: string, cacheDir: string): string {
   return buildLibrary(FASTOPS, cc, cacheDir);
 }
 
+/**
+ * Makes idle OpenMP threads sleep, not spin, unless the user set OMP_WAIT_POLICY; returns the policy in use.
+ * libgomp reads it when it loads, so call this before loading a library that links it. Spinning threads take
+ * the cores from OpenBLAS's threads, which run between our calls (measured: the reference CNN's training step
+ * 63 ms with "passive", 157 ms with "active"), and on a shared machine from everyone else: oneDNN's lenet
+ * convolutions took 5-20x longer with libgomp's default policy at load 3 (docs/performance.md).
+ */
+export function passiveOpenMp(): string {
+  if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "passive");
+  return Deno.env.get("OMP_WAIT_POLICY")!;
+}
+
 /** The helpers and sgemm driver of the library at `path` (throws if it does not load). */
 export function openNative(path: string): Omit<NativeLoad, "warning"> {
-  // Idle OpenMP threads must sleep, not spin: spinning ones take the cores from OpenBLAS's threads, which run
-  // between our calls (measured: the reference CNN's training step 63 ms with "passive", 157 ms with "active").
-  // libgomp reads this when it loads, so set it first; a user's own setting wins.
-  if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "passive");
+  passiveOpenMp();
   const f = Deno.dlopen(path, SIG).symbols;
   const threads = f.fo_threads();
   const ops: FastOps = {

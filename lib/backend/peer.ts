@@ -2,6 +2,7 @@
 // models layer for layer, same batch, threads, warm-up and median of repeats) and sets its rates beside ours.
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.ts";
+import { passiveOpenMp } from "./native.ts";
 
 /** The peer script (part of the project). */
 export const PEER_SCRIPT = fileURLToPath(new URL("../../bench/torch_peer.py", import.meta.url));
@@ -46,9 +47,14 @@ export interface PeerOptions {
   shape: [number, number, number];
 }
 
-/** Runs the peer on `models` with `python`; its per-model rates. Throws a UserError with its stderr tail. */
+/**
+ * Runs the peer on `models` with `python`; its per-model rates. PyTorch's OpenMP runs with our wait policy
+ * (passive unless the user set OMP_WAIT_POLICY): with libgomp's default, spinning threads made its steps up to
+ * 25x slower on the loaded 2-core machine. Throws a UserError with the script's stderr tail.
+ */
 export function runTorchPeer(python: string, models: string[], o: PeerOptions): Record<string, Rates> {
   const out = new Deno.Command(python, {
+    env: { OMP_WAIT_POLICY: passiveOpenMp() },
     args: [
       PEER_SCRIPT,
       `--models=${models.join(",")}`,

@@ -3,7 +3,13 @@
 // warning that says what failed when there is no working compiler.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { buildNative, fnv1a64, loadNativeOps, openNative } from "../../../lib/backend/native.ts";
+import {
+  buildNative,
+  fnv1a64,
+  loadNativeOps,
+  openNative,
+  passiveOpenMp,
+} from "../../../lib/backend/native.ts";
 import { sha256File } from "../../../lib/backend/build.ts";
 import { evalInChild } from "./child.ts";
 import { loadBlas } from "../../../lib/backend/blas.ts";
@@ -131,6 +137,20 @@ Deno.test("buildNative(): builds once per inputs (a second call reuses the libra
   );
   assert.equal(Deno.readTextFileSync(`${lib}.sha256`).trim(), sha256File(lib));
   assert.match(openNative(lib).ops.source, /threads/);
+});
+
+Deno.test("passiveOpenMp(): sets OMP_WAIT_POLICY=passive unless the user chose one, and returns the one in use", () => {
+  const saved = Deno.env.get("OMP_WAIT_POLICY");
+  try {
+    Deno.env.delete("OMP_WAIT_POLICY");
+    assert.equal(passiveOpenMp(), "passive");
+    assert.equal(Deno.env.get("OMP_WAIT_POLICY"), "passive");
+    Deno.env.set("OMP_WAIT_POLICY", "active");
+    assert.equal(passiveOpenMp(), "active", "a user's setting wins");
+  } finally {
+    if (saved === undefined) Deno.env.delete("OMP_WAIT_POLICY");
+    else Deno.env.set("OMP_WAIT_POLICY", saved);
+  }
 });
 
 Deno.test("fnv1a64(): the published FNV-1a 64-bit test vectors", () => {
