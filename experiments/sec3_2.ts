@@ -138,6 +138,8 @@ export interface Results {
   eps: number;
   steps: number;
   stepSize: number;
+  /** The attack's expectation over transformations (samples 1, no transformation: plain PGD). */
+  eot: AttackConfig["eot"];
   nTrain: number;
   nTest: number;
   numClasses: number;
@@ -179,6 +181,7 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
       eps: config.attack.eps,
       steps: config.attack.steps,
       stepSize: config.attack.stepSize,
+      eot: config.attack.eot,
       nTrain: train.split.n,
       nTest: test.n,
       numClasses: C,
@@ -241,7 +244,9 @@ export function summarize(r: Results, config: Pick<Config, "dataset">, id = SPEC
     tables: [{
       caption:
         `Test accuracy on the original test set (${config.dataset}; paper: CIFAR-10 / Restricted ImageNet). ` +
-        `Targeted L2 PGD eps ${r.eps}, ${r.steps} steps of ${r.stepSize}; ${r.nTrain} training images.`,
+        `Targeted L2 PGD eps ${r.eps}, ${r.steps} steps of ${r.stepSize}${
+          eotText(r.eot)
+        }; ${r.nTrain} training images.`,
       headers: [
         "training set",
         `test acc (ours, ${config.dataset})`,
@@ -256,6 +261,17 @@ export function summarize(r: Results, config: Pick<Config, "dataset">, id = SPEC
     figures: ["fig_relabelled.png"],
     notes: [`source model test accuracy ${pct(r.sourceTestAcc)}; chance = ${pct(1 / r.numClasses)}`],
   };
+}
+
+/** How the attack's EOT reads in a caption ("" for plain PGD). */
+function eotText(e: AttackConfig["eot"] | undefined): string {
+  if (!e || (e.samples === 1 && !e.translate && !e.flip && !e.noise)) return "";
+  const t = [
+    e.translate ? `shifts up to ${e.translate} px` : "",
+    e.flip ? "flips" : "",
+    e.noise ? `noise ${e.noise}` : "",
+  ].filter((x) => x).join(", ");
+  return `, each step's loss averaged over ${e.samples} random transformations (${t || "none"})`;
 }
 
 /** Fig 9-style grid: per class one example; columns x, then x_adv with its new label for each variant. */
