@@ -2,7 +2,13 @@
 // near-chance check, and the trainSize cap message.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { defineExperiment, experimentId, outDirOf, takeFirst } from "../../lib/experiment.ts";
+import {
+  COMMON_DEFAULTS,
+  defineExperiment,
+  experimentId,
+  outDirOf,
+  takeFirst,
+} from "../../lib/experiment.ts";
 import { requireUseful } from "../../lib/pipeline.ts";
 
 Deno.test("experimentId() is the entry file's name without extension", () => {
@@ -28,16 +34,7 @@ Deno.test("a copy of experiments/sec3_2.ts under a new name declares its own id 
 Deno.test("defineExperiment() adds the common keys and makes quick the default preset", () => {
   const spec = defineExperiment(new URL("file:///r/experiments/x.ts"), {
     description: "d",
-    defaults: {
-      seed: 0,
-      out: "",
-      backend: "auto",
-      dataset: "fashion-mnist",
-      dataDir: "",
-      trainFrom: "",
-      imageSize: 0,
-      cache: true,
-    },
+    defaults: COMMON_DEFAULTS,
     presets: { smoke: {}, quick: {} },
     keys: {},
   });
