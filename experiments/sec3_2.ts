@@ -80,7 +80,7 @@ export const DEFAULTS: Config = {
 export const PRESETS: Record<string, DeepPartial<Config>> = {
   smoke: { ...SMOKE, testSize: 300, fresh: { epochs: 2 }, cache: false },
   quick: {},
-  // all 60,000 training images, EOT over 4 transformations; shares its source model and D_det with sec3_3's full
+  // all 60,000 training images, the quick attack; shares its source model and D_det with sec3_3's full
   full: { trainSize: 0, attack: RELABEL_ATTACK_FULL },
   paper: {
     dataset: "cifar10",
