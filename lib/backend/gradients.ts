@@ -3,10 +3,11 @@
 // resnet_small training step, growing as V8 gives up optimizing that loop); a broadcast needs no such array.
 // The batch-norm gradient runs as one native kernel on the fast backend, and as tfjs's own elsewhere. Under a
 // gradient, linear fused conv2d/matMul run unfused, so that an input gradient skips the weight gradients; batch
-// norm's moments (tfjs-layers' training mode) run as one native kernel with a one-pass gradient.
+// norm's moments (tfjs-layers' training mode) run as one native kernel with a one-pass gradient, and so does the
+// softmax cross-entropy loss.
 import * as tf from "@tensorflow/tfjs";
 import tfc from "@tensorflow/tfjs-core"; // the exports object tfjs-layers reads tfc.moments from
-import { BATCH_NORM_GRAD, MOMENTS, MOMENTS_GRAD } from "./kernels.ts";
+import { BATCH_NORM_GRAD, MOMENTS, MOMENTS_GRAD, SOFTMAX_CE, SOFTMAX_CE_GRAD } from "./kernels.ts";
 
 /** dy reshaped to x's rank (reduced axes of size 1) and broadcast to x's shape. */
 function broadcastBack(dy: tf.Tensor, x: tf.Tensor, axis: number | number[]): tf.Tensor {
@@ -115,10 +116,73 @@ function wrapMoments(): void {
   }) as typeof tf.moments;
 }
 
+type SoftmaxCE = typeof tf.losses.softmaxCrossEntropy;
+/** tfjs's softmaxCrossEntropy, taken before ours wraps it. */
+let tfjsSoftmaxCE: SoftmaxCE | undefined;
+
+/** tfjs's tf.losses.softmaxCrossEntropy (before registerFastGradients wraps it); for comparison in tests. */
+export function tfjsSoftmaxCEOp(): SoftmaxCE {
+  return tfjsSoftmaxCE ?? tf.losses.softmaxCrossEntropy;
+}
+
+/**
+ * Wraps tf.losses.softmaxCrossEntropy (one object shared by tfjs-core and @tensorflow/tfjs) for the calls of
+ * this project, on the fast backend: logits [N, K] float32, labels of the same shape, no weights, no label
+ * smoothing, reduction NONE or the mean (MEAN, or the default SUM_BY_NONZERO_WEIGHTS, which is the mean without
+ * weights). Those run as one native kernel forward and one backward, where tfjs's runs about 12 and 10
+ * (logSumExp, the log-softmax products, the reduction, and their gradients). Values agree to float rounding
+ * (ours accumulates in double). Other calls go to tfjs's.
+ */
+function wrapSoftmaxCE(): void {
+  tfjsSoftmaxCE ??= tf.losses.softmaxCrossEntropy;
+  const own = tfjsSoftmaxCE;
+  const R = tf.Reduction;
+  (tf.losses as { softmaxCrossEntropy: SoftmaxCE }).softmaxCrossEntropy = ((
+    labels: tf.Tensor | tf.TensorLike,
+    logits: tf.Tensor | tf.TensorLike,
+    weights?: tf.Tensor | tf.TensorLike,
+    labelSmoothing = 0,
+    reduction = R.SUM_BY_NONZERO_WEIGHTS,
+  ) => {
+    if (
+      !(labels instanceof tf.Tensor) || !(logits instanceof tf.Tensor) || weights != null ||
+      labelSmoothing !== 0 ||
+      ![R.NONE, R.MEAN, R.SUM_BY_NONZERO_WEIGHTS].includes(reduction) || logits.dtype !== "float32" ||
+      logits.rank !== 2 || logits.size === 0 || !tf.util.arraysEqual(labels.shape, logits.shape) ||
+      tf.getBackend() !== "wasm" || !tf.getKernel(SOFTMAX_CE, "wasm")
+    ) return own(labels, logits, weights, labelSmoothing, reduction);
+    return tf.tidy(() => {
+      const p = labels.dtype === "float32" ? labels : tf.cast(labels, "float32");
+      return tf.engine().runKernel(SOFTMAX_CE, { labels: p, logits }, {
+        mean: reduction !== R.NONE,
+      }) as tf.Tensor;
+    });
+  }) as SoftmaxCE;
+}
+
 /** Registers the Sum, Mean and FusedBatchNorm gradients, the unfused linear ops and moments (every backend). */
 export function registerFastGradients(): void {
   unfuseLinearUnderTape();
   wrapMoments();
+  wrapSoftmaxCE();
+  tf.registerGradient({
+    kernelName: SOFTMAX_CE,
+    inputsToSave: ["labels", "logits"],
+    gradFunc: (dy, saved, attrs) => {
+      const [labels, logits] = saved, mean = (attrs as { mean: boolean }).mean;
+      const d = dy as tf.Tensor;
+      return {
+        logits: () =>
+          tf.engine().runKernel(SOFTMAX_CE_GRAD, { dy: d, labels, logits }, { mean }) as tf.Tensor,
+        // tfjs's labels gradient, dy (labels - softmax(logits)); evaluated only when asked for
+        labels: () =>
+          tf.mul(
+            mean ? tf.div(d, logits.shape[0]) : tf.reshape(d, [-1, 1]),
+            tf.sub(labels, tf.softmax(logits)),
+          ),
+      };
+    },
+  });
   tfjsBatchNormGrad ??= tf.getGradient("FusedBatchNorm");
   const fallback = tfjsBatchNormGrad;
   if (fallback) {

@@ -49,6 +49,13 @@ export const MOMENTS_GRAD = "FastMomentsGrad";
 /** Our own kernel (wasm backend, native helpers only): one Adam step of one weight tensor (see adam.ts). */
 export const ADAM_STEP = "FastAdamStep";
 
+/**
+ * Our own kernels (wasm backend, native helpers only): softmax cross-entropy of logits [N, K] against labels [N, K]
+ * (per row, or their mean with attribute `mean`), and its logits gradient (see gradients.ts).
+ */
+export const SOFTMAX_CE = "FastSoftmaxCE";
+export const SOFTMAX_CE_GRAD = "FastSoftmaxCEGrad";
+
 /** Largest im2col scratch (floats) per GEMM call; work is split over images to stay below it. */
 const SCRATCH_FLOATS = 1 << 23;
 
@@ -522,6 +529,25 @@ export function fastKernels(
     return outs;
   };
 
+  // Softmax cross-entropy in one pass over the logits, where tfjs's loss runs about 12 kernels forward and 10
+  // backward (logSumExp, sub, mul, neg, sum, the mean; exp, sub, mul).
+  const softmaxCE: tf.KernelFunc = (args: KernelArgs) => {
+    const { labels, logits } = args.inputs as Record<string, TensorInfo>;
+    const be = args.backend as WasmBackendLike;
+    const mean = !!args.attrs?.mean;
+    const out = be.makeOutput(mean ? [] : [logits.shape[0]], "float32");
+    ops.softmaxCE!(heapView(be, labels), heapView(be, logits), heapView(be, out), logits.shape[1], mean);
+    return out;
+  };
+  const softmaxCEGrad: tf.KernelFunc = (args: KernelArgs) => {
+    const { dy, labels, logits } = args.inputs as Record<string, TensorInfo>;
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput(logits.shape, "float32");
+    const v = (t: TensorInfo) => heapView(be, t);
+    ops.softmaxCEGrad!(v(dy), v(labels), v(logits), v(out), logits.shape[1], !!args.attrs?.mean);
+    return out;
+  };
+
   // Moments over all but the last axis: x [.., C] -> [2, C] (mean; biased variance), in two passes where tfjs's
   // moments runs Mean, Sub, Square and Mean over the whole activation; and the gradient, inputs x, mv (that
   // [2, C]) and dy [2, C], in one pass where tfjs's runs about five.
@@ -643,6 +669,12 @@ export function fastKernels(
       ? [{ kernelName: BATCH_NORM_GRAD, backendName: "wasm", kernelFunc: batchNormGrad }]
       : []),
     ...(ops.adam ? [{ kernelName: ADAM_STEP, backendName: "wasm", kernelFunc: adamStep }] : []),
+    ...(ops.softmaxCE && ops.softmaxCEGrad
+      ? [
+        { kernelName: SOFTMAX_CE, backendName: "wasm", kernelFunc: softmaxCE },
+        { kernelName: SOFTMAX_CE_GRAD, backendName: "wasm", kernelFunc: softmaxCEGrad },
+      ]
+      : []),
     ...(ops.moments && ops.momentsGrad
       ? [
         { kernelName: MOMENTS, backendName: "wasm", kernelFunc: moments },
@@ -700,7 +732,7 @@ export function registerFastKernels(sgemm: Sgemm, ops: FastOps, conv: NativeConv
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);
   }
-  for (const name of [BATCH_NORM_GRAD, ADAM_STEP, MOMENTS, MOMENTS_GRAD]) { // ours alone: nothing to restore
+  for (const name of [BATCH_NORM_GRAD, ADAM_STEP, MOMENTS, MOMENTS_GRAD, SOFTMAX_CE, SOFTMAX_CE_GRAD]) { // ours alone: nothing to restore
     if (!names.includes(name) && tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
   }
   return names;

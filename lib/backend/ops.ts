@@ -86,6 +86,20 @@ export interface FastOps {
   /** dx [rows, cols] = (dmv[c] + 2 dmv[cols + c] (x - mean[c])) / rows: moments' gradient (dmv [2, cols]). Native only. */
   momentsGrad?(x: Float32Array, mean: Float32Array, dmv: Float32Array, dx: Float32Array): void;
   /**
+   * Softmax cross-entropy of logits x [rows, cols] against labels p [rows, cols]: loss [rows] per row, or their
+   * mean in loss[0] when `mean`. Native only.
+   */
+  softmaxCE?(p: Float32Array, x: Float32Array, loss: Float32Array, cols: number, mean: boolean): void;
+  /** Its logits gradient dx [rows, cols] = d (softmax(x) - p), d = dy per row (or dy[0] / rows when `mean`). Native only. */
+  softmaxCEGrad?(
+    dy: Float32Array,
+    p: Float32Array,
+    x: Float32Array,
+    dx: Float32Array,
+    cols: number,
+    mean: boolean,
+  ): void;
+  /**
    * One Adam step (tfjs's formula): new weights, first and second moments into w1, m1, v1 from weights w, moments
    * m, v and gradient g (all the same length); c1 = 1 - beta1^t, c2 = 1 - beta2^t. Native only.
    */

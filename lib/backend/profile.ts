@@ -11,7 +11,7 @@ import { registerFastKernels } from "./kernels.ts";
 import { loadNativeOps } from "./native.ts";
 import { loadDnnl } from "./dnnl.ts";
 import type { Sgemm } from "./blas.ts";
-import { tfjsFusedOps, tfjsMomentsOp } from "./gradients.ts";
+import { tfjsFusedOps, tfjsMomentsOp, tfjsSoftmaxCEOp } from "./gradients.ts";
 import tfc from "@tensorflow/tfjs-core";
 
 /** Milliseconds per call of each kernel (and "(outside kernels)": the rest of the step), largest first. */
@@ -125,6 +125,7 @@ if (import.meta.main) {
     const useFused = (f: { conv2d: unknown; matMul: unknown }) => () => Object.assign(fused, f);
     const wrapped = { conv2d: fused.conv2d, matMul: fused.matMul };
     const core = tfc as unknown as { moments: unknown }, ownMoments = core.moments;
+    const losses = tf.losses as { softmaxCrossEntropy: unknown }, ownCE = losses.softmaxCrossEntropy;
     /** The A/B pairs: [before, after] (the second is the backend as initBackend sets it up). */
     const AB: Record<string, [string, () => void][]> = {
       dnnl: [
@@ -136,12 +137,16 @@ if (import.meta.main) {
         "native moments",
         () => (core.moments = ownMoments),
       ]],
+      softmaxce: [
+        ["tfjs softmaxCrossEntropy", () => (losses.softmaxCrossEntropy = tfjsSoftmaxCEOp())],
+        ["native softmax cross-entropy", () => (losses.softmaxCrossEntropy = ownCE)],
+      ],
     };
     if (values.ab !== undefined && !AB[values.ab]) {
       throw new RangeError(
         `--ab accepts ${Object.keys(AB).join(", ")} (dnnl: oneDNN convolutions vs im2col + sgemm; ` +
           `unfuse: linear fused conv2d/matMul unfused under a tape vs tfjs's; moments: batch norm's moments native ` +
-          `vs tfjs's), got "${values.ab}"`,
+          `vs tfjs's; softmaxce: the loss as one native kernel vs tfjs's), got "${values.ab}"`,
       );
     }
     const setups = AB[values.ab ?? "dnnl"];

@@ -5,7 +5,12 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
-import { registerFastGradients, tfjsFusedOps, tfjsMomentsOp } from "../../../lib/backend/gradients.ts";
+import {
+  registerFastGradients,
+  tfjsFusedOps,
+  tfjsMomentsOp,
+  tfjsSoftmaxCEOp,
+} from "../../../lib/backend/gradients.ts";
 import tfc from "@tensorflow/tfjs-core";
 import { profileKernels } from "../../../lib/backend/profile.ts";
 import { createRng } from "../../../lib/rng.ts";
@@ -197,3 +202,74 @@ for (const c of momentCases) {
     tf.dispose([x, a, b]);
   });
 }
+
+const ceCases: { n: number; k: number; labels: "onehot" | "int32" | "soft"; scale: number }[] = [
+  { n: 37, k: 10, labels: "onehot", scale: 3 },
+  { n: 1, k: 3, labels: "int32", scale: 1 }, // batch 1, int32 one-hot labels as tf.oneHot makes them
+  { n: 5, k: 1, labels: "soft", scale: 1 }, // one class
+  { n: 8, k: 7, labels: "soft", scale: 40 }, // soft labels, logits far apart (log-sum-exp stability)
+];
+const reductions = [tf.Reduction.NONE, tf.Reduction.SUM_BY_NONZERO_WEIGHTS, tf.Reduction.MEAN];
+
+for (const c of ceCases) {
+  for (const reduction of reductions) {
+    Deno.test(`softmaxCrossEntropy on the fast backend: [${c.n}, ${c.k}] ${c.labels} labels, reduction ${tf.Reduction[reduction]}: tfjs's values and gradients (cpu), one kernel each way`, async () => {
+      const rng = createRng(11);
+      const xd = Float32Array.from({ length: c.n * c.k }, () => c.scale * rng.normal());
+      const pd = new Float32Array(c.n * c.k);
+      for (let i = 0; i < c.n; i++) {
+        if (c.labels === "soft") {
+          const row = Array.from({ length: c.k }, () => rng.next());
+          const s = row.reduce((a, b) => a + b, 0);
+          row.forEach((v, j) => (pd[i * c.k + j] = v / s));
+        } else pd[i * c.k + rng.int(c.k)] = 1;
+      }
+      const wd = Float32Array.from({ length: reduction === tf.Reduction.NONE ? c.n : 1 }, () => rng.normal());
+      const run = (ce: typeof tf.losses.softmaxCrossEntropy) =>
+        tf.tidy(() => {
+          const x = tf.tensor2d(xd, [c.n, c.k]), w = tf.tensor(wd);
+          const p = c.labels === "int32" ? tf.tensor2d(pd, [c.n, c.k], "int32") : tf.tensor2d(pd, [c.n, c.k]);
+          const f = (pp: tf.Tensor, xx: tf.Tensor) =>
+            tf.sum(tf.mul(ce(pp, xx, undefined, undefined, reduction) as tf.Tensor, w));
+          const value = ce(p, x, undefined, undefined, reduction) as tf.Tensor;
+          // tfjs's op takes no gradient through int32 labels
+          const g = c.labels === "int32"
+            ? [tf.zerosLike(x), tf.grad((xx: tf.Tensor) => f(p, xx))(x)]
+            : tf.grads(f)([p, x]);
+          return [value, ...g].map((t) => t.dataSync() as Float32Array);
+        });
+      await tf.setBackend("cpu");
+      const want = run(tfjsSoftmaxCEOp());
+      await tf.setBackend("wasm");
+      const start = tf.memory().numTensors;
+      const got = run(tf.losses.softmaxCrossEntropy);
+      assert.equal(got[0].length, reduction === tf.Reduction.NONE ? c.n : 1, "value shape");
+      ["value", "labels gradient", "logits gradient"].forEach((what, i) =>
+        assertClose(want[i], got[i], what)
+      );
+      const kernels = profileKernels(() => run(tf.losses.softmaxCrossEntropy), 1).map(([k]) => k);
+      assert.ok(kernels.includes("FastSoftmaxCE") && kernels.includes("FastSoftmaxCEGrad"), kernels.join());
+      assert.ok(!kernels.includes("Exp") && !kernels.includes("Max"), kernels.join()); // tfjs's log-sum-exp
+      assert.equal(tf.memory().numTensors, start, "no tensors left behind");
+    });
+  }
+}
+
+Deno.test("softmaxCrossEntropy on the fast backend: weights or label smoothing go to tfjs's op (same values, no native kernel)", async () => {
+  await tf.setBackend("wasm");
+  const rng = createRng(12);
+  const x = tf.tensor2d(Float32Array.from({ length: 12 }, () => rng.normal()), [4, 3]);
+  const p = tf.oneHot(tf.tensor1d([0, 2, 1, 1], "int32"), 3), w = tf.tensor1d([1, 0, 2, 1]);
+  for (const args of [[w, 0], [undefined, 0.1]] as const) {
+    const got = tf.losses.softmaxCrossEntropy(p, x, args[0], args[1]);
+    const want = tfjsSoftmaxCEOp()(p, x, args[0], args[1]);
+    assertClose(want.dataSync(), got.dataSync(), "value");
+    const kernels = profileKernels(
+      () => tf.tidy(() => void tf.losses.softmaxCrossEntropy(p, x, args[0], args[1])),
+      1,
+    );
+    assert.ok(!kernels.some(([k]) => k === "FastSoftmaxCE"), kernels.map(([k]) => k).join());
+    tf.dispose([got, want]);
+  }
+  tf.dispose([x, p, w]);
+});
