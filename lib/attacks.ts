@@ -245,7 +245,8 @@ export interface PgdResult {
 
 /**
  * Projected gradient ascent of an objective on the input. x [batch, h, w, c] in [0,1]; the result stays in the
- * eps-ball around x (threat model) and in [0,1]. Caller disposes the returned tensors.
+ * eps-ball around x (threat model) and in [0,1]. Caller disposes the returned tensors. `success` and `value` are
+ * computed when first read (while xAdv is alive), in the tf scope of that read.
  */
 export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResult {
   checkAttackOptions(opts);
@@ -311,9 +312,26 @@ export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResul
     xAdv = final.x.clone();
     final.x.dispose();
   }
-  const s = score(xAdv);
-  s.rank.dispose();
-  return { xAdv, success: s.success, value: s.value };
+  // success and value at xAdv cost one more forward pass (two for the built-in objectives): computed on first
+  // read, in the tf scope of that read, so a caller that reads only xAdv (adversarial training) skips them
+  let scored: { success: tf.Tensor1D; value: tf.Tensor1D } | null = null;
+  const scoreOnce = () => {
+    if (!scored) {
+      const s = score(xAdv);
+      s.rank.dispose();
+      scored = { success: s.success, value: s.value };
+    }
+    return scored;
+  };
+  return {
+    xAdv,
+    get success() {
+      return scoreOnce().success;
+    },
+    get value() {
+      return scoreOnce().value;
+    },
+  };
 }
 
 /** A batch handed to an objective factory: images and labels of examples [start, start + n). */
