@@ -56,6 +56,9 @@ export const ADAM_STEP = "FastAdamStep";
 export const SOFTMAX_CE = "FastSoftmaxCE";
 export const SOFTMAX_CE_GRAD = "FastSoftmaxCEGrad";
 
+/** Our own kernel (wasm backend, native helpers only): one L2 PGD step, project and clip (see fused.ts). */
+export const L2_STEP = "FastL2Step";
+
 /** Largest im2col scratch (floats) per GEMM call; work is split over images to stay below it. */
 const SCRATCH_FLOATS = 1 << 23;
 
@@ -548,6 +551,17 @@ export function fastKernels(
     return out;
   };
 
+  // pgd()'s L2 step + projection + clip to [0, 1] in one pass, where tfjs runs about 20 kernels.
+  const l2Step: tf.KernelFunc = (args: KernelArgs) => {
+    const { x, delta, g } = args.inputs as Record<string, TensorInfo>;
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput(x.shape, "float32");
+    const { stepSize, eps } = args.attrs as { stepSize: number; eps: number };
+    const v = (t: TensorInfo) => heapView(be, t);
+    ops.l2Step!(v(x), v(delta), v(g), v(out), size(x.shape.slice(1)), stepSize, eps);
+    return out;
+  };
+
   // Moments over all but the last axis: x [.., C] -> [2, C] (mean; biased variance), in two passes where tfjs's
   // moments runs Mean, Sub, Square and Mean over the whole activation; and the gradient, inputs x, mv (that
   // [2, C]) and dy [2, C], in one pass where tfjs's runs about five.
@@ -669,6 +683,7 @@ export function fastKernels(
       ? [{ kernelName: BATCH_NORM_GRAD, backendName: "wasm", kernelFunc: batchNormGrad }]
       : []),
     ...(ops.adam ? [{ kernelName: ADAM_STEP, backendName: "wasm", kernelFunc: adamStep }] : []),
+    ...(ops.l2Step ? [{ kernelName: L2_STEP, backendName: "wasm", kernelFunc: l2Step }] : []),
     ...(ops.softmaxCE && ops.softmaxCEGrad
       ? [
         { kernelName: SOFTMAX_CE, backendName: "wasm", kernelFunc: softmaxCE },
@@ -732,7 +747,8 @@ export function registerFastKernels(sgemm: Sgemm, ops: FastOps, conv: NativeConv
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);
   }
-  for (const name of [BATCH_NORM_GRAD, ADAM_STEP, MOMENTS, MOMENTS_GRAD, SOFTMAX_CE, SOFTMAX_CE_GRAD]) { // ours alone: nothing to restore
+  const ours = [BATCH_NORM_GRAD, ADAM_STEP, MOMENTS, MOMENTS_GRAD, SOFTMAX_CE, SOFTMAX_CE_GRAD, L2_STEP];
+  for (const name of ours) { // ours alone: nothing to restore
     if (!names.includes(name) && tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
   }
   return names;

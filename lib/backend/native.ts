@@ -67,6 +67,10 @@ const SIG = {
   fo_maxpool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32"], result: "void" },
   fo_moments: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_moments_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
+  fo_l2_step: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "f32", "f32"],
+    result: "void",
+  },
   fo_softmax_ce: { parameters: ["buffer", "buffer", "buffer", "i32", "i32", "i32"], result: "void" },
   fo_softmax_ce_grad: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "i32"],
@@ -228,6 +232,13 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
         throw new RangeError(`fast backend: moments gradient of ${x.length} values over ${c} channels`);
       }
       f.fo_moments_grad(x, mean, dmv, dx, x.length / c, c);
+    },
+    l2Step: (x, delta, g, out, d, step, eps) => {
+      const rows = x.length / d;
+      if (!Number.isInteger(rows) || [delta, g, out].some((a) => a.length !== x.length)) {
+        throw new RangeError(`fast backend: L2 step over ${x.length} values in rows of ${d}`);
+      }
+      f.fo_l2_step(x, delta, g, out, rows, d, step, eps);
     },
     softmaxCE: (p, x, loss, cols, mean) => {
       const rows = x.length / cols;

@@ -100,6 +100,19 @@ export interface FastOps {
     mean: boolean,
   ): void;
   /**
+   * One L2 PGD step over rows of `d` values (one per example): out = clip(x + project(delta + step g / ||g||), 0,
+   * 1) - x, the projection onto the eps-ball. Native only.
+   */
+  l2Step?(
+    x: Float32Array,
+    delta: Float32Array,
+    g: Float32Array,
+    out: Float32Array,
+    d: number,
+    step: number,
+    eps: number,
+  ): void;
+  /**
    * One Adam step (tfjs's formula): new weights, first and second moments into w1, m1, v1 from weights w, moments
    * m, v and gradient g (all the same length); c1 = 1 - beta1^t, c2 = 1 - beta2^t. Native only.
    */

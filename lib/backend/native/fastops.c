@@ -508,3 +508,28 @@ void fo_softmax_ce_grad(const float *dy, const float *p, const float *x, float *
     for (int64_t j = 0; j < cols; j++) dx[i * cols + j] = (float)(d * (exp((double)xi[j] - mx) / s - pi[j]));
   }
 }
+
+/* One L2 PGD step on rows of d values (one row per example): s = step / (||g|| + 1e-12), e = delta + s g,
+ * f = min(1, eps / (||e|| + 1e-12)), out = clip(x + f e, 0, 1) - x (the next delta); norms in double. */
+void fo_l2_step(const float *x, const float *delta, const float *g, float *out, int32_t rows, int32_t d, float step,
+                float eps) {
+#pragma omp parallel for schedule(static) if ((int64_t)rows * d >= 65536)
+  for (int64_t i = 0; i < rows; i++) {
+    const float *xi = x + i * d, *di = delta + i * d, *gi = g + i * d;
+    float *oi = out + i * d;
+    double gg = 0, ee = 0;
+    for (int64_t j = 0; j < d; j++) gg += (double)gi[j] * gi[j];
+    const float s = (float)(step / (sqrt(gg) + 1e-12));
+    for (int64_t j = 0; j < d; j++) {
+      const float e = di[j] + gi[j] * s;
+      oi[j] = e;
+      ee += (double)e * e;
+    }
+    const double r = eps / (sqrt(ee) + 1e-12);
+    const float f = r < 1 ? (float)r : 1.0f;
+    for (int64_t j = 0; j < d; j++) {
+      const float v = xi[j] + oi[j] * f;
+      oi[j] = (v < 0 ? 0 : v > 1 ? 1 : v) - xi[j];
+    }
+  }
+}
