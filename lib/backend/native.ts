@@ -67,6 +67,7 @@ const SIG = {
   fo_maxpool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32"], result: "void" },
   fo_moments: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_moments_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
+  fo_set_parallel_min: { parameters: ["i32"], result: "void" },
   fo_l2_step: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "f32", "f32"],
     result: "void",
@@ -233,6 +234,7 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
       }
       f.fo_moments_grad(x, mean, dmv, dx, x.length / c, c);
     },
+    setParallelMin: (n) => f.fo_set_parallel_min(n),
     l2Step: (x, delta, g, out, d, step, eps) => {
       const rows = x.length / d;
       if (!Number.isInteger(rows) || [delta, g, out].some((a) => a.length !== x.length)) {

@@ -99,6 +99,8 @@ export interface FastOps {
     cols: number,
     mean: boolean,
   ): void;
+  /** Memory-bound helpers over fewer than n values run on one thread (default 65536). Native only. */
+  setParallelMin?(n: number): void;
   /**
    * One L2 PGD step over rows of `d` values (one per example): out = clip(x + project(delta + step g / ||g||), 0,
    * 1) - x, the projection onto the eps-ball. Native only.

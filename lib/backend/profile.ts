@@ -137,6 +137,10 @@ if (import.meta.main) {
         "native moments",
         () => (core.moments = ownMoments),
       ]],
+      serial: [
+        ["parallel from 64k values", () => ops.setParallelMin?.(1 << 16)],
+        ["parallel from 1M values", () => ops.setParallelMin?.(1 << 20)],
+      ],
       softmaxce: [
         ["tfjs softmaxCrossEntropy", () => (losses.softmaxCrossEntropy = tfjsSoftmaxCEOp())],
         ["native softmax cross-entropy", () => (losses.softmaxCrossEntropy = ownCE)],

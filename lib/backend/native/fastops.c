@@ -22,6 +22,11 @@ int32_t fo_threads(void) {
 #endif
 }
 
+/* Memory-bound loops over fewer values than this run on the calling thread: waking the other threads costs more
+ * than it saves on small tensors (and much more when another process holds the other cores). */
+static int64_t par_min = 65536;
+void fo_set_parallel_min(int32_t n) { par_min = n < 1 ? 1 : n; }
+
 /* Rows of the im2col matrix of images [n0, n1) of x (NHWC) into cols [(n1-n0)*OH*OW, FH*FW*C]. */
 void fo_im2col(const float *x, float *cols, const int32_t *g, int32_t n0, int32_t n1) {
   const int64_t H = g[G_H], W = g[G_W], C = g[G_C], OH = g[G_OH], OW = g[G_OW], FH = g[G_FH], FW = g[G_FW];
@@ -106,7 +111,7 @@ static void bias_act_row(float *row, const float *bias, int32_t nb, int64_t len,
 
 /* v [rows, n] += bias (length n, or 1 when nb == 1; none when nb == 0), then the activation, in place. */
 void fo_bias_act(float *v, const float *bias, int32_t nb, int32_t rows, int32_t n, int32_t act, float alpha) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)rows * n >= par_min)
   for (int64_t r = 0; r < rows; r++) bias_act_row(v + r * n, bias, nb, n, act, alpha);
 }
 
@@ -118,7 +123,7 @@ void fo_bias_act(float *v, const float *bias, int32_t nb, int32_t rows, int32_t 
 static void col_sums(const float *x, int32_t rows, int32_t cols, const float *center, double *out) {
   const int T = fo_threads();
   double *part = calloc((size_t)T * cols, sizeof(double));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)rows * cols >= par_min)
   for (int t = 0; t < T; t++) {
     const int64_t r0 = (int64_t)rows * t / T, r1 = (int64_t)rows * (t + 1) / T;
     double *acc = part + (int64_t)t * cols;
@@ -168,7 +173,7 @@ void fo_moments(const float *x, float *mean, float *var, int32_t rows, int32_t c
  */
 void fo_moments_grad(const float *x, const float *mean, const float *dmv, float *dx, int32_t rows, int32_t cols) {
   const float inv = 1.0f / rows;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)rows * cols >= par_min)
   for (int64_t r = 0; r < rows; r++) {
     const float *xr = x + r * (int64_t)cols;
     float *o = dx + r * (int64_t)cols;
@@ -261,7 +266,7 @@ static inline float binop(int32_t op, float x, float y) {
 void fo_binary(int32_t op, const float *a, int32_t na, const float *b, int32_t nb, float *out, int32_t n) {
   const int64_t p = na < nb ? na : nb, per = p == n || p == 1 ? 1 : p;
   const int64_t step = per == 1 ? 4096 : per * (per >= 4096 ? 1 : 4096 / per), blocks = (n + step - 1) / step;
-#pragma omp parallel for schedule(static) if (n >= 65536)
+#pragma omp parallel for schedule(static) if (n >= par_min)
   for (int64_t blk = 0; blk < blocks; blk++) {
     const int64_t o = blk * step, end = o + step <= n ? o + step : n;
     if (na == n && nb == n) {
@@ -287,7 +292,7 @@ void fo_binary(int32_t op, const float *a, int32_t na, const float *b, int32_t n
 
 /* out [n] = relu(x) (kind 0: x < 0 ? 0 : x) or step(x) (kind 1: NaN stays NaN, x > 0 ? 1 : alpha). */
 void fo_unary(int32_t kind, const float *x, float *out, int32_t n, float alpha) {
-#pragma omp parallel for schedule(static) if (n >= 65536)
+#pragma omp parallel for schedule(static) if (n >= par_min)
   for (int64_t o = 0; o < n; o += 4096) {
     const int64_t len = o + 4096 <= n ? 4096 : n - o;
     const float *s = x + o;
@@ -311,7 +316,7 @@ void fo_batchnorm(const float *x, const float *mean, int32_t nm, const float *va
     off[c] = no == 0 ? 0 : offset[no == 1 ? 0 : c];
   }
   const int64_t rows = n / C, per = C >= 4096 ? 1 : 4096 / C;
-#pragma omp parallel for schedule(static) if (n >= 65536)
+#pragma omp parallel for schedule(static) if (n >= par_min)
   for (int64_t r0 = 0; r0 < rows; r0 += per) {
     const int64_t r1 = r0 + per <= rows ? r0 + per : rows;
     for (int64_t r = r0; r < r1; r++) {
@@ -327,7 +332,7 @@ void fo_batchnorm(const float *x, const float *mean, int32_t nm, const float *va
  * output of a split, along any axis (rows = the product of the leading dims). */
 void fo_copy_cols(const float *src, int32_t srcW, int32_t srcCol, float *dst, int32_t dstW, int32_t dstCol,
                   int32_t width, int32_t rows) {
-#pragma omp parallel for schedule(static) if ((int64_t)rows * width >= 65536)
+#pragma omp parallel for schedule(static) if ((int64_t)rows * width >= par_min)
   for (int64_t r = 0; r < rows; r++) {
     memcpy(dst + r * dstW + dstCol, src + r * srcW + srcCol, (size_t)width * sizeof(float));
   }
@@ -351,7 +356,7 @@ void fo_copy_cols(const float *src, int32_t srcW, int32_t srcCol, float *dst, in
 void fo_avgpool_grad(const float *dy, float *dx, const int32_t *g, int32_t N, float mult) {
   const int64_t H = g[G_H], W = g[G_W], C = g[G_C], OH = g[G_OH], OW = g[G_OW], FH = g[G_FH], FW = g[G_FW];
   const int64_t SH = g[G_SH], SW = g[G_SW], PT = g[G_PT], PL = g[G_PL];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * H * W * C >= par_min)
   for (int64_t n = 0; n < N; n++) {
     float *d = dx + n * H * W * C;
     memset(d, 0, (size_t)(H * W * C) * sizeof(float));
@@ -384,7 +389,7 @@ void fo_batchnorm_grad(const float *dy, const float *x, const float *mean, const
     inv[c] = 1 / sqrtf(var[c] + eps);
     g[c] = (ns == 0 ? 1 : scale[ns == 1 ? 0 : c]) * inv[c];
   }
-#pragma omp parallel for schedule(static) if (n >= 65536)
+#pragma omp parallel for schedule(static) if (n >= par_min)
   for (int t = 0; t < T; t++) {
     const int64_t r0 = rows * t / T, r1 = rows * (t + 1) / T;
     double *sdy = acc + (int64_t)t * 2 * C, *sdx = sdy + C;
@@ -417,7 +422,7 @@ void fo_batchnorm_grad(const float *dy, const float *x, const float *mean, const
 void fo_maxpool_grad(const float *x, const float *dy, float *dx, const int32_t *g, int32_t N) {
   const int64_t H = g[G_H], W = g[G_W], C = g[G_C], OH = g[G_OH], OW = g[G_OW], FH = g[G_FH], FW = g[G_FW];
   const int64_t SH = g[G_SH], SW = g[G_SW], PT = g[G_PT], PL = g[G_PL];
-#pragma omp parallel
+#pragma omp parallel if (N * H * W * C >= par_min)
   {
     float *best = malloc((size_t)C * sizeof(float));
     int64_t *at = malloc((size_t)C * sizeof(int64_t));
@@ -467,7 +472,7 @@ static void adam_block(const float *restrict w, const float *restrict m, const f
 void fo_adam(const float *w, const float *m, const float *v, const float *g, int32_t n, float b1, float b2, float a1,
              float a2, float c1, float c2, float lr, float eps, float *w1, float *m1, float *v1) {
   const float nlr = -lr;
-#pragma omp parallel for schedule(static) if (n >= 65536)
+#pragma omp parallel for schedule(static) if (n >= par_min)
   for (int64_t o = 0; o < n; o += 4096) {
     const int64_t len = o + 4096 <= n ? 4096 : n - o;
     adam_block(w + o, m + o, v + o, g + o, len, b1, b2, a1, a2, c1, c2, nlr, eps, w1 + o, m1 + o, v1 + o);
@@ -513,7 +518,7 @@ void fo_softmax_ce_grad(const float *dy, const float *p, const float *x, float *
  * f = min(1, eps / (||e|| + 1e-12)), out = clip(x + f e, 0, 1) - x (the next delta); norms in double. */
 void fo_l2_step(const float *x, const float *delta, const float *g, float *out, int32_t rows, int32_t d, float step,
                 float eps) {
-#pragma omp parallel for schedule(static) if ((int64_t)rows * d >= 65536)
+#pragma omp parallel for schedule(static) if ((int64_t)rows * d >= par_min)
   for (int64_t i = 0; i < rows; i++) {
     const float *xi = x + i * d, *di = delta + i * d, *gi = g + i * d;
     float *oi = out + i * d;
