@@ -120,7 +120,7 @@ if (import.meta.main) {
       if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`--${k} must be an integer >= 1, got ${v}`);
     }
     const info = await initBackend("fast");
-    const sgemm = info.sgemm as Sgemm, ops = loadNativeOps().ops, conv = loadDnnl().conv;
+    const sgemm = info.sgemm as Sgemm, ops = loadNativeOps().ops, { conv, sgemm: dense } = loadDnnl();
     const fused = tf.fused as { conv2d: unknown; matMul: unknown };
     const useFused = (f: { conv2d: unknown; matMul: unknown }) => () => Object.assign(fused, f);
     const wrapped = { conv2d: fused.conv2d, matMul: fused.matMul };
@@ -129,8 +129,12 @@ if (import.meta.main) {
     /** The A/B pairs: [before, after] (the second is the backend as initBackend sets it up). */
     const AB: Record<string, [string, () => void][]> = {
       dnnl: [
-        ["im2col + sgemm", () => registerFastKernels(sgemm, ops, null)],
-        ["oneDNN", () => registerFastKernels(sgemm, ops, conv)],
+        ["im2col + sgemm", () => registerFastKernels(sgemm, ops, null, dense)],
+        ["oneDNN", () => registerFastKernels(sgemm, ops, conv, dense)],
+      ],
+      dnnlgemm: [
+        ["matmul on fastops + OpenBLAS", () => registerFastKernels(sgemm, ops, conv, null)],
+        ["matmul on oneDNN's sgemm", () => registerFastKernels(sgemm, ops, conv, dense)],
       ],
       unfuse: [["tfjs fused ops", useFused(tfjsFusedOps())], ["linear ops unfused", useFused(wrapped)]],
       moments: [["tfjs moments", () => (core.moments = tfjsMomentsOp())], [
@@ -150,14 +154,15 @@ if (import.meta.main) {
       throw new RangeError(
         `--ab accepts ${Object.keys(AB).join(", ")} (dnnl: oneDNN convolutions vs im2col + sgemm; ` +
           `unfuse: linear fused conv2d/matMul unfused under a tape vs tfjs's; moments: batch norm's moments native ` +
-          `vs tfjs's; softmaxce: the loss as one native kernel vs tfjs's), got "${values.ab}"`,
+          `vs tfjs's; softmaxce: the loss as one native kernel vs tfjs's; dnnlgemm: matrix products on oneDNN's ` +
+          `sgemm vs fastops + OpenBLAS; serial: helpers parallel from 64k vs 1M values), got "${values.ab}"`,
       );
     }
     const setups = AB[values.ab ?? "dnnl"];
     if (values.dnnl !== "true" && values.dnnl !== "false") {
       throw new RangeError(`--dnnl must be true or false, got "${values.dnnl}"`);
     }
-    if (values.dnnl === "false") registerFastKernels(sgemm, ops, null); // profile the im2col + sgemm convolutions
+    if (values.dnnl === "false") registerFastKernels(sgemm, ops, null, null); // im2col + sgemm, OpenBLAS GEMMs
     console.log(
       `batch ${batch}, ${shape.join("x")}; ${new Date().toISOString()}; ${Deno.loadavg().join(" ")} load`,
     );
