@@ -7,7 +7,15 @@
 // softmax cross-entropy loss.
 import * as tf from "@tensorflow/tfjs";
 import tfc from "@tensorflow/tfjs-core"; // the exports object tfjs-layers reads tfc.moments from
-import { BATCH_NORM_GRAD, MOMENTS, MOMENTS_GRAD, SOFTMAX_CE, SOFTMAX_CE_GRAD } from "./kernels.ts";
+import {
+  BATCH_NORM_GRAD,
+  DENSE,
+  MOMENTS,
+  MOMENTS_GRAD,
+  RELU_GRAD,
+  SOFTMAX_CE,
+  SOFTMAX_CE_GRAD,
+} from "./kernels.ts";
 
 /** dy reshaped to x's rank (reduced axes of size 1) and broadcast to x's shape. */
 function broadcastBack(dy: tf.Tensor, x: tf.Tensor, axis: number | number[]): tf.Tensor {
@@ -40,6 +48,24 @@ export function tfjsFusedOps(): { conv2d: typeof tf.fused.conv2d; matMul: typeof
   return tfjsFused ?? { conv2d: tf.fused.conv2d, matMul: tf.fused.matMul };
 }
 
+/**
+ * True when a fused matMul is a dense layer the fast backend's DENSE kernel takes: float32 a [m, k] x b [k, n]
+ * without transposes, bias [n] or none, linear or relu.
+ */
+function denseKernel(a: FusedMatMulArgs): boolean {
+  if (tf.getBackend() !== "wasm" || !tf.getKernel(DENSE, "wasm")) return false;
+  const { a: x, b: w, bias } = a;
+  if (!(x instanceof tf.Tensor) || !(w instanceof tf.Tensor) || x.rank !== 2 || w.rank !== 2) return false;
+  if (
+    a.transposeA || a.transposeB || a.preluActivationWeights || x.dtype !== "float32" || w.dtype !== "float32"
+  ) {
+    return false;
+  }
+  if (!["linear", "relu", undefined].includes(a.activation) || x.shape[1] !== w.shape[0]) return false;
+  return !bias || (bias instanceof tf.Tensor && bias.dtype === "float32" && bias.rank === 1 &&
+    bias.shape[0] === w.shape[1]);
+}
+
 /** True inside a gradient tape (tf.grad, minimize): where tfjs's fused ops record a customGrad. */
 const taping = () => (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
 
@@ -64,6 +90,11 @@ function unfuseLinearUnderTape(): void {
     return (a.bias ? tf.add(y, a.bias) : y) as T;
   }) as typeof tf.fused.conv2d;
   fused.matMul = (a: FusedMatMulArgs) => {
+    if (taping() && denseKernel(a)) {
+      const inputs = a.bias ? { a: a.a, b: a.b, bias: a.bias } : { a: a.a, b: a.b };
+      const attrs = { transposeA: false, transposeB: false, activation: a.activation ?? "linear" };
+      return tf.engine().runKernel(DENSE, inputs as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;
+    }
     if (!taping() || !linear(a)) return own.matMul(a);
     const y = tf.matMul(a.a, a.b, a.transposeA, a.transposeB);
     return a.bias ? tf.add(y, a.bias) : y;
@@ -165,6 +196,23 @@ export function registerFastGradients(): void {
   unfuseLinearUnderTape();
   wrapMoments();
   wrapSoftmaxCE();
+  tf.registerGradient({
+    kernelName: DENSE,
+    inputsToSave: ["a", "b"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [a, b, y] = saved;
+      const relu = (attrs as { activation: string }).activation === "relu";
+      const dz = relu
+        ? tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, y }) as tf.Tensor
+        : dy as tf.Tensor;
+      return {
+        a: () => tf.matMul(dz, b, false, true),
+        b: () => tf.matMul(a, dz, true, false),
+        bias: () => tf.sum(dz, 0),
+      };
+    },
+  });
   tf.registerGradient({
     kernelName: SOFTMAX_CE,
     inputsToSave: ["labels", "logits"],

@@ -56,6 +56,14 @@ export const ADAM_STEP = "FastAdamStep";
 export const SOFTMAX_CE = "FastSoftmaxCE";
 export const SOFTMAX_CE_GRAD = "FastSoftmaxCEGrad";
 
+/**
+ * Our own kernels (wasm backend, native helpers only): a dense layer under a gradient tape, a [m, k] x b [k, n]
+ * + bias, then linear or relu, as one kernel whose gradient (gradients.ts) computes only the inputs asked for;
+ * and the ReLU gradient from the ReLU's output.
+ */
+export const DENSE = "FastDense";
+export const RELU_GRAD = "FastReluGrad";
+
 /** Our own kernel (wasm backend, native helpers only): one L2 PGD step, project and clip (see fused.ts). */
 export const L2_STEP = "FastL2Step";
 
@@ -555,6 +563,14 @@ export function fastKernels(
     return out;
   };
 
+  const reluGrad: tf.KernelFunc = (args: KernelArgs) => {
+    const { dy, y } = args.inputs as Record<string, TensorInfo>;
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput(dy.shape, "float32");
+    ops.reluGrad!(heapView(be, dy), heapView(be, y), heapView(be, out));
+    return out;
+  };
+
   // pgd()'s L2 step + projection + clip to [0, 1] in one pass, where tfjs runs about 20 kernels.
   const l2Step: tf.KernelFunc = (args: KernelArgs) => {
     const { x, delta, g } = args.inputs as Record<string, TensorInfo>;
@@ -688,6 +704,12 @@ export function fastKernels(
       : []),
     ...(ops.adam ? [{ kernelName: ADAM_STEP, backendName: "wasm", kernelFunc: adamStep }] : []),
     ...(ops.l2Step ? [{ kernelName: L2_STEP, backendName: "wasm", kernelFunc: l2Step }] : []),
+    ...(ops.reluGrad
+      ? [
+        { kernelName: DENSE, backendName: "wasm", kernelFunc: fusedMatMul },
+        { kernelName: RELU_GRAD, backendName: "wasm", kernelFunc: reluGrad },
+      ]
+      : []),
     ...(ops.softmaxCE && ops.softmaxCEGrad
       ? [
         { kernelName: SOFTMAX_CE, backendName: "wasm", kernelFunc: softmaxCE },
@@ -758,7 +780,17 @@ export function registerFastKernels(
     if (tf.getKernel(cfg.kernelName, "wasm")) tf.unregisterKernel(cfg.kernelName, "wasm");
     tf.registerKernel(cfg);
   }
-  const ours = [BATCH_NORM_GRAD, ADAM_STEP, MOMENTS, MOMENTS_GRAD, SOFTMAX_CE, SOFTMAX_CE_GRAD, L2_STEP];
+  const ours = [
+    BATCH_NORM_GRAD,
+    ADAM_STEP,
+    MOMENTS,
+    MOMENTS_GRAD,
+    SOFTMAX_CE,
+    SOFTMAX_CE_GRAD,
+    L2_STEP,
+    DENSE,
+    RELU_GRAD,
+  ];
   for (const name of ours) { // ours alone: nothing to restore
     if (!names.includes(name) && tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
   }

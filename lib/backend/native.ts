@@ -68,6 +68,7 @@ const SIG = {
   fo_moments: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_moments_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_set_parallel_min: { parameters: ["i32"], result: "void" },
+  fo_relu_grad: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void" },
   fo_l2_step: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "f32", "f32"],
     result: "void",
@@ -235,6 +236,12 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
       f.fo_moments_grad(x, mean, dmv, dx, x.length / c, c);
     },
     setParallelMin: (n) => f.fo_set_parallel_min(n),
+    reluGrad: (dy, y, out) => {
+      if (y.length !== dy.length || out.length !== dy.length) {
+        throw new RangeError(`fast backend: ReLU gradient of ${dy.length} values from ${y.length} outputs`);
+      }
+      f.fo_relu_grad(dy, y, out, dy.length);
+    },
     l2Step: (x, delta, g, out, d, step, eps) => {
       const rows = x.length / d;
       if (!Number.isInteger(rows) || [delta, g, out].some((a) => a.length !== x.length)) {

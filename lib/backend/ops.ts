@@ -99,6 +99,8 @@ export interface FastOps {
     cols: number,
     mean: boolean,
   ): void;
+  /** out = dy * step(y): the ReLU gradient from the ReLU's output y. Native only. */
+  reluGrad?(dy: Float32Array, y: Float32Array, out: Float32Array): void;
   /** Memory-bound helpers over fewer than n values run on one thread (default 65536). Native only. */
   setParallelMin?(n: number): void;
   /**

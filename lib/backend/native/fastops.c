@@ -538,3 +538,9 @@ void fo_l2_step(const float *x, const float *delta, const float *g, float *out, 
     }
   }
 }
+
+/* The ReLU gradient from its output: out = dy * step(y) (1 where y > 0, 0 elsewhere, NaN where y is NaN). */
+void fo_relu_grad(const float *dy, const float *y, float *out, int32_t n) {
+#pragma omp parallel for schedule(static) if (n >= par_min)
+  for (int64_t i = 0; i < n; i++) out[i] = dy[i] * (y[i] != y[i] ? y[i] : y[i] > 0 ? 1.0f : 0.0f);
+}

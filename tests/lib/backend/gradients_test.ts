@@ -155,6 +155,63 @@ for (const backend of ["cpu", "wasm"]) {
   });
 }
 
+const denseCases: { m: number; k: number; n: number; activation?: "relu" | "linear"; bias: boolean }[] = [
+  { m: 9, k: 13, n: 6, activation: "relu", bias: true }, // a hidden dense layer
+  { m: 9, k: 13, n: 6, bias: true }, // a logits layer (activation left out: linear)
+  { m: 1, k: 5, n: 3, activation: "relu", bias: false }, // batch 1, no bias
+  { m: 70, k: 40, n: 33, activation: "linear", bias: true },
+];
+
+for (const c of denseCases) {
+  Deno.test(`fused matMul under a tape on the fast backend: [${c.m}, ${c.k}] x [${c.k}, ${c.n}] ${c.activation ?? "(linear)"}${c.bias ? " + bias" : ""}: tfjs's values and gradients (cpu), one FastDense kernel, only the gradients asked for`, async () => {
+    const rng = createRng(13);
+    const d = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+    const xd = d(c.m * c.k), wd = d(c.k * c.n), bd = d(c.n), cd = d(c.m * c.n);
+    const run = (ops: ReturnType<typeof tfjsFusedOps>) =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(xd, [c.m, c.k]), w = tf.tensor2d(wd, [c.k, c.n]), b = tf.tensor1d(bd);
+        const cw = tf.tensor2d(cd, [c.m, c.n]);
+        const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
+          const y = ops.matMul({
+            a: xx as tf.Tensor2D,
+            b: ww as tf.Tensor2D,
+            bias: c.bias ? bb : undefined,
+            activation: c.activation,
+          });
+          return tf.sum(tf.mul(y, cw));
+        };
+        const { value, grads } = c.bias
+          ? tf.valueAndGrads(f)([x, w, b])
+          : tf.valueAndGrads((xx: tf.Tensor, ww: tf.Tensor) => f(xx, ww, b))([x, w]);
+        return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+      });
+    await tf.setBackend("cpu");
+    const want = run(tfjsFusedOps());
+    await tf.setBackend("wasm");
+    const start = tf.memory().numTensors;
+    const got = run(tf.fused);
+    ["value", "dx", "dw", "dbias"].slice(0, want.length).forEach((what, i) =>
+      assertClose(want[i], got[i], what)
+    );
+    const x = tf.tensor2d(xd, [c.m, c.k]), w = tf.tensor2d(wd, [c.k, c.n]);
+    const kernels = profileKernels(
+      () =>
+        tf.tidy(() =>
+          void tf.grad((xx: tf.Tensor) =>
+            tf.sum(tf.fused.matMul({ a: xx as tf.Tensor2D, b: w, activation: c.activation }))
+          )(x).dataSync()
+        ),
+      1,
+    ).map(([k]) => k);
+    assert.ok(kernels.includes("FastDense"), kernels.join());
+    // the input gradient: dz w^T only, no x^T dz (one BatchMatMul), and no separate Add, Relu or Step
+    assert.equal(kernels.filter((k) => k === "BatchMatMul").length, 1, kernels.join());
+    assert.ok(!["Add", "Relu", "Step"].some((k) => kernels.includes(k)), kernels.join());
+    tf.dispose([x, w]);
+    assert.equal(tf.memory().numTensors, start, "no tensors left behind");
+  });
+}
+
 const momentCases: { shape: number[]; axis: number[]; keepDims: boolean; fused: boolean }[] = [
   { shape: [3, 5, 4, 7], axis: [0, 1, 2], keepDims: false, fused: true }, // a conv layer's batch norm
   { shape: [3, 5, 4, 7], axis: [2, 0, 1], keepDims: true, fused: true },
