@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import tfc from "@tensorflow/tfjs-core"; // the exports object tfjs-layers reads tfc.moments from
 import {
   BATCH_NORM_GRAD,
+  CONV,
   DENSE,
   MOMENTS,
   MOMENTS_GRAD,
@@ -66,6 +67,26 @@ function denseKernel(a: FusedMatMulArgs): boolean {
     bias.shape[0] === w.shape[1]);
 }
 
+/**
+ * True when a fused conv2d is a layer the fast backend's CONV kernel takes: float32 x [N, H, W, C] NHWC and
+ * filter [FH, FW, C, CO], no dilation, bias [CO] or none, linear or relu.
+ */
+function convKernel(a: FusedConvArgs): boolean {
+  if (tf.getBackend() !== "wasm" || !tf.getKernel(CONV, "wasm")) return false;
+  const { x, filter, bias } = a;
+  if (!(x instanceof tf.Tensor) || !(filter instanceof tf.Tensor) || x.rank !== 4 || filter.rank !== 4) {
+    return false;
+  }
+  const d = a.dilations ?? 1;
+  if ((Array.isArray(d) ? d.some((v) => v !== 1) : d !== 1) || (a.dataFormat ?? "NHWC") !== "NHWC") {
+    return false;
+  }
+  if (a.preluActivationWeights || x.dtype !== "float32" || filter.dtype !== "float32") return false;
+  if (!["linear", "relu", undefined].includes(a.activation) || x.shape[3] !== filter.shape[2]) return false;
+  return !bias || (bias instanceof tf.Tensor && bias.dtype === "float32" && bias.rank === 1 &&
+    bias.shape[0] === filter.shape[3]);
+}
+
 /** True inside a gradient tape (tf.grad, minimize): where tfjs's fused ops record a customGrad. */
 const taping = () => (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
 
@@ -85,6 +106,22 @@ function unfuseLinearUnderTape(): void {
     (a.activation ?? "linear") === "linear" && !a.preluActivationWeights;
   const fused = tf.fused as { conv2d: typeof tf.fused.conv2d; matMul: typeof tf.fused.matMul };
   fused.conv2d = (<T extends tf.Tensor3D | tf.Tensor4D>(a: FusedConvArgs): T => {
+    if (taping() && convKernel(a)) {
+      const inputs = a.bias ? { x: a.x, filter: a.filter, bias: a.bias } : { x: a.x, filter: a.filter };
+      const attrs = {
+        strides: a.strides,
+        pad: a.pad,
+        dataFormat: "NHWC",
+        dilations: [1, 1],
+        dimRoundingMode: a.dimRoundingMode,
+        activation: a.activation ?? "linear",
+      };
+      return tf.engine().runKernel(
+        CONV,
+        inputs as unknown as tf.NamedTensorMap,
+        attrs as unknown as tf.NamedAttrMap,
+      ) as T;
+    }
     if (!taping() || !linear(a) || (a.dataFormat ?? "NHWC") !== "NHWC") return own.conv2d(a) as T;
     const y = tf.conv2d(a.x, a.filter, a.strides, a.pad, "NHWC", a.dilations, a.dimRoundingMode);
     return (a.bias ? tf.add(y, a.bias) : y) as T;
@@ -196,6 +233,37 @@ export function registerFastGradients(): void {
   unfuseLinearUnderTape();
   wrapMoments();
   wrapSoftmaxCE();
+  tf.registerGradient({
+    kernelName: CONV,
+    inputsToSave: ["x", "filter"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter, y] = saved;
+      const a = attrs as { strides: number; pad: "same"; dimRoundingMode?: "round"; activation: string };
+      const dz = a.activation === "relu"
+        ? tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, y }) as tf.Tensor
+        : dy as tf.Tensor;
+      const conv = {
+        strides: a.strides,
+        pad: a.pad,
+        dataFormat: "NHWC",
+        dimRoundingMode: a.dimRoundingMode,
+      } as unknown as tf.NamedAttrMap;
+      return {
+        x: () =>
+          tf.engine().runKernel("Conv2DBackpropInput", { dy: dz, filter }, {
+            ...conv,
+            inputShape: x.shape,
+          }) as tf.Tensor,
+        filter: () =>
+          tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: dz }, {
+            ...conv,
+            filterShape: filter.shape,
+          }) as tf.Tensor,
+        bias: () => tf.sum(dz, [0, 1, 2]),
+      };
+    },
+  });
   tf.registerGradient({
     kernelName: DENSE,
     inputsToSave: ["a", "b"],

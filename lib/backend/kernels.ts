@@ -62,6 +62,8 @@ export const SOFTMAX_CE_GRAD = "FastSoftmaxCEGrad";
  * and the ReLU gradient from the ReLU's output.
  */
 export const DENSE = "FastDense";
+/** The same for a convolution under a tape: conv2d(x, filter) + bias, linear or relu, NHWC. */
+export const CONV = "FastConv";
 export const RELU_GRAD = "FastReluGrad";
 
 /** Our own kernel (wasm backend, native helpers only): one L2 PGD step, project and clip (see fused.ts). */
@@ -707,6 +709,7 @@ export function fastKernels(
     ...(ops.reluGrad
       ? [
         { kernelName: DENSE, backendName: "wasm", kernelFunc: fusedMatMul },
+        { kernelName: CONV, backendName: "wasm", kernelFunc: fusedConv2D },
         { kernelName: RELU_GRAD, backendName: "wasm", kernelFunc: reluGrad },
       ]
       : []),
@@ -789,6 +792,7 @@ export function registerFastKernels(
     SOFTMAX_CE_GRAD,
     L2_STEP,
     DENSE,
+    CONV,
     RELU_GRAD,
   ];
   for (const name of ours) { // ours alone: nothing to restore

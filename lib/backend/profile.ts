@@ -125,7 +125,7 @@ if (import.meta.main) {
     const useFused = (f: { conv2d: unknown; matMul: unknown }) => () => Object.assign(fused, f);
     const wrapped = { conv2d: fused.conv2d, matMul: fused.matMul };
     const core = tfc as unknown as { moments: unknown }, ownMoments = core.moments;
-    const noDense = { ...ops, reluGrad: undefined }; // without it the fast backend has no FastDense kernel
+    const noDense = { ...ops, reluGrad: undefined }; // without it there is no FastDense or FastConv kernel
     const losses = tf.losses as { softmaxCrossEntropy: unknown }, ownCE = losses.softmaxCrossEntropy;
     /** The A/B pairs: [before, after] (the second is the backend as initBackend sets it up). */
     const AB: Record<string, [string, () => void][]> = {
@@ -143,8 +143,8 @@ if (import.meta.main) {
         () => (core.moments = ownMoments),
       ]],
       dense: [
-        ["dense layers as matMul + add + relu", () => registerFastKernels(sgemm, noDense, conv, dense)],
-        ["dense layers as one kernel", () => registerFastKernels(sgemm, ops, conv, dense)],
+        ["dense/conv layers as op + add + relu", () => registerFastKernels(sgemm, noDense, conv, dense)],
+        ["dense/conv layers as one kernel", () => registerFastKernels(sgemm, ops, conv, dense)],
       ],
       serial: [
         ["parallel from 64k values", () => ops.setParallelMin?.(1 << 16)],
@@ -160,7 +160,7 @@ if (import.meta.main) {
         `--ab accepts ${Object.keys(AB).join(", ")} (dnnl: oneDNN convolutions vs im2col + sgemm; ` +
           `unfuse: linear fused conv2d/matMul unfused under a tape vs tfjs's; moments: batch norm's moments native ` +
           `vs tfjs's; softmaxce: the loss as one native kernel vs tfjs's; dnnlgemm: matrix products on oneDNN's ` +
-          `sgemm vs fastops + OpenBLAS; dense: dense layers under a tape as one kernel vs three; serial: helpers parallel from 64k vs 1M values), got "${values.ab}"`,
+          `sgemm vs fastops + OpenBLAS; dense: dense and conv layers under a tape as one kernel vs three; serial: helpers parallel from 64k vs 1M values), got "${values.ab}"`,
       );
     }
     const setups = AB[values.ab ?? "dnnl"];

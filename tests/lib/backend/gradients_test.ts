@@ -212,6 +212,73 @@ for (const c of denseCases) {
   });
 }
 
+const convKernelCases: {
+  x: number[];
+  f: number[];
+  s: number;
+  pad: "same" | "valid";
+  activation?: "relu" | "linear";
+  bias: boolean;
+}[] = [
+  { x: [3, 9, 8, 1], f: [5, 5, 1, 6], s: 1, pad: "same", activation: "relu", bias: true }, // lenet's first layer
+  { x: [2, 7, 7, 4], f: [3, 3, 4, 5], s: 2, pad: "same", bias: false }, // a conv before a batch norm
+  { x: [1, 10, 9, 6], f: [5, 5, 6, 16], s: 1, pad: "valid", activation: "relu", bias: true }, // batch 1, odd
+  { x: [2, 6, 6, 8], f: [1, 1, 8, 3], s: 2, pad: "valid", activation: "linear", bias: true }, // 1x1, stride 2
+];
+
+for (const c of convKernelCases) {
+  Deno.test(`fused conv2d under a tape on the fast backend: x [${c.x}] f [${c.f}] s${c.s} ${c.pad} ${c.activation ?? "(linear)"}${c.bias ? " + bias" : ""}: tfjs's values and gradients (cpu), one FastConv kernel, only the gradients asked for`, async () => {
+    const rng = createRng(14);
+    const d = (shape: number[]) =>
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+    const xd = d(c.x), fd = d(c.f), bd = d([c.f[3]]);
+    const args = (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) => ({
+      x: xx as tf.Tensor4D,
+      filter: ff as tf.Tensor4D,
+      strides: c.s,
+      pad: c.pad,
+      bias: c.bias ? bb : undefined,
+      activation: c.activation,
+    });
+    const run = (ops: ReturnType<typeof tfjsFusedOps>) =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
+        const f = tf.tensor4d(fd, c.f as [number, number, number, number]), b = tf.tensor1d(bd);
+        const probe = ops.conv2d(args(x, f, b));
+        const r2 = createRng(15); // the same weights on both backends
+        const cw = tf.tensor(Float32Array.from({ length: probe.size }, () => r2.normal()), probe.shape);
+        const loss = (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) =>
+          tf.sum(tf.mul(ops.conv2d(args(xx, ff, bb)), cw));
+        const { value, grads } = c.bias
+          ? tf.valueAndGrads(loss)([x, f, b])
+          : tf.valueAndGrads((xx: tf.Tensor, ff: tf.Tensor) => loss(xx, ff, b))([x, f]);
+        return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+      });
+    await tf.setBackend("cpu");
+    const want = run(tfjsFusedOps());
+    await tf.setBackend("wasm");
+    const start = tf.memory().numTensors;
+    const got = run(tf.fused);
+    ["value", "dx", "dfilter", "dbias"].slice(0, want.length).forEach((what, i) =>
+      assertClose(want[i], got[i], what)
+    );
+    const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
+    const f = tf.tensor4d(fd, c.f as [number, number, number, number]), b = tf.tensor1d(bd);
+    const kernels = profileKernels(
+      () =>
+        tf.tidy(() => void tf.grad((xx: tf.Tensor) => tf.sum(tf.fused.conv2d(args(xx, f, b))))(x).dataSync()),
+      1,
+    ).map(([k]) => k);
+    assert.ok(kernels.includes("FastConv") && kernels.includes("Conv2DBackpropInput"), kernels.join());
+    assert.ok(
+      !["Conv2DBackpropFilter", "Add", "Relu", "Step"].some((k) => kernels.includes(k)),
+      kernels.join(),
+    );
+    tf.dispose([x, f, b]);
+    assert.equal(tf.memory().numTensors, start, "no tensors left behind");
+  });
+}
+
 const momentCases: { shape: number[]; axis: number[]; keepDims: boolean; fused: boolean }[] = [
   { shape: [3, 5, 4, 7], axis: [0, 1, 2], keepDims: false, fused: true }, // a conv layer's batch norm
   { shape: [3, 5, 4, 7], axis: [2, 0, 1], keepDims: true, fused: true },
