@@ -228,6 +228,10 @@ function wrapSoftmaxCE(): void {
   }) as SoftmaxCE;
 }
 
+/** dy taken back through the activation of a FastDense / FastConv kernel whose output was y. */
+const throughActivation = (activation: string, dy: tf.Tensor, y: tf.Tensor) =>
+  activation === "relu" ? tf.engine().runKernel(RELU_GRAD, { dy, y }) as tf.Tensor : dy;
+
 /** Registers the Sum, Mean and FusedBatchNorm gradients, the unfused linear ops and moments (every backend). */
 export function registerFastGradients(): void {
   unfuseLinearUnderTape();
@@ -240,9 +244,7 @@ export function registerFastGradients(): void {
     gradFunc: (dy, saved, attrs) => {
       const [x, filter, y] = saved;
       const a = attrs as { strides: number; pad: "same"; dimRoundingMode?: "round"; activation: string };
-      const dz = a.activation === "relu"
-        ? tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, y }) as tf.Tensor
-        : dy as tf.Tensor;
+      const dz = throughActivation(a.activation, dy as tf.Tensor, y);
       const conv = {
         strides: a.strides,
         pad: a.pad,
@@ -270,10 +272,7 @@ export function registerFastGradients(): void {
     outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       const [a, b, y] = saved;
-      const relu = (attrs as { activation: string }).activation === "relu";
-      const dz = relu
-        ? tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, y }) as tf.Tensor
-        : dy as tf.Tensor;
+      const dz = throughActivation((attrs as { activation: string }).activation, dy as tf.Tensor, y);
       return {
         a: () => tf.matMul(dz, b, false, true),
         b: () => tf.matMul(a, dz, true, false),

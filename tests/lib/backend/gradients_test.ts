@@ -155,6 +155,35 @@ for (const backend of ["cpu", "wasm"]) {
   });
 }
 
+/** Value and gradients of loss(x, w, b), read back; without b's gradient (b unused) when `bias` is false. */
+function readGrads(
+  loss: (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+  [x, w, b]: tf.Tensor[],
+  bias: boolean,
+): Float32Array[] {
+  const { value, grads } = bias
+    ? tf.valueAndGrads(loss)([x, w, b])
+    : tf.valueAndGrads((xx: tf.Tensor, ww: tf.Tensor) => loss(xx, ww, b))([x, w]);
+  return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+}
+
+/**
+ * run(tfjs's fused ops) on the cpu backend against run(the wrapped ones) on the fast backend, each output close
+ * (named by `names`); returns the tensor count before the fast run, for the leak check.
+ */
+async function compareFused(
+  run: (ops: ReturnType<typeof tfjsFusedOps>) => Float32Array[],
+  names: string[],
+): Promise<number> {
+  await tf.setBackend("cpu");
+  const want = run(tfjsFusedOps());
+  await tf.setBackend("wasm");
+  const start = tf.memory().numTensors;
+  const got = run(tf.fused);
+  names.slice(0, want.length).forEach((what, i) => assertClose(want[i], got[i], what));
+  return start;
+}
+
 const denseCases: { m: number; k: number; n: number; activation?: "relu" | "linear"; bias: boolean }[] = [
   { m: 9, k: 13, n: 6, activation: "relu", bias: true }, // a hidden dense layer
   { m: 9, k: 13, n: 6, bias: true }, // a logits layer (activation left out: linear)
@@ -180,19 +209,9 @@ for (const c of denseCases) {
           });
           return tf.sum(tf.mul(y, cw));
         };
-        const { value, grads } = c.bias
-          ? tf.valueAndGrads(f)([x, w, b])
-          : tf.valueAndGrads((xx: tf.Tensor, ww: tf.Tensor) => f(xx, ww, b))([x, w]);
-        return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+        return readGrads(f, [x, w, b], c.bias);
       });
-    await tf.setBackend("cpu");
-    const want = run(tfjsFusedOps());
-    await tf.setBackend("wasm");
-    const start = tf.memory().numTensors;
-    const got = run(tf.fused);
-    ["value", "dx", "dw", "dbias"].slice(0, want.length).forEach((what, i) =>
-      assertClose(want[i], got[i], what)
-    );
+    const start = await compareFused(run, ["value", "dx", "dw", "dbias"]);
     const x = tf.tensor2d(xd, [c.m, c.k]), w = tf.tensor2d(wd, [c.k, c.n]);
     const kernels = profileKernels(
       () =>
@@ -249,19 +268,9 @@ for (const c of convKernelCases) {
         const cw = tf.tensor(Float32Array.from({ length: probe.size }, () => r2.normal()), probe.shape);
         const loss = (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) =>
           tf.sum(tf.mul(ops.conv2d(args(xx, ff, bb)), cw));
-        const { value, grads } = c.bias
-          ? tf.valueAndGrads(loss)([x, f, b])
-          : tf.valueAndGrads((xx: tf.Tensor, ff: tf.Tensor) => loss(xx, ff, b))([x, f]);
-        return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+        return readGrads(loss, [x, f, b], c.bias);
       });
-    await tf.setBackend("cpu");
-    const want = run(tfjsFusedOps());
-    await tf.setBackend("wasm");
-    const start = tf.memory().numTensors;
-    const got = run(tf.fused);
-    ["value", "dx", "dfilter", "dbias"].slice(0, want.length).forEach((what, i) =>
-      assertClose(want[i], got[i], what)
-    );
+    const start = await compareFused(run, ["value", "dx", "dfilter", "dbias"]);
     const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
     const f = tf.tensor4d(fd, c.f as [number, number, number, number]), b = tf.tensor1d(bd);
     const kernels = profileKernels(
