@@ -5,6 +5,10 @@ import { fileURLToPath } from "node:url";
 import { buildLibrary, type LibrarySpec, loadFailureReason } from "./build.ts";
 import { convGeometry } from "./ops.ts";
 import { DEFAULT_CACHE_DIR, passiveOpenMp } from "./native.ts";
+import type { Sgemm } from "./blas.ts";
+
+/** An sgemm with the arguments of Sgemm (row-major, as cblas_sgemm) that returns 0, or nonzero if it refused. */
+export type NativeSgemm = (...args: Parameters<Sgemm>) => number;
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -27,6 +31,8 @@ export type NativeConv = (
 /** The oneDNN convolutions and where they come from, or why they are not used. */
 export interface DnnlLoad {
   conv: NativeConv | null;
+  /** oneDNN's sgemm, or null. */
+  sgemm: NativeSgemm | null;
   /** Library path and oneDNN version, or "none". */
   source: string;
   warning?: string;
@@ -43,6 +49,10 @@ export const DNNLOPS: LibrarySpec = {
 const SIG = {
   dn_version: { parameters: [], result: "i32" },
   dn_conv: { parameters: ["i32", "buffer", "buffer", "buffer", "buffer"], result: "i32" },
+  dn_sgemm: {
+    parameters: ["i32", "i32", "i32", "i32", "i32", "buffer", "i32", "buffer", "i32", "f32", "buffer", "i32"],
+    result: "i32",
+  },
 } as const;
 
 /** The 15-int geometry dn_conv takes: N, H, W, C, OH, OW, FH, FW, SH, SW, PT, PL, PB, PR, CO. */
@@ -57,8 +67,11 @@ export function openDnnl(path: string): Omit<DnnlLoad, "warning"> {
   const f = Deno.dlopen(path, SIG).symbols;
   const v = f.dn_version();
   const conv: NativeConv = (kind, ci, a, b, out) => f.dn_conv(kind, dnnlGeometry(ci), a, b, out);
+  const sgemm: NativeSgemm = (ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc) =>
+    f.dn_sgemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc);
   return {
     conv,
+    sgemm,
     source: `${path} (oneDNN ${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}.${v % 100})`,
   };
 }
@@ -68,13 +81,14 @@ export function openDnnl(path: string): Omit<DnnlLoad, "warning"> {
  * failed and the package to install, when that fails; none without one when `disable` is set. Never throws.
  */
 export function loadDnnl(opts: { cc?: string; cacheDir?: string; disable?: boolean } = {}): DnnlLoad {
-  if (opts.disable) return { conv: null, source: "none" };
+  if (opts.disable) return { conv: null, sgemm: null, source: "none" };
   const cc = opts.cc ?? Deno.env.get("CC") ?? "cc";
   try {
     return openDnnl(buildLibrary(DNNLOPS, cc, opts.cacheDir ?? DEFAULT_CACHE_DIR));
   } catch (err) {
     return {
       conv: null,
+      sgemm: null,
       source: "none",
       warning:
         `${

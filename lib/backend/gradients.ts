@@ -3,10 +3,20 @@
 // resnet_small training step, growing as V8 gives up optimizing that loop); a broadcast needs no such array.
 // The batch-norm gradient runs as one native kernel on the fast backend, and as tfjs's own elsewhere. Under a
 // gradient, linear fused conv2d/matMul run unfused, so that an input gradient skips the weight gradients; batch
-// norm's moments (tfjs-layers' training mode) run as one native kernel with a one-pass gradient.
+// norm's moments (tfjs-layers' training mode) run as one native kernel with a one-pass gradient, and so does the
+// softmax cross-entropy loss.
 import * as tf from "@tensorflow/tfjs";
 import tfc from "@tensorflow/tfjs-core"; // the exports object tfjs-layers reads tfc.moments from
-import { BATCH_NORM_GRAD, MOMENTS, MOMENTS_GRAD } from "./kernels.ts";
+import {
+  BATCH_NORM_GRAD,
+  CONV,
+  DENSE,
+  MOMENTS,
+  MOMENTS_GRAD,
+  RELU_GRAD,
+  SOFTMAX_CE,
+  SOFTMAX_CE_GRAD,
+} from "./kernels.ts";
 
 /** dy reshaped to x's rank (reduced axes of size 1) and broadcast to x's shape. */
 function broadcastBack(dy: tf.Tensor, x: tf.Tensor, axis: number | number[]): tf.Tensor {
@@ -39,6 +49,44 @@ export function tfjsFusedOps(): { conv2d: typeof tf.fused.conv2d; matMul: typeof
   return tfjsFused ?? { conv2d: tf.fused.conv2d, matMul: tf.fused.matMul };
 }
 
+/**
+ * True when a fused matMul is a dense layer the fast backend's DENSE kernel takes: float32 a [m, k] x b [k, n]
+ * without transposes, bias [n] or none, linear or relu.
+ */
+function denseKernel(a: FusedMatMulArgs): boolean {
+  if (tf.getBackend() !== "wasm" || !tf.getKernel(DENSE, "wasm")) return false;
+  const { a: x, b: w, bias } = a;
+  if (!(x instanceof tf.Tensor) || !(w instanceof tf.Tensor) || x.rank !== 2 || w.rank !== 2) return false;
+  if (
+    a.transposeA || a.transposeB || a.preluActivationWeights || x.dtype !== "float32" || w.dtype !== "float32"
+  ) {
+    return false;
+  }
+  if (!["linear", "relu", undefined].includes(a.activation) || x.shape[1] !== w.shape[0]) return false;
+  return !bias || (bias instanceof tf.Tensor && bias.dtype === "float32" && bias.rank === 1 &&
+    bias.shape[0] === w.shape[1]);
+}
+
+/**
+ * True when a fused conv2d is a layer the fast backend's CONV kernel takes: float32 x [N, H, W, C] NHWC and
+ * filter [FH, FW, C, CO], no dilation, bias [CO] or none, linear or relu.
+ */
+function convKernel(a: FusedConvArgs): boolean {
+  if (tf.getBackend() !== "wasm" || !tf.getKernel(CONV, "wasm")) return false;
+  const { x, filter, bias } = a;
+  if (!(x instanceof tf.Tensor) || !(filter instanceof tf.Tensor) || x.rank !== 4 || filter.rank !== 4) {
+    return false;
+  }
+  const d = a.dilations ?? 1;
+  if ((Array.isArray(d) ? d.some((v) => v !== 1) : d !== 1) || (a.dataFormat ?? "NHWC") !== "NHWC") {
+    return false;
+  }
+  if (a.preluActivationWeights || x.dtype !== "float32" || filter.dtype !== "float32") return false;
+  if (!["linear", "relu", undefined].includes(a.activation) || x.shape[3] !== filter.shape[2]) return false;
+  return !bias || (bias instanceof tf.Tensor && bias.dtype === "float32" && bias.rank === 1 &&
+    bias.shape[0] === filter.shape[3]);
+}
+
 /** True inside a gradient tape (tf.grad, minimize): where tfjs's fused ops record a customGrad. */
 const taping = () => (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
 
@@ -58,11 +106,32 @@ function unfuseLinearUnderTape(): void {
     (a.activation ?? "linear") === "linear" && !a.preluActivationWeights;
   const fused = tf.fused as { conv2d: typeof tf.fused.conv2d; matMul: typeof tf.fused.matMul };
   fused.conv2d = (<T extends tf.Tensor3D | tf.Tensor4D>(a: FusedConvArgs): T => {
+    if (taping() && convKernel(a)) {
+      const inputs = a.bias ? { x: a.x, filter: a.filter, bias: a.bias } : { x: a.x, filter: a.filter };
+      const attrs = {
+        strides: a.strides,
+        pad: a.pad,
+        dataFormat: "NHWC",
+        dilations: [1, 1],
+        dimRoundingMode: a.dimRoundingMode,
+        activation: a.activation ?? "linear",
+      };
+      return tf.engine().runKernel(
+        CONV,
+        inputs as unknown as tf.NamedTensorMap,
+        attrs as unknown as tf.NamedAttrMap,
+      ) as T;
+    }
     if (!taping() || !linear(a) || (a.dataFormat ?? "NHWC") !== "NHWC") return own.conv2d(a) as T;
     const y = tf.conv2d(a.x, a.filter, a.strides, a.pad, "NHWC", a.dilations, a.dimRoundingMode);
     return (a.bias ? tf.add(y, a.bias) : y) as T;
   }) as typeof tf.fused.conv2d;
   fused.matMul = (a: FusedMatMulArgs) => {
+    if (taping() && denseKernel(a)) {
+      const inputs = a.bias ? { a: a.a, b: a.b, bias: a.bias } : { a: a.a, b: a.b };
+      const attrs = { transposeA: false, transposeB: false, activation: a.activation ?? "linear" };
+      return tf.engine().runKernel(DENSE, inputs as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;
+    }
     if (!taping() || !linear(a)) return own.matMul(a);
     const y = tf.matMul(a.a, a.b, a.transposeA, a.transposeB);
     return a.bias ? tf.add(y, a.bias) : y;
@@ -115,10 +184,120 @@ function wrapMoments(): void {
   }) as typeof tf.moments;
 }
 
+type SoftmaxCE = typeof tf.losses.softmaxCrossEntropy;
+/** tfjs's softmaxCrossEntropy, taken before ours wraps it. */
+let tfjsSoftmaxCE: SoftmaxCE | undefined;
+
+/** tfjs's tf.losses.softmaxCrossEntropy (before registerFastGradients wraps it); for comparison in tests. */
+export function tfjsSoftmaxCEOp(): SoftmaxCE {
+  return tfjsSoftmaxCE ?? tf.losses.softmaxCrossEntropy;
+}
+
+/**
+ * Wraps tf.losses.softmaxCrossEntropy (one object shared by tfjs-core and @tensorflow/tfjs) for the calls of
+ * this project, on the fast backend: logits [N, K] float32, labels of the same shape, no weights, no label
+ * smoothing, reduction NONE or the mean (MEAN, or the default SUM_BY_NONZERO_WEIGHTS, which is the mean without
+ * weights). Those run as one native kernel forward and one backward, where tfjs's runs about 12 and 10
+ * (logSumExp, the log-softmax products, the reduction, and their gradients). Values agree to float rounding
+ * (ours accumulates in double). Other calls go to tfjs's.
+ */
+function wrapSoftmaxCE(): void {
+  tfjsSoftmaxCE ??= tf.losses.softmaxCrossEntropy;
+  const own = tfjsSoftmaxCE;
+  const R = tf.Reduction;
+  (tf.losses as { softmaxCrossEntropy: SoftmaxCE }).softmaxCrossEntropy = ((
+    labels: tf.Tensor | tf.TensorLike,
+    logits: tf.Tensor | tf.TensorLike,
+    weights?: tf.Tensor | tf.TensorLike,
+    labelSmoothing = 0,
+    reduction = R.SUM_BY_NONZERO_WEIGHTS,
+  ) => {
+    if (
+      !(labels instanceof tf.Tensor) || !(logits instanceof tf.Tensor) || weights != null ||
+      labelSmoothing !== 0 ||
+      ![R.NONE, R.MEAN, R.SUM_BY_NONZERO_WEIGHTS].includes(reduction) || logits.dtype !== "float32" ||
+      logits.rank !== 2 || logits.size === 0 || !tf.util.arraysEqual(labels.shape, logits.shape) ||
+      tf.getBackend() !== "wasm" || !tf.getKernel(SOFTMAX_CE, "wasm")
+    ) return own(labels, logits, weights, labelSmoothing, reduction);
+    return tf.tidy(() => {
+      const p = labels.dtype === "float32" ? labels : tf.cast(labels, "float32");
+      return tf.engine().runKernel(SOFTMAX_CE, { labels: p, logits }, {
+        mean: reduction !== R.NONE,
+      }) as tf.Tensor;
+    });
+  }) as SoftmaxCE;
+}
+
+/** dy taken back through the activation of a FastDense / FastConv kernel whose output was y. */
+const throughActivation = (activation: string, dy: tf.Tensor, y: tf.Tensor) =>
+  activation === "relu" ? tf.engine().runKernel(RELU_GRAD, { dy, y }) as tf.Tensor : dy;
+
 /** Registers the Sum, Mean and FusedBatchNorm gradients, the unfused linear ops and moments (every backend). */
 export function registerFastGradients(): void {
   unfuseLinearUnderTape();
   wrapMoments();
+  wrapSoftmaxCE();
+  tf.registerGradient({
+    kernelName: CONV,
+    inputsToSave: ["x", "filter"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter, y] = saved;
+      const a = attrs as { strides: number; pad: "same"; dimRoundingMode?: "round"; activation: string };
+      const dz = throughActivation(a.activation, dy as tf.Tensor, y);
+      const conv = {
+        strides: a.strides,
+        pad: a.pad,
+        dataFormat: "NHWC",
+        dimRoundingMode: a.dimRoundingMode,
+      } as unknown as tf.NamedAttrMap;
+      return {
+        x: () =>
+          tf.engine().runKernel("Conv2DBackpropInput", { dy: dz, filter }, {
+            ...conv,
+            inputShape: x.shape,
+          }) as tf.Tensor,
+        filter: () =>
+          tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: dz }, {
+            ...conv,
+            filterShape: filter.shape,
+          }) as tf.Tensor,
+        bias: () => tf.sum(dz, [0, 1, 2]),
+      };
+    },
+  });
+  tf.registerGradient({
+    kernelName: DENSE,
+    inputsToSave: ["a", "b"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [a, b, y] = saved;
+      const dz = throughActivation((attrs as { activation: string }).activation, dy as tf.Tensor, y);
+      return {
+        a: () => tf.matMul(dz, b, false, true),
+        b: () => tf.matMul(a, dz, true, false),
+        bias: () => tf.sum(dz, 0),
+      };
+    },
+  });
+  tf.registerGradient({
+    kernelName: SOFTMAX_CE,
+    inputsToSave: ["labels", "logits"],
+    gradFunc: (dy, saved, attrs) => {
+      const [labels, logits] = saved, mean = (attrs as { mean: boolean }).mean;
+      const d = dy as tf.Tensor;
+      return {
+        logits: () =>
+          tf.engine().runKernel(SOFTMAX_CE_GRAD, { dy: d, labels, logits }, { mean }) as tf.Tensor,
+        // tfjs's labels gradient, dy (labels - softmax(logits)); evaluated only when asked for
+        labels: () =>
+          tf.mul(
+            mean ? tf.div(d, logits.shape[0]) : tf.reshape(d, [-1, 1]),
+            tf.sub(labels, tf.softmax(logits)),
+          ),
+      };
+    },
+  });
   tfjsBatchNormGrad ??= tf.getGradient("FusedBatchNorm");
   const fallback = tfjsBatchNormGrad;
   if (fallback) {

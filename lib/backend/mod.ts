@@ -95,7 +95,7 @@ export async function initBackend(
     const parallel = native.parallelSgemm(blas), sgemm = parallel ?? blas.sgemm;
     const dnnl = loadDnnl({ disable: opts.native === false || opts.dnnl === false });
     if (dnnl.warning) console.error(`warning: ${dnnl.warning}`);
-    const kernels = registerFastKernels(sgemm, native.ops, dnnl.conv);
+    const kernels = registerFastKernels(sgemm, native.ops, dnnl.conv, dnnl.sgemm);
     const lib = blas.source +
       (blas.core ? ` (${blas.core} kernels${blas.coreNote ? `: ${blas.coreNote}` : ""})` : "");
     const gemm = parallel ? `${lib}, split over threads by fastops` : lib;

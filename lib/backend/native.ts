@@ -27,11 +27,13 @@ const SOURCE = fileURLToPath(new URL("./native/fastops.c", import.meta.url));
 /**
  * Compiler flag sets tried in order: OpenMP threads (`-z nodelete` keeps libgomp mapped until exit: unloading
  * it under its parked threads crashes the process), then single-threaded C (e.g. Apple clang has no OpenMP).
+ * `-fno-math-errno` lets sqrtf vectorize (Adam's step: 5x faster); no helper reads errno, and the results are
+ * the same.
  */
 const FLAG_SETS = [
-  ["-O3", "-march=native", "-fopenmp", "-Wl,-z,nodelete"],
-  ["-O3", "-march=native"],
-  ["-O3"],
+  ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-Wl,-z,nodelete"],
+  ["-O3", "-march=native", "-fno-math-errno"],
+  ["-O3", "-fno-math-errno"],
 ];
 
 const SIG = {
@@ -65,6 +67,17 @@ const SIG = {
   fo_maxpool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32"], result: "void" },
   fo_moments: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_moments_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
+  fo_set_parallel_min: { parameters: ["i32"], result: "void" },
+  fo_relu_grad: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void" },
+  fo_l2_step: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "f32", "f32"],
+    result: "void",
+  },
+  fo_softmax_ce: { parameters: ["buffer", "buffer", "buffer", "i32", "i32", "i32"], result: "void" },
+  fo_softmax_ce_grad: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "i32"],
+    result: "void",
+  },
   fo_set_sgemm: { parameters: ["pointer"], result: "void" },
   fo_sgemm: {
     parameters: ["i32", "i32", "i32", "i32", "i32", "buffer", "i32", "buffer", "i32", "f32", "buffer", "i32"],
@@ -221,6 +234,39 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
         throw new RangeError(`fast backend: moments gradient of ${x.length} values over ${c} channels`);
       }
       f.fo_moments_grad(x, mean, dmv, dx, x.length / c, c);
+    },
+    setParallelMin: (n) => f.fo_set_parallel_min(n),
+    reluGrad: (dy, y, out) => {
+      if (y.length !== dy.length || out.length !== dy.length) {
+        throw new RangeError(`fast backend: ReLU gradient of ${dy.length} values from ${y.length} outputs`);
+      }
+      f.fo_relu_grad(dy, y, out, dy.length);
+    },
+    l2Step: (x, delta, g, out, d, step, eps) => {
+      const rows = x.length / d;
+      if (!Number.isInteger(rows) || [delta, g, out].some((a) => a.length !== x.length)) {
+        throw new RangeError(`fast backend: L2 step over ${x.length} values in rows of ${d}`);
+      }
+      f.fo_l2_step(x, delta, g, out, rows, d, step, eps);
+    },
+    softmaxCE: (p, x, loss, cols, mean) => {
+      const rows = x.length / cols;
+      if (p.length !== x.length || !Number.isInteger(rows) || loss.length !== (mean ? 1 : rows)) {
+        throw new RangeError(`fast backend: softmax cross-entropy of ${x.length} logits in rows of ${cols}`);
+      }
+      f.fo_softmax_ce(p, x, loss, rows, cols, mean ? 1 : 0);
+    },
+    softmaxCEGrad: (dy, p, x, dx, cols, mean) => {
+      const rows = x.length / cols;
+      if (
+        p.length !== x.length || dx.length !== x.length || !Number.isInteger(rows) ||
+        dy.length !== (mean ? 1 : rows)
+      ) {
+        throw new RangeError(
+          `fast backend: softmax cross-entropy gradient of ${x.length} logits in rows of ${cols}`,
+        );
+      }
+      f.fo_softmax_ce_grad(dy, p, x, dx, rows, cols, mean ? 1 : 0);
     },
   };
   const parallelSgemm = (blas: Blas): Sgemm | null => {

@@ -86,6 +86,37 @@ export interface FastOps {
   /** dx [rows, cols] = (dmv[c] + 2 dmv[cols + c] (x - mean[c])) / rows: moments' gradient (dmv [2, cols]). Native only. */
   momentsGrad?(x: Float32Array, mean: Float32Array, dmv: Float32Array, dx: Float32Array): void;
   /**
+   * Softmax cross-entropy of logits x [rows, cols] against labels p [rows, cols]: loss [rows] per row, or their
+   * mean in loss[0] when `mean`. Native only.
+   */
+  softmaxCE?(p: Float32Array, x: Float32Array, loss: Float32Array, cols: number, mean: boolean): void;
+  /** Its logits gradient dx [rows, cols] = d (softmax(x) - p), d = dy per row (or dy[0] / rows when `mean`). Native only. */
+  softmaxCEGrad?(
+    dy: Float32Array,
+    p: Float32Array,
+    x: Float32Array,
+    dx: Float32Array,
+    cols: number,
+    mean: boolean,
+  ): void;
+  /** out = dy * step(y): the ReLU gradient from the ReLU's output y. Native only. */
+  reluGrad?(dy: Float32Array, y: Float32Array, out: Float32Array): void;
+  /** Memory-bound helpers over fewer than n values run on one thread (default 65536). Native only. */
+  setParallelMin?(n: number): void;
+  /**
+   * One L2 PGD step over rows of `d` values (one per example): out = clip(x + project(delta + step g / ||g||), 0,
+   * 1) - x, the projection onto the eps-ball. Native only.
+   */
+  l2Step?(
+    x: Float32Array,
+    delta: Float32Array,
+    g: Float32Array,
+    out: Float32Array,
+    d: number,
+    step: number,
+    eps: number,
+  ): void;
+  /**
    * One Adam step (tfjs's formula): new weights, first and second moments into w1, m1, v1 from weights w, moments
    * m, v and gradient g (all the same length); c1 = 1 - beta1^t, c2 = 1 - beta2^t. Native only.
    */

@@ -11,7 +11,7 @@ import { registerFastKernels } from "./kernels.ts";
 import { loadNativeOps } from "./native.ts";
 import { loadDnnl } from "./dnnl.ts";
 import type { Sgemm } from "./blas.ts";
-import { tfjsFusedOps, tfjsMomentsOp } from "./gradients.ts";
+import { tfjsFusedOps, tfjsMomentsOp, tfjsSoftmaxCEOp } from "./gradients.ts";
 import tfc from "@tensorflow/tfjs-core";
 
 /** Milliseconds per call of each kernel (and "(outside kernels)": the rest of the step), largest first. */
@@ -120,35 +120,54 @@ if (import.meta.main) {
       if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`--${k} must be an integer >= 1, got ${v}`);
     }
     const info = await initBackend("fast");
-    const sgemm = info.sgemm as Sgemm, ops = loadNativeOps().ops, conv = loadDnnl().conv;
+    const sgemm = info.sgemm as Sgemm, ops = loadNativeOps().ops, { conv, sgemm: dense } = loadDnnl();
     const fused = tf.fused as { conv2d: unknown; matMul: unknown };
     const useFused = (f: { conv2d: unknown; matMul: unknown }) => () => Object.assign(fused, f);
     const wrapped = { conv2d: fused.conv2d, matMul: fused.matMul };
     const core = tfc as unknown as { moments: unknown }, ownMoments = core.moments;
+    const noDense = { ...ops, reluGrad: undefined }; // without it there is no FastDense or FastConv kernel
+    const losses = tf.losses as { softmaxCrossEntropy: unknown }, ownCE = losses.softmaxCrossEntropy;
     /** The A/B pairs: [before, after] (the second is the backend as initBackend sets it up). */
     const AB: Record<string, [string, () => void][]> = {
       dnnl: [
-        ["im2col + sgemm", () => registerFastKernels(sgemm, ops, null)],
-        ["oneDNN", () => registerFastKernels(sgemm, ops, conv)],
+        ["im2col + sgemm", () => registerFastKernels(sgemm, ops, null, dense)],
+        ["oneDNN", () => registerFastKernels(sgemm, ops, conv, dense)],
+      ],
+      dnnlgemm: [
+        ["matmul on fastops + OpenBLAS", () => registerFastKernels(sgemm, ops, conv, null)],
+        ["matmul on oneDNN's sgemm", () => registerFastKernels(sgemm, ops, conv, dense)],
       ],
       unfuse: [["tfjs fused ops", useFused(tfjsFusedOps())], ["linear ops unfused", useFused(wrapped)]],
       moments: [["tfjs moments", () => (core.moments = tfjsMomentsOp())], [
         "native moments",
         () => (core.moments = ownMoments),
       ]],
+      dense: [
+        ["dense/conv layers as op + add + relu", () => registerFastKernels(sgemm, noDense, conv, dense)],
+        ["dense/conv layers as one kernel", () => registerFastKernels(sgemm, ops, conv, dense)],
+      ],
+      serial: [
+        ["parallel from 64k values", () => ops.setParallelMin?.(1 << 16)],
+        ["parallel from 1M values", () => ops.setParallelMin?.(1 << 20)],
+      ],
+      softmaxce: [
+        ["tfjs softmaxCrossEntropy", () => (losses.softmaxCrossEntropy = tfjsSoftmaxCEOp())],
+        ["native softmax cross-entropy", () => (losses.softmaxCrossEntropy = ownCE)],
+      ],
     };
     if (values.ab !== undefined && !AB[values.ab]) {
       throw new RangeError(
         `--ab accepts ${Object.keys(AB).join(", ")} (dnnl: oneDNN convolutions vs im2col + sgemm; ` +
           `unfuse: linear fused conv2d/matMul unfused under a tape vs tfjs's; moments: batch norm's moments native ` +
-          `vs tfjs's), got "${values.ab}"`,
+          `vs tfjs's; softmaxce: the loss as one native kernel vs tfjs's; dnnlgemm: matrix products on oneDNN's ` +
+          `sgemm vs fastops + OpenBLAS; dense: dense and conv layers under a tape as one kernel vs three; serial: helpers parallel from 64k vs 1M values), got "${values.ab}"`,
       );
     }
     const setups = AB[values.ab ?? "dnnl"];
     if (values.dnnl !== "true" && values.dnnl !== "false") {
       throw new RangeError(`--dnnl must be true or false, got "${values.dnnl}"`);
     }
-    if (values.dnnl === "false") registerFastKernels(sgemm, ops, null); // profile the im2col + sgemm convolutions
+    if (values.dnnl === "false") registerFastKernels(sgemm, ops, null, null); // im2col + sgemm, OpenBLAS GEMMs
     console.log(
       `batch ${batch}, ${shape.join("x")}; ${new Date().toISOString()}; ${Deno.loadavg().join(" ")} load`,
     );

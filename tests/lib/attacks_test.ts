@@ -272,6 +272,30 @@ Deno.test("pgd() and perturbSplit() leak no tensors (restarts, best iterate, EOT
   assert.equal(tf.memory().numTensors, start);
 });
 
+Deno.test("pgd() scores xAdv only when success or value is read, once, with the objective's values there", () => {
+  const calls = { value: 0, success: 0 };
+  const t = tf.tensor1d(Array.from({ length: 100 }, (_, i) => i % 10), "int32"), base = targeted(t);
+  const counted: Objective = {
+    name: "counted",
+    value: (m, xx) => (calls.value++, base.value(m, xx)),
+    success: (m, xx) => (calls.success++, base.success!(m, xx)),
+  };
+  const start = tf.memory().numTensors;
+  const onlyX = pgd(model, x, { threat: "l2", eps: 1, steps: 3, stepSize: 0.5, objective: counted });
+  assert.deepEqual(calls, { value: 3, success: 0 }, "three gradient steps, no final score");
+  onlyX.xAdv.dispose();
+  assert.equal(tf.memory().numTensors, start, "nothing computed or left behind for the unread scores");
+  const r = pgd(model, x, { threat: "l2", eps: 1, steps: 3, stepSize: 0.5, objective: counted });
+  const [v, ok] = [r.value.dataSync(), r.success.dataSync()];
+  assert.deepEqual(calls, { value: 7, success: 1 }, "one final score for both reads");
+  assert.equal(r.value, r.value, "the same tensor on every read");
+  const want = tf.tidy(() => [base.value(model, r.xAdv).dataSync(), base.success!(model, r.xAdv).dataSync()]);
+  assert.deepEqual([Array.from(v), Array.from(ok)], want.map((a) => Array.from(a)));
+  tf.dispose([r.xAdv, r.value, r.success]);
+  assert.equal(tf.memory().numTensors, start);
+  t.dispose();
+});
+
 Deno.test("pgd() rejects bad hyper-parameters before any work", () => {
   assert.throws(
     () => pgd(model, x, { y, threat: "l3", eps: 1, steps: 1, stepSize: 1 }),

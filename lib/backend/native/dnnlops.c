@@ -184,3 +184,11 @@ done:
   if (wp) dnnl_memory_destroy(wp);
   return st;
 }
+
+/* C [m, n] = op(A) op(B) + beta C, row-major, as cblas_sgemm (ta, tb: 0 or 1), on oneDNN's JIT sgemm (threaded
+ * with OpenMP); returns 0, or oneDNN's nonzero status. */
+int32_t dn_sgemm(int32_t ta, int32_t tb, int32_t m, int32_t n, int32_t k, const float *a, int32_t lda, const float *b,
+                 int32_t ldb, float beta, float *c, int32_t ldc) {
+  return dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc) == dnnl_success ? 0
+                                                                                                           : 1;
+}

@@ -5,7 +5,12 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
-import { registerFastGradients, tfjsFusedOps, tfjsMomentsOp } from "../../../lib/backend/gradients.ts";
+import {
+  registerFastGradients,
+  tfjsFusedOps,
+  tfjsMomentsOp,
+  tfjsSoftmaxCEOp,
+} from "../../../lib/backend/gradients.ts";
 import tfc from "@tensorflow/tfjs-core";
 import { profileKernels } from "../../../lib/backend/profile.ts";
 import { createRng } from "../../../lib/rng.ts";
@@ -150,6 +155,139 @@ for (const backend of ["cpu", "wasm"]) {
   });
 }
 
+/** Value and gradients of loss(x, w, b), read back; without b's gradient (b unused) when `bias` is false. */
+function readGrads(
+  loss: (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+  [x, w, b]: tf.Tensor[],
+  bias: boolean,
+): Float32Array[] {
+  const { value, grads } = bias
+    ? tf.valueAndGrads(loss)([x, w, b])
+    : tf.valueAndGrads((xx: tf.Tensor, ww: tf.Tensor) => loss(xx, ww, b))([x, w]);
+  return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+}
+
+/**
+ * run(tfjs's fused ops) on the cpu backend against run(the wrapped ones) on the fast backend, each output close
+ * (named by `names`); returns the tensor count before the fast run, for the leak check.
+ */
+async function compareFused(
+  run: (ops: ReturnType<typeof tfjsFusedOps>) => Float32Array[],
+  names: string[],
+): Promise<number> {
+  await tf.setBackend("cpu");
+  const want = run(tfjsFusedOps());
+  await tf.setBackend("wasm");
+  const start = tf.memory().numTensors;
+  const got = run(tf.fused);
+  names.slice(0, want.length).forEach((what, i) => assertClose(want[i], got[i], what));
+  return start;
+}
+
+const denseCases: { m: number; k: number; n: number; activation?: "relu" | "linear"; bias: boolean }[] = [
+  { m: 9, k: 13, n: 6, activation: "relu", bias: true }, // a hidden dense layer
+  { m: 9, k: 13, n: 6, bias: true }, // a logits layer (activation left out: linear)
+  { m: 1, k: 5, n: 3, activation: "relu", bias: false }, // batch 1, no bias
+  { m: 70, k: 40, n: 33, activation: "linear", bias: true },
+];
+
+for (const c of denseCases) {
+  Deno.test(`fused matMul under a tape on the fast backend: [${c.m}, ${c.k}] x [${c.k}, ${c.n}] ${c.activation ?? "(linear)"}${c.bias ? " + bias" : ""}: tfjs's values and gradients (cpu), one FastDense kernel, only the gradients asked for`, async () => {
+    const rng = createRng(13);
+    const d = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+    const xd = d(c.m * c.k), wd = d(c.k * c.n), bd = d(c.n), cd = d(c.m * c.n);
+    const run = (ops: ReturnType<typeof tfjsFusedOps>) =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(xd, [c.m, c.k]), w = tf.tensor2d(wd, [c.k, c.n]), b = tf.tensor1d(bd);
+        const cw = tf.tensor2d(cd, [c.m, c.n]);
+        const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
+          const y = ops.matMul({
+            a: xx as tf.Tensor2D,
+            b: ww as tf.Tensor2D,
+            bias: c.bias ? bb : undefined,
+            activation: c.activation,
+          });
+          return tf.sum(tf.mul(y, cw));
+        };
+        return readGrads(f, [x, w, b], c.bias);
+      });
+    const start = await compareFused(run, ["value", "dx", "dw", "dbias"]);
+    const x = tf.tensor2d(xd, [c.m, c.k]), w = tf.tensor2d(wd, [c.k, c.n]);
+    const kernels = profileKernels(
+      () =>
+        tf.tidy(() =>
+          void tf.grad((xx: tf.Tensor) =>
+            tf.sum(tf.fused.matMul({ a: xx as tf.Tensor2D, b: w, activation: c.activation }))
+          )(x).dataSync()
+        ),
+      1,
+    ).map(([k]) => k);
+    assert.ok(kernels.includes("FastDense"), kernels.join());
+    // the input gradient: dz w^T only, no x^T dz (one BatchMatMul), and no separate Add, Relu or Step
+    assert.equal(kernels.filter((k) => k === "BatchMatMul").length, 1, kernels.join());
+    assert.ok(!["Add", "Relu", "Step"].some((k) => kernels.includes(k)), kernels.join());
+    tf.dispose([x, w]);
+    assert.equal(tf.memory().numTensors, start, "no tensors left behind");
+  });
+}
+
+const convKernelCases: {
+  x: number[];
+  f: number[];
+  s: number;
+  pad: "same" | "valid";
+  activation?: "relu" | "linear";
+  bias: boolean;
+}[] = [
+  { x: [3, 9, 8, 1], f: [5, 5, 1, 6], s: 1, pad: "same", activation: "relu", bias: true }, // lenet's first layer
+  { x: [2, 7, 7, 4], f: [3, 3, 4, 5], s: 2, pad: "same", bias: false }, // a conv before a batch norm
+  { x: [1, 10, 9, 6], f: [5, 5, 6, 16], s: 1, pad: "valid", activation: "relu", bias: true }, // batch 1, odd
+  { x: [2, 6, 6, 8], f: [1, 1, 8, 3], s: 2, pad: "valid", activation: "linear", bias: true }, // 1x1, stride 2
+];
+
+for (const c of convKernelCases) {
+  Deno.test(`fused conv2d under a tape on the fast backend: x [${c.x}] f [${c.f}] s${c.s} ${c.pad} ${c.activation ?? "(linear)"}${c.bias ? " + bias" : ""}: tfjs's values and gradients (cpu), one FastConv kernel, only the gradients asked for`, async () => {
+    const rng = createRng(14);
+    const d = (shape: number[]) =>
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+    const xd = d(c.x), fd = d(c.f), bd = d([c.f[3]]);
+    const args = (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) => ({
+      x: xx as tf.Tensor4D,
+      filter: ff as tf.Tensor4D,
+      strides: c.s,
+      pad: c.pad,
+      bias: c.bias ? bb : undefined,
+      activation: c.activation,
+    });
+    const run = (ops: ReturnType<typeof tfjsFusedOps>) =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
+        const f = tf.tensor4d(fd, c.f as [number, number, number, number]), b = tf.tensor1d(bd);
+        const probe = ops.conv2d(args(x, f, b));
+        const r2 = createRng(15); // the same weights on both backends
+        const cw = tf.tensor(Float32Array.from({ length: probe.size }, () => r2.normal()), probe.shape);
+        const loss = (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) =>
+          tf.sum(tf.mul(ops.conv2d(args(xx, ff, bb)), cw));
+        return readGrads(loss, [x, f, b], c.bias);
+      });
+    const start = await compareFused(run, ["value", "dx", "dfilter", "dbias"]);
+    const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
+    const f = tf.tensor4d(fd, c.f as [number, number, number, number]), b = tf.tensor1d(bd);
+    const kernels = profileKernels(
+      () =>
+        tf.tidy(() => void tf.grad((xx: tf.Tensor) => tf.sum(tf.fused.conv2d(args(xx, f, b))))(x).dataSync()),
+      1,
+    ).map(([k]) => k);
+    assert.ok(kernels.includes("FastConv") && kernels.includes("Conv2DBackpropInput"), kernels.join());
+    assert.ok(
+      !["Conv2DBackpropFilter", "Add", "Relu", "Step"].some((k) => kernels.includes(k)),
+      kernels.join(),
+    );
+    tf.dispose([x, f, b]);
+    assert.equal(tf.memory().numTensors, start, "no tensors left behind");
+  });
+}
+
 const momentCases: { shape: number[]; axis: number[]; keepDims: boolean; fused: boolean }[] = [
   { shape: [3, 5, 4, 7], axis: [0, 1, 2], keepDims: false, fused: true }, // a conv layer's batch norm
   { shape: [3, 5, 4, 7], axis: [2, 0, 1], keepDims: true, fused: true },
@@ -197,3 +335,74 @@ for (const c of momentCases) {
     tf.dispose([x, a, b]);
   });
 }
+
+const ceCases: { n: number; k: number; labels: "onehot" | "int32" | "soft"; scale: number }[] = [
+  { n: 37, k: 10, labels: "onehot", scale: 3 },
+  { n: 1, k: 3, labels: "int32", scale: 1 }, // batch 1, int32 one-hot labels as tf.oneHot makes them
+  { n: 5, k: 1, labels: "soft", scale: 1 }, // one class
+  { n: 8, k: 7, labels: "soft", scale: 40 }, // soft labels, logits far apart (log-sum-exp stability)
+];
+const reductions = [tf.Reduction.NONE, tf.Reduction.SUM_BY_NONZERO_WEIGHTS, tf.Reduction.MEAN];
+
+for (const c of ceCases) {
+  for (const reduction of reductions) {
+    Deno.test(`softmaxCrossEntropy on the fast backend: [${c.n}, ${c.k}] ${c.labels} labels, reduction ${tf.Reduction[reduction]}: tfjs's values and gradients (cpu), one kernel each way`, async () => {
+      const rng = createRng(11);
+      const xd = Float32Array.from({ length: c.n * c.k }, () => c.scale * rng.normal());
+      const pd = new Float32Array(c.n * c.k);
+      for (let i = 0; i < c.n; i++) {
+        if (c.labels === "soft") {
+          const row = Array.from({ length: c.k }, () => rng.next());
+          const s = row.reduce((a, b) => a + b, 0);
+          row.forEach((v, j) => (pd[i * c.k + j] = v / s));
+        } else pd[i * c.k + rng.int(c.k)] = 1;
+      }
+      const wd = Float32Array.from({ length: reduction === tf.Reduction.NONE ? c.n : 1 }, () => rng.normal());
+      const run = (ce: typeof tf.losses.softmaxCrossEntropy) =>
+        tf.tidy(() => {
+          const x = tf.tensor2d(xd, [c.n, c.k]), w = tf.tensor(wd);
+          const p = c.labels === "int32" ? tf.tensor2d(pd, [c.n, c.k], "int32") : tf.tensor2d(pd, [c.n, c.k]);
+          const f = (pp: tf.Tensor, xx: tf.Tensor) =>
+            tf.sum(tf.mul(ce(pp, xx, undefined, undefined, reduction) as tf.Tensor, w));
+          const value = ce(p, x, undefined, undefined, reduction) as tf.Tensor;
+          // tfjs's op takes no gradient through int32 labels
+          const g = c.labels === "int32"
+            ? [tf.zerosLike(x), tf.grad((xx: tf.Tensor) => f(p, xx))(x)]
+            : tf.grads(f)([p, x]);
+          return [value, ...g].map((t) => t.dataSync() as Float32Array);
+        });
+      await tf.setBackend("cpu");
+      const want = run(tfjsSoftmaxCEOp());
+      await tf.setBackend("wasm");
+      const start = tf.memory().numTensors;
+      const got = run(tf.losses.softmaxCrossEntropy);
+      assert.equal(got[0].length, reduction === tf.Reduction.NONE ? c.n : 1, "value shape");
+      ["value", "labels gradient", "logits gradient"].forEach((what, i) =>
+        assertClose(want[i], got[i], what)
+      );
+      const kernels = profileKernels(() => run(tf.losses.softmaxCrossEntropy), 1).map(([k]) => k);
+      assert.ok(kernels.includes("FastSoftmaxCE") && kernels.includes("FastSoftmaxCEGrad"), kernels.join());
+      assert.ok(!kernels.includes("Exp") && !kernels.includes("Max"), kernels.join()); // tfjs's log-sum-exp
+      assert.equal(tf.memory().numTensors, start, "no tensors left behind");
+    });
+  }
+}
+
+Deno.test("softmaxCrossEntropy on the fast backend: weights or label smoothing go to tfjs's op (same values, no native kernel)", async () => {
+  await tf.setBackend("wasm");
+  const rng = createRng(12);
+  const x = tf.tensor2d(Float32Array.from({ length: 12 }, () => rng.normal()), [4, 3]);
+  const p = tf.oneHot(tf.tensor1d([0, 2, 1, 1], "int32"), 3), w = tf.tensor1d([1, 0, 2, 1]);
+  for (const args of [[w, 0], [undefined, 0.1]] as const) {
+    const got = tf.losses.softmaxCrossEntropy(p, x, args[0], args[1]);
+    const want = tfjsSoftmaxCEOp()(p, x, args[0], args[1]);
+    assertClose(want.dataSync(), got.dataSync(), "value");
+    const kernels = profileKernels(
+      () => tf.tidy(() => void tf.losses.softmaxCrossEntropy(p, x, args[0], args[1])),
+      1,
+    );
+    assert.ok(!kernels.some(([k]) => k === "FastSoftmaxCE"), kernels.map(([k]) => k).join());
+    tf.dispose([got, want]);
+  }
+  tf.dispose([x, p, w]);
+});

@@ -6,7 +6,7 @@ import { initBackend } from "../../../lib/backend/mod.ts";
 import { IM2COL_CACHE_FLOATS, Im2colCache, registerFastKernels } from "../../../lib/backend/kernels.ts";
 import { loadBlas } from "../../../lib/backend/blas.ts";
 import { loadNativeOps } from "../../../lib/backend/native.ts";
-import { loadDnnl, type NativeConv } from "../../../lib/backend/dnnl.ts";
+import { loadDnnl, type NativeConv, type NativeSgemm } from "../../../lib/backend/dnnl.ts";
 import { type FastOps, tsOps } from "../../../lib/backend/ops.ts";
 import { createRng } from "../../../lib/rng.ts";
 import { assertClose } from "./assert_close.ts";
@@ -42,14 +42,15 @@ async function both(
   f: () => tf.Tensor | tf.Tensor[],
   ops: FastOps = native.ops,
   conv: NativeConv | null = null,
+  dense: NativeSgemm | null = null,
 ): Promise<[Float32Array[], Float32Array[]]> {
   const run = () => tf.tidy(() => [f()].flat().map((t) => t.dataSync() as Float32Array));
   await tf.setBackend("cpu");
   const ref = run();
   await tf.setBackend("wasm");
-  registerFastKernels(sgemm, ops, conv);
+  registerFastKernels(sgemm, ops, conv, dense);
   const got = run();
-  if (ops !== native.ops || conv) registerFastKernels(sgemm, native.ops);
+  if (ops !== native.ops || conv || dense) registerFastKernels(sgemm, native.ops);
   return [ref, got];
 }
 
@@ -119,24 +120,37 @@ const mmCases: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
   { a: [1, 64], b: [64, 10], ta: false, tb: false },
   { a: [3, 4, 6], b: [3, 6, 2], ta: false, tb: false },
   { a: [3, 6, 4], b: [1, 2, 6], ta: true, tb: true },
+  { a: [64, 96], b: [96, 65], ta: false, tb: false }, // large enough for the threaded paths
+  { a: [96, 64], b: [96, 65], ta: true, tb: false },
 ];
 
-for (const [helpers, ops] of HELPERS) {
+/** The matrix-product tests run with both helper sets, and with oneDNN's sgemm. */
+const MM_SETS: [string, FastOps, NativeSgemm | null][] = [
+  ...HELPERS.map(([name, ops]): [string, FastOps, NativeSgemm | null] => [`${name} helpers`, ops, null]),
+  ["native helpers + oneDNN sgemm", native.ops, dnnl.sgemm],
+];
+
+for (const [helpers, ops, dense] of MM_SETS) {
   for (const c of mmCases) {
-    Deno.test(`BatchMatMul/_FusedMatMul match cpu (${helpers} helpers): [${c.a}]${c.ta ? "^T" : ""} x [${c.b}]${c.tb ? "^T" : ""}`, async () => {
+    Deno.test(`BatchMatMul/_FusedMatMul match cpu (${helpers}): [${c.a}]${c.ta ? "^T" : ""} x [${c.b}]${c.tb ? "^T" : ""}`, async () => {
       const ad = rand(c.a, 4), bd = rand(c.b, 5);
       const n = c.tb ? c.b[c.b.length - 2] : c.b[c.b.length - 1];
       const biasd = rand([n], 6);
-      const [ref, got] = await both(() => {
-        const a = tf.tensor(ad, c.a), b = tf.tensor(bd, c.b), bias = tf.tensor1d(biasd);
-        const out = [tf.matMul(a, b, c.ta, c.tb)];
-        if (c.a.length === 2) {
-          out.push(tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias, activation: "relu" }));
-          const [ga, gb] = tf.grads((aa, bb) => tf.matMul(aa, bb, c.ta, c.tb).square().sum())([a, b]);
-          out.push(ga, gb);
-        }
-        return out;
-      }, ops);
+      const [ref, got] = await both(
+        () => {
+          const a = tf.tensor(ad, c.a), b = tf.tensor(bd, c.b), bias = tf.tensor1d(biasd);
+          const out = [tf.matMul(a, b, c.ta, c.tb)];
+          if (c.a.length === 2) {
+            out.push(tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias, activation: "relu" }));
+            const [ga, gb] = tf.grads((aa, bb) => tf.matMul(aa, bb, c.ta, c.tb).square().sum())([a, b]);
+            out.push(ga, gb);
+          }
+          return out;
+        },
+        ops,
+        null,
+        dense,
+      );
       ref.forEach((r, i) => assertClose(r, got[i], `output ${i}`));
     });
   }

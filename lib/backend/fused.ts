@@ -1,0 +1,23 @@
+// Fused ops that the library loops (lib/attacks.ts) call when the fast backend has them: one native kernel where
+// tfjs would run a chain of small elementwise and reduction kernels.
+import * as tf from "@tensorflow/tfjs";
+import { L2_STEP } from "./kernels.ts";
+
+/**
+ * pgd()'s L2 step as one kernel: clip(x + project(delta + stepSize g / ||g||), 0, 1) - x, with ||.|| per example
+ * (+ 1e-12) and the projection onto the eps-ball (eps Infinity: none), the formula of lib/attacks.ts's l2 threat
+ * model to float rounding (norms accumulated in double). Null when the fast backend's kernel is not there or the
+ * tensors are not float32 of one shape [batch, ...]; the caller then runs its own ops.
+ */
+export function l2StepProjectClip(
+  x: tf.Tensor,
+  delta: tf.Tensor,
+  g: tf.Tensor,
+  stepSize: number,
+  eps: number,
+): tf.Tensor | null {
+  if (tf.getBackend() !== "wasm" || !tf.getKernel(L2_STEP, "wasm") || x.rank < 2 || x.size === 0) return null;
+  const same = (t: tf.Tensor) => t.dtype === "float32" && tf.util.arraysEqual(t.shape, x.shape);
+  if (!same(x) || !same(delta) || !same(g)) return null;
+  return tf.engine().runKernel(L2_STEP, { x, delta, g }, { stepSize, eps }) as tf.Tensor;
+}
