@@ -1,7 +1,7 @@
 // Fused ops that the library loops (lib/attacks.ts) call when the fast backend has them: one native kernel where
 // tfjs would run a chain of small elementwise and reduction kernels.
 import * as tf from "@tensorflow/tfjs";
-import { L2_STEP } from "./kernels.ts";
+import { hasFastKernel, L2_STEP } from "./kernels.ts";
 
 /**
  * pgd()'s L2 step as one kernel: clip(x + project(delta + stepSize g / ||g||), 0, 1) - x, with ||.|| per example
@@ -16,7 +16,7 @@ export function l2StepProjectClip(
   stepSize: number,
   eps: number,
 ): tf.Tensor | null {
-  if (tf.getBackend() !== "wasm" || !tf.getKernel(L2_STEP, "wasm") || x.rank < 2 || x.size === 0) return null;
+  if (!hasFastKernel(L2_STEP) || x.rank < 2 || x.size === 0) return null;
   const same = (t: tf.Tensor) => t.dtype === "float32" && tf.util.arraysEqual(t.shape, x.shape);
   if (!same(x) || !same(delta) || !same(g)) return null;
   return tf.engine().runKernel(L2_STEP, { x, delta, g }, { stepSize, eps }) as tf.Tensor;

@@ -11,6 +11,7 @@ import {
   BATCH_NORM_GRAD,
   CONV,
   DENSE,
+  hasFastKernel,
   MOMENTS,
   MOMENTS_GRAD,
   RELU_GRAD,
@@ -33,7 +34,7 @@ let tfjsBatchNormGrad: tf.GradConfig | undefined;
  * registered, float32, x [N, H, W, C], mean, variance and scale (if any) of shape [C].
  */
 function fastBatchNormGrad(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, scale?: tf.Tensor): boolean {
-  if (tf.getBackend() !== "wasm" || !tf.getKernel(BATCH_NORM_GRAD, "wasm") || x.rank !== 4) return false;
+  if (!hasFastKernel(BATCH_NORM_GRAD) || x.rank !== 4) return false;
   const c = x.shape[3];
   const perChannel = (t: tf.Tensor) => t.rank === 1 && t.shape[0] === c && t.dtype === "float32";
   return x.dtype === "float32" && perChannel(mean) && perChannel(variance) && (!scale || perChannel(scale));
@@ -49,12 +50,16 @@ export function tfjsFusedOps(): { conv2d: typeof tf.fused.conv2d; matMul: typeof
   return tfjsFused ?? { conv2d: tf.fused.conv2d, matMul: tf.fused.matMul };
 }
 
+/** A fused op's bias that the DENSE / CONV kernels take: none, or float32 [n]. */
+const biasFits = (bias: unknown, n: number | undefined) =>
+  !bias || (bias instanceof tf.Tensor && bias.dtype === "float32" && bias.rank === 1 && bias.shape[0] === n);
+
 /**
  * True when a fused matMul is a dense layer the fast backend's DENSE kernel takes: float32 a [m, k] x b [k, n]
  * without transposes, bias [n] or none, linear or relu.
  */
 function denseKernel(a: FusedMatMulArgs): boolean {
-  if (tf.getBackend() !== "wasm" || !tf.getKernel(DENSE, "wasm")) return false;
+  if (!hasFastKernel(DENSE)) return false;
   const { a: x, b: w, bias } = a;
   if (!(x instanceof tf.Tensor) || !(w instanceof tf.Tensor) || x.rank !== 2 || w.rank !== 2) return false;
   if (
@@ -63,8 +68,7 @@ function denseKernel(a: FusedMatMulArgs): boolean {
     return false;
   }
   if (!["linear", "relu", undefined].includes(a.activation) || x.shape[1] !== w.shape[0]) return false;
-  return !bias || (bias instanceof tf.Tensor && bias.dtype === "float32" && bias.rank === 1 &&
-    bias.shape[0] === w.shape[1]);
+  return biasFits(bias, w.shape[1]);
 }
 
 /**
@@ -72,7 +76,7 @@ function denseKernel(a: FusedMatMulArgs): boolean {
  * filter [FH, FW, C, CO], no dilation, bias [CO] or none, linear or relu.
  */
 function convKernel(a: FusedConvArgs): boolean {
-  if (tf.getBackend() !== "wasm" || !tf.getKernel(CONV, "wasm")) return false;
+  if (!hasFastKernel(CONV)) return false;
   const { x, filter, bias } = a;
   if (!(x instanceof tf.Tensor) || !(filter instanceof tf.Tensor) || x.rank !== 4 || filter.rank !== 4) {
     return false;
@@ -83,8 +87,7 @@ function convKernel(a: FusedConvArgs): boolean {
   }
   if (a.preluActivationWeights || x.dtype !== "float32" || filter.dtype !== "float32") return false;
   if (!["linear", "relu", undefined].includes(a.activation) || x.shape[3] !== filter.shape[2]) return false;
-  return !bias || (bias instanceof tf.Tensor && bias.dtype === "float32" && bias.rank === 1 &&
-    bias.shape[0] === filter.shape[3]);
+  return biasFits(bias, filter.shape[3]);
 }
 
 /** True inside a gradient tape (tf.grad, minimize): where tfjs's fused ops record a customGrad. */
@@ -172,7 +175,7 @@ function wrapMoments(): void {
   core.moments = ((x: tf.Tensor | tf.TensorLike, axis?: number | number[], keepDims = false) => {
     if (
       !(x instanceof tf.Tensor) || x.dtype !== "float32" || x.rank < 2 || x.size === 0 ||
-      tf.getBackend() !== "wasm" || !tf.getKernel(MOMENTS, "wasm")
+      !hasFastKernel(MOMENTS)
     ) return own(x, axis, keepDims);
     const axes = tf.util.parseAxisParam(axis ?? x.shape.map((_, i) => i), x.shape).sort((a, b) => a - b);
     if (axes.length !== x.rank - 1 || !axes.every((a, i) => a === i)) return own(x, axis, keepDims);
@@ -217,7 +220,7 @@ function wrapSoftmaxCE(): void {
       labelSmoothing !== 0 ||
       ![R.NONE, R.MEAN, R.SUM_BY_NONZERO_WEIGHTS].includes(reduction) || logits.dtype !== "float32" ||
       logits.rank !== 2 || logits.size === 0 || !tf.util.arraysEqual(labels.shape, logits.shape) ||
-      tf.getBackend() !== "wasm" || !tf.getKernel(SOFTMAX_CE, "wasm")
+      !hasFastKernel(SOFTMAX_CE)
     ) return own(labels, logits, weights, labelSmoothing, reduction);
     return tf.tidy(() => {
       const p = labels.dtype === "float32" ? labels : tf.cast(labels, "float32");

@@ -69,6 +69,10 @@ export const RELU_GRAD = "FastReluGrad";
 /** Our own kernel (wasm backend, native helpers only): one L2 PGD step, project and clip (see fused.ts). */
 export const L2_STEP = "FastL2Step";
 
+/** True when the fast backend is active and has kernel `name` registered (its native helpers provide it). */
+export const hasFastKernel = (name: string): boolean =>
+  tf.getBackend() === "wasm" && !!tf.getKernel(name, "wasm");
+
 /** Largest im2col scratch (floats) per GEMM call; work is split over images to stay below it. */
 const SCRATCH_FLOATS = 1 << 23;
 
