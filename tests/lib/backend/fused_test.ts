@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
 import { l2StepProjectClip } from "../../../lib/backend/fused.ts";
-import { pgd, THREAT_MODELS } from "../../../lib/attacks.ts";
+import { pgd, THREAT_MODELS, type ThreatModel } from "../../../lib/attacks.ts";
 import { createModel } from "../../../lib/models.ts";
 import { profileKernels } from "../../../lib/backend/profile.ts";
 import { createRng } from "../../../lib/rng.ts";
@@ -63,22 +63,28 @@ Deno.test("l2StepProjectClip returns null for mismatched shapes or dtypes (the c
   tf.dispose([x, other, ints]);
 });
 
-Deno.test("pgd(l2) with the fused step: the unfused loop's result (an equal threat model object) to float rounding", async () => {
+Deno.test("pgd(l2) with the fused step: the unfused loop's result (l2 without stepProjectClip) to float rounding", async () => {
   await tf.setBackend("wasm");
   const m = createModel("cnn", { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
   const rng = createRng(8);
   const x = tf.tensor4d(Float32Array.from({ length: 6 * 784 }, () => rng.next()), [6, 28, 28, 1]);
   const y = tf.tensor1d([0, 1, 2, 3, 4, 5], "int32");
   const start = tf.memory().numTensors;
-  const run = (threat: string | typeof copy) =>
+  const run = (threat: string | ThreatModel) =>
     tf.tidy(() =>
       pgd(m, x, { y, threat, eps: 0.5, steps: 4, stepSize: 0.3, randomStart: true, seed: 2 }).xAdv
         .dataSync() as Float32Array
     );
-  const copy = { ...THREAT_MODELS.get("l2") }; // not the registered object: pgd() runs its ops
+  // the l2 threat model without its fused update: pgd() composes step and project
+  const { stepProjectClip: _fused, ...copy } = THREAT_MODELS.get("l2");
   const kernels = profileKernels(() => run("l2"), 1).map(([k]) => k);
   assert.ok(kernels.includes("FastL2Step"), kernels.join());
   assert.ok(!profileKernels(() => run(copy), 1).some(([k]) => k === "FastL2Step"));
+  // a copy with its own projection keeps the fused update only if it kept l2's step and project
+  const l2 = THREAT_MODELS.get("l2");
+  const own = { ...l2, project: (d: tf.Tensor4D, eps: number) => l2.project(d, eps) };
+  assert.ok(!profileKernels(() => run(own), 1).some(([k]) => k === "FastL2Step"), "own project: composed");
+  assert.ok(profileKernels(() => run({ ...l2 }), 1).some(([k]) => k === "FastL2Step"), "plain copy: fused");
   assertClose(run(copy), run("l2"), "xAdv");
   assert.equal(tf.memory().numTensors, start, "no tensors left behind");
   tf.dispose([x, y]);
