@@ -44,6 +44,30 @@ async function timeItAsync(
 }
 
 /**
+ * Median seconds per call of `a` and of `b`, called in turn (a, b, b, a, ...) after `warmup` calls of each, so
+ * that a machine whose load drifts slows both alike: the ratio of the two medians is the figure to trust.
+ */
+export async function pairedTimes(
+  a: () => unknown,
+  b: () => unknown,
+  opts: { warmup: number; repeats: number },
+): Promise<[number, number]> {
+  for (let i = 0; i < opts.warmup; i++) await a(), await b();
+  const ta: number[] = [], tb: number[] = [];
+  const once = async (fn: () => unknown, into: number[]) => {
+    const s = performance.now();
+    await fn();
+    into.push((performance.now() - s) / 1000);
+  };
+  for (let i = 0; i < opts.repeats; i++) {
+    if (i % 2 === 0) await once(a, ta), await once(b, tb);
+    else await once(b, tb), await once(a, ta);
+  }
+  const median = (t: number[]) => t.sort((x, y) => x - y)[Math.floor(t.length / 2)];
+  return [median(ta), median(tb)];
+}
+
+/**
  * Runs `f` in a tidy scope and reads its result back, as a caller would. The read happens outside the scope:
  * a tidy that returns a TypedArray walks every element of it looking for tensors (about 20 ms for one
  * 128x28x28 input gradient), which would be measured as if it were the backend's work. On the webgpu backend,
@@ -155,19 +179,17 @@ export async function benchModel(
   const steps = 10;
   const pgdLoop = () =>
     readBack(() => pgd(m, x, { y, threat: "l2", eps: 1, steps, stepSize: 0.25, seed: 0 }).xAdv);
+  // LOOP_STEPS copies of the fixed batch, built once: building them inside the timed call (about 40 ms for
+  // mlp's 16 x 128 images) was measured as if trainModel() spent it
+  const one = await x.data() as Float32Array;
   const split = {
-    x: await x.data() as Float32Array,
-    y: Uint8Array.from(labels),
-    n: b,
+    x: new Float32Array(LOOP_STEPS * one.length).map((_, i) => one[i % one.length]),
+    y: new Uint8Array(LOOP_STEPS * b).map((_, i) => labels[i % b]),
+    n: LOOP_STEPS * b,
     shape,
   };
   const trainLoop = () =>
-    trainModel(m, {
-      ...split,
-      n: LOOP_STEPS * b,
-      x: new Float32Array(LOOP_STEPS * split.x.length).map((_, i) => split.x[i % split.x.length]),
-      y: new Uint8Array(LOOP_STEPS * b).map((_, i) => split.y[i % b]),
-    }, {
+    trainModel(m, split, {
       epochs: 1,
       batchSize: b,
       optimizer: "adam",
@@ -179,11 +201,21 @@ export async function benchModel(
     });
   const t = { warmup: opts.warmup ?? 2, repeats: opts.repeats };
   const flops = forwardFlops(m);
-  const loopTiming = { warmup: 1, repeats: Math.max(3, Math.ceil(opts.repeats / 3)) };
+  const loopTiming = { warmup: 1, repeats: Math.max(5, opts.repeats) };
   const loops = opts.loops ?? true;
   // webgpu reads asynchronously (readBack returns a promise there): each call is timed with its await
   const time = (fn: () => unknown, o: { warmup: number; repeats: number }) =>
     tf.getBackend() === "webgpu" ? timeItAsync(async () => await fn(), o) : timeIt(fn, o);
+  // each library loop against as many raw steps, called in turn (see pairedTimes)
+  const repeat = (fn: () => unknown, n: number) => async () => {
+    for (let i = 0; i < n; i++) await fn();
+  };
+  const [pgdS, rawGradS] = loops
+    ? await pairedTimes(pgdLoop, repeat(inputGrad, steps), loopTiming)
+    : [NaN, NaN];
+  const [loopS, rawTrainS] = loops
+    ? await pairedTimes(trainLoop, repeat(train, LOOP_STEPS), loopTiming)
+    : [NaN, NaN];
   const r = {
     arch,
     params: m.model.countParams(),
@@ -192,9 +224,13 @@ export async function benchModel(
     inputGradImgPerSec: b / await time(inputGrad, t),
     forwardImgPerSec: b / await time(forward, t),
     /** pgd() from lib/attacks.ts, 10 steps: image-steps/s (NaN when loops are off). */
-    pgdStepImgPerSec: loops ? (b * steps) / await time(pgdLoop, loopTiming) : NaN,
+    pgdStepImgPerSec: (b * steps) / pgdS,
+    /** pgd() over as many raw input gradients, timed in turn with it (NaN when loops are off). */
+    pgdVsInputGrad: rawGradS / pgdS,
     /** trainModel() from lib/train.ts over LOOP_STEPS batches: images/s (NaN when loops are off). */
-    trainLoopImgPerSec: loops ? (LOOP_STEPS * b) / await timeItAsync(trainLoop, loopTiming) : NaN,
+    trainLoopImgPerSec: (LOOP_STEPS * b) / loopS,
+    /** trainModel() over as many raw train steps, timed in turn with it (NaN when loops are off). */
+    trainLoopVsTrain: rawTrainS / loopS,
   };
   fixed.dispose();
   m.model.dispose();
@@ -311,8 +347,6 @@ if (import.meta.main) {
     }
     const rows = models.map((m) => ({
       ...m,
-      pgdVsInputGrad: m.pgdStepImgPerSec / m.inputGradImgPerSec,
-      trainLoopVsTrain: m.trainLoopImgPerSec / m.trainImgPerSec,
       trainGflops: (3 * m.forwardMflopsPerImage * m.trainImgPerSec) / 1e3,
       inputGradGflops: (2 * m.forwardMflopsPerImage * m.inputGradImgPerSec) / 1e3,
       forwardGflops: (m.forwardMflopsPerImage * m.forwardImgPerSec) / 1e3,
@@ -364,12 +398,12 @@ if (import.meta.main) {
       console.log(
         `  pgd() loop      ${r.pgdStepImgPerSec.toFixed(0).padStart(6)} img-steps/s (lib/attacks.ts; ${
           (100 * r.pgdVsInputGrad).toFixed(0)
-        }% of the raw input gradient)`,
+        }% of the raw input gradient, timed in turn)`,
       );
       console.log(
         `  trainModel()    ${r.trainLoopImgPerSec.toFixed(0).padStart(6)} img/s (lib/train.ts; ${
           (100 * r.trainLoopVsTrain).toFixed(0)
-        }% of the raw train step)`,
+        }% of the raw train step, timed in turn)`,
       );
     }
     if (torch) {

@@ -1,7 +1,7 @@
 // deno task bench: FLOP counting, the per-model result fields, and the 1,000-step memory run's bookkeeping.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { benchModel, forwardFlops, memoryRun, peakRssMiB } from "../../../lib/backend/bench.ts";
+import { benchModel, forwardFlops, memoryRun, pairedTimes, peakRssMiB } from "../../../lib/backend/bench.ts";
 import { initBackend } from "../../../lib/backend/mod.ts";
 import { createModel } from "../../../lib/models.ts";
 import { findTorch, PEER_RATES } from "../../../lib/backend/peer.ts";
@@ -26,9 +26,26 @@ Deno.test("benchModel() reports every throughput as a positive finite rate and l
       "forwardImgPerSec",
       "pgdStepImgPerSec",
       "trainLoopImgPerSec",
+      "pgdVsInputGrad",
+      "trainLoopVsTrain",
     ] as const
   ) assert.ok(Number.isFinite(r[k]) && r[k] > 0, `${k} = ${r[k]}`);
   assert.equal(tf.memory().numTensors, start);
+});
+
+Deno.test("pairedTimes(): calls the two in turn (a b b a ...) after the warm-ups and returns each one's median", async () => {
+  const calls: string[] = [];
+  const busy = (ms: number) => {
+    const s = performance.now();
+    while (performance.now() - s < ms) { /* spin */ }
+  };
+  const [a, b] = await pairedTimes(() => (calls.push("a"), busy(4)), async () => {
+    calls.push("b");
+    await new Promise((r) => setTimeout(r, 12));
+  }, { warmup: 1, repeats: 4 });
+  assert.deepEqual(calls.join(""), "ab" + "ab" + "ba" + "ab" + "ba");
+  assert.ok(a >= 0.004 && a < b, `a ${a} s, b ${b} s`);
+  assert.ok(b >= 0.012, `b ${b} s`);
 });
 
 Deno.test("memoryRun(): tensor count stays flat over the run and the peak RSS is read", () => {
