@@ -199,7 +199,7 @@ void fo_set_sgemm(void *f) { blas_sgemm = (cblas_sgemm_fn)f; }
 void fo_sgemm(int32_t ta, int32_t tb, int32_t m, int32_t n, int32_t k, const float *a, int32_t lda, const float *b,
               int32_t ldb, float beta, float *c, int32_t ldc) {
   const int T = fo_threads(), A = ta ? TRANS : NO_TRANS, B = tb ? TRANS : NO_TRANS;
-  if (T == 1 || (double)m * n * k < (1 << 18)) {
+  if (T == 1 || (double)m * n * k < (1 << 22)) { /* DENSE_MIN_MACS in kernels.ts: one thread is faster below */
     blas_sgemm(ROW_MAJOR, A, B, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
     return;
   }

@@ -3,7 +3,12 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
-import { IM2COL_CACHE_FLOATS, Im2colCache, registerFastKernels } from "../../../lib/backend/kernels.ts";
+import {
+  DENSE_MIN_MACS,
+  IM2COL_CACHE_FLOATS,
+  Im2colCache,
+  registerFastKernels,
+} from "../../../lib/backend/kernels.ts";
 import { loadBlas } from "../../../lib/backend/blas.ts";
 import { loadNativeOps } from "../../../lib/backend/native.ts";
 import { loadDnnl, type NativeConv, type NativeSgemm } from "../../../lib/backend/dnnl.ts";
@@ -120,8 +125,13 @@ const mmCases: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
   { a: [1, 64], b: [64, 10], ta: false, tb: false },
   { a: [3, 4, 6], b: [3, 6, 2], ta: false, tb: false },
   { a: [3, 6, 4], b: [1, 2, 6], ta: true, tb: true },
-  { a: [64, 96], b: [96, 65], ta: false, tb: false }, // large enough for the threaded paths
+  { a: [64, 96], b: [96, 65], ta: false, tb: false }, // below DENSE_MIN_MACS: one thread
   { a: [96, 64], b: [96, 65], ta: true, tb: false },
+  // above it: oneDNN's sgemm, or the fastops driver's split over rows, columns and the reduction
+  { a: [160, 256], b: [256, 129], ta: false, tb: false },
+  { a: [256, 160], b: [129, 256], ta: true, tb: true },
+  { a: [33, 256], b: [256, 520], ta: false, tb: false },
+  { a: [12, 8200], b: [43, 8200], ta: false, tb: true },
 ];
 
 /** The matrix-product tests run with both helper sets, and with oneDNN's sgemm. */
@@ -155,6 +165,22 @@ for (const [helpers, ops, dense] of MM_SETS) {
     });
   }
 }
+
+Deno.test("BatchMatMul runs on oneDNN's sgemm from DENSE_MIN_MACS multiply-adds on, below it on the fastops driver", async () => {
+  const calls: number[] = [];
+  const counted: NativeSgemm = (...args) => (calls.push(args[2] * args[3] * args[4]), dnnl.sgemm!(...args));
+  for (const [m, k, n] of [[128, 256, 10], [128, 784, 256]]) {
+    const [ref, got] = await both(
+      () => [tf.matMul(tf.tensor2d(rand([m, k], 8), [m, k]), tf.tensor2d(rand([k, n], 9), [k, n]))],
+      native.ops,
+      null,
+      counted,
+    );
+    assertClose(ref[0], got[0], `${m}x${k}x${n}`);
+  }
+  assert.deepEqual(calls, [128 * 784 * 256]);
+  assert.ok(128 * 256 * 10 < DENSE_MIN_MACS && 128 * 784 * 256 >= DENSE_MIN_MACS);
+});
 
 const sumCases: { shape: number[]; axis: number[]; keepDims: boolean }[] = [
   { shape: [4, 5, 3, 6], axis: [0, 1, 2], keepDims: false }, // a conv bias gradient
