@@ -514,6 +514,19 @@ void fo_softmax_ce_grad(const float *dy, const float *p, const float *x, float *
   }
 }
 
+/* The sum of squares of v[0..d) in double, over 8 partial sums (so that it vectorizes; one running sum is a
+ * chain of dependent additions: fo_l2_step on 128 x 784 took 205 us with it, 50 us with these, on one thread). */
+static double sum_squares(const float *v, int64_t d) {
+  double part[8] = {0};
+  int64_t j = 0;
+  for (; j + 8 <= d; j += 8)
+    for (int l = 0; l < 8; l++) part[l] += (double)v[j + l] * v[j + l];
+  double total = 0;
+  for (; j < d; j++) total += (double)v[j] * v[j];
+  for (int l = 0; l < 8; l++) total += part[l];
+  return total;
+}
+
 /* One L2 PGD step on rows of d values (one row per example): s = step / (||g|| + 1e-12), e = delta + s g,
  * f = min(1, eps / (||e|| + 1e-12)), out = clip(x + f e, 0, 1) - x (the next delta); norms in double. */
 void fo_l2_step(const float *x, const float *delta, const float *g, float *out, int32_t rows, int32_t d, float step,
@@ -522,15 +535,9 @@ void fo_l2_step(const float *x, const float *delta, const float *g, float *out, 
   for (int64_t i = 0; i < rows; i++) {
     const float *xi = x + i * d, *di = delta + i * d, *gi = g + i * d;
     float *oi = out + i * d;
-    double gg = 0, ee = 0;
-    for (int64_t j = 0; j < d; j++) gg += (double)gi[j] * gi[j];
-    const float s = (float)(step / (sqrt(gg) + 1e-12));
-    for (int64_t j = 0; j < d; j++) {
-      const float e = di[j] + gi[j] * s;
-      oi[j] = e;
-      ee += (double)e * e;
-    }
-    const double r = eps / (sqrt(ee) + 1e-12);
+    const float s = (float)(step / (sqrt(sum_squares(gi, d)) + 1e-12));
+    for (int64_t j = 0; j < d; j++) oi[j] = di[j] + gi[j] * s;
+    const double r = eps / (sqrt(sum_squares(oi, d)) + 1e-12);
     const float f = r < 1 ? (float)r : 1.0f;
     for (int64_t j = 0; j < d; j++) {
       const float v = xi[j] + oi[j] * f;
