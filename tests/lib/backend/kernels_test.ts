@@ -190,7 +190,20 @@ const sumCases: { shape: number[]; axis: number[]; keepDims: boolean }[] = [
   { shape: [2, 3, 4], axis: [-1], keepDims: false }, // not leading: the wasm kernel
   { shape: [2, 3, 4], axis: [0, 2], keepDims: true }, // not leading: the wasm kernel
   { shape: [2, 3, 4], axis: [0, 1, 2], keepDims: false }, // everything: the wasm kernel
+  { shape: [3, 5, 4, 6], axis: [1, 2], keepDims: false }, // global average pooling: per example
+  { shape: [3, 5, 4, 6], axis: [2, 1], keepDims: true },
+  { shape: [1, 7, 5], axis: [1], keepDims: false }, // batch 1
+  { shape: [2, 3, 4, 5], axis: [1, 2, 3], keepDims: false }, // up to the last axis: the wasm kernel
 ];
+
+Deno.test("mean over axes 1..k (global average pooling) runs as one row reduction per example", async () => {
+  let calls = 0;
+  const counted: FastOps = { ...native.ops, sumRows: (...a) => (calls++, native.ops.sumRows(...a)) };
+  const xd = rand([3, 5, 4, 6], 8);
+  const [ref, got] = await both(() => tf.mean(tf.tensor(xd, [3, 5, 4, 6]), [1, 2]), counted);
+  assertClose(ref[0], got[0], "mean");
+  assert.equal(calls, 3);
+});
 
 for (const [helpers, ops] of HELPERS) {
   for (const c of sumCases) {
