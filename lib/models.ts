@@ -2,6 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { suggest } from "./names.ts";
 import { deriveSeed } from "./rng.ts";
+import { compileInference } from "./inference.ts";
 
 /** A zoo model: one set of weights, two views (logits and the penultimate representation). */
 export interface ZooModel {
@@ -209,9 +210,21 @@ export function createModel(arch: string, opts: ModelOptions): ZooModel {
   return wrap(arch, model, repModel);
 }
 
-/** Wraps a logits model and a representation model that share weights into a ZooModel. */
-export function wrap(arch: string, model: tf.LayersModel, rep: tf.LayersModel): ZooModel {
+/**
+ * Wraps a logits model and a representation model that share weights into a ZooModel. Outside training, both
+ * run as compiled inference passes (lib/inference.ts: conv + batch norm folded) when every layer is one it
+ * knows, else through model.apply; `compile: false` always uses model.apply.
+ */
+export function wrap(
+  arch: string,
+  model: tf.LayersModel,
+  rep: tf.LayersModel,
+  opts: { compile?: boolean } = {},
+): ZooModel {
   const [, h, w, c] = model.inputs[0].shape as number[];
+  const compile = opts.compile ?? true;
+  const inferLogits = compile ? compileInference(model) : null,
+    inferRep = compile ? compileInference(rep) : null;
   const check = (x: tf.Tensor) => {
     if (x.rank !== 4 || x.shape[1] !== h || x.shape[2] !== w || x.shape[3] !== c) {
       throw new RangeError(`${arch} expects images [batch, ${h}, ${w}, ${c}], got [${x.shape}]`);
@@ -223,11 +236,11 @@ export function wrap(arch: string, model: tf.LayersModel, rep: tf.LayersModel): 
     rep,
     logits(x, training = false) {
       check(x);
-      return model.apply(x, { training }) as tf.Tensor2D;
+      return (!training && inferLogits ? inferLogits(x) : model.apply(x, { training })) as tf.Tensor2D;
     },
     representation(x) {
       check(x);
-      return rep.apply(x, { training: false }) as tf.Tensor2D;
+      return (inferRep ? inferRep(x) : rep.apply(x, { training: false })) as tf.Tensor2D;
     },
   };
 }
