@@ -28,6 +28,8 @@ Deno.test("benchModel() reports every throughput as a positive finite rate and l
       "trainLoopImgPerSec",
       "pgdVsInputGrad",
       "trainLoopVsTrain",
+      "matchStepImgPerSec",
+      "matchVsInputGrad",
     ] as const
   ) assert.ok(Number.isFinite(r[k]) && r[k] > 0, `${k} = ${r[k]}`);
   assert.equal(tf.memory().numTensors, start);
