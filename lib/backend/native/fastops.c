@@ -109,10 +109,22 @@ static void bias_act_row(float *row, const float *bias, int32_t nb, int64_t len,
   }
 }
 
-/* v [rows, n] += bias (length n, or 1 when nb == 1; none when nb == 0), then the activation, in place. */
+/* Rows of n values taken k at a time (as rows of k * n), so that a loop over a row is long enough to vectorize:
+ * k = floor(128 / n) for n < 64, else 1. */
+static int64_t row_group(int64_t n) { return n >= 64 ? 1 : 128 / n; }
+
+/* v [rows, n] += bias (length n, or 1 when nb == 1; none when nb == 0), then the activation, in place. Narrow
+ * rows (a conv layer's 6 or 16 channels) run k at a time against the bias repeated k times (row_group). */
 void fo_bias_act(float *v, const float *bias, int32_t nb, int32_t rows, int32_t n, int32_t act, float alpha) {
+  const int64_t k = row_group(n), width = k * n, wide = rows / k;
+  float *bw = nb > 1 && k > 1 ? malloc((size_t)width * sizeof(float)) : NULL;
+  for (int64_t j = 0; bw && j < width; j++) bw[j] = bias[j % n];
+  const float *b = bw ? bw : bias;
+  const int32_t nbw = bw ? (int32_t)width : nb;
 #pragma omp parallel for schedule(static) if ((int64_t)rows * n >= par_min)
-  for (int64_t r = 0; r < rows; r++) bias_act_row(v + r * n, bias, nb, n, act, alpha);
+  for (int64_t r = 0; r < wide; r++) bias_act_row(v + r * width, b, nbw, width, act, alpha);
+  for (int64_t r = wide * k; r < rows; r++) bias_act_row(v + r * n, bias, nb, n, act, alpha);
+  free(bw);
 }
 
 /*
@@ -270,17 +282,35 @@ static inline float binop(int32_t op, float x, float y) {
     default: { const int32_t op_ = OP_DIV; for (int64_t j = 0; j < len; j++) EXPR; } break;                 \
   }
 
+/* out[q + j] = a op b for j < len over q in [o, end) by steps of len, the short operand (period len) at [0, len). */
+static void periodic(int32_t op, const float *a, int32_t a_full, const float *b, float *out, int64_t o, int64_t end,
+                     int64_t len) {
+  for (int64_t q = o; q < end; q += len) {
+    float *r = out + q;
+    if (a_full) { const float *x = a + q; OP_LOOP(r[j] = binop(op_, x[j], b[j])) }
+    else { const float *y = b + q; OP_LOOP(r[j] = binop(op_, a[j], y[j])) }
+  }
+}
+
 /*
  * out [n] = a op b, where each operand is either full (length n) or repeats with period p (na or nb == p; p
  * divides n; p == 1 is a scalar): the same-shape and trailing-axis broadcasts of elementwise layers. Work is
- * split into blocks of about 4096 outputs (whole periods).
+ * split into blocks of about 4096 outputs (whole periods). A short period (a conv layer's 6 or 16 channels) runs
+ * against the short operand repeated k times (row_group), so that the loop over one period vectorizes.
  */
 void fo_binary(int32_t op, const float *a, int32_t na, const float *b, int32_t nb, float *out, int32_t n) {
   const int64_t p = na < nb ? na : nb, per = p == n || p == 1 ? 1 : p;
-  const int64_t step = per == 1 ? 4096 : per * (per >= 4096 ? 1 : 4096 / per), blocks = (n + step - 1) / step;
+  const int32_t a_full = na == n;
+  const int64_t k = per > 1 && n >= per * row_group(per) ? row_group(per) : 1, pw = per * k;
+  float *rep = k > 1 ? malloc((size_t)pw * sizeof(float)) : NULL;
+  const float *shrt = a_full ? b : a;
+  for (int64_t j = 0; rep && j < pw; j++) rep[j] = shrt[j % per];
+  const float *sa = rep && !a_full ? rep : a, *sb = rep && a_full ? rep : b;
+  const int64_t main = n - n % pw;
+  const int64_t step = pw == 1 ? 4096 : pw * (pw >= 4096 ? 1 : 4096 / pw), blocks = (main + step - 1) / step;
 #pragma omp parallel for schedule(static) if (n >= par_min)
   for (int64_t blk = 0; blk < blocks; blk++) {
-    const int64_t o = blk * step, end = o + step <= n ? o + step : n;
+    const int64_t o = blk * step, end = o + step <= main ? o + step : main;
     if (na == n && nb == n) {
       const float *x = a + o, *y = b + o;
       float *r = out + o;
@@ -292,14 +322,11 @@ void fo_binary(int32_t op, const float *a, int32_t na, const float *b, int32_t n
       if (na == 1) { const float x = a[0], *y = b + o; OP_LOOP(r[j] = binop(op_, x, y[j])) }
       else { const float *x = a + o, y = b[0]; OP_LOOP(r[j] = binop(op_, x[j], y)) }
     } else {
-      const int64_t len = per;
-      for (int64_t q = o; q < end; q += per) {
-        float *r = out + q;
-        if (na == n) { const float *x = a + q; OP_LOOP(r[j] = binop(op_, x[j], b[j])) }
-        else { const float *y = b + q; OP_LOOP(r[j] = binop(op_, a[j], y[j])) }
-      }
+      periodic(op, sa, a_full, sb, out, o, end, pw);
     }
   }
+  if (main < n) periodic(op, a, a_full, b, out, main, n, per); /* the periods left over from the groups of k */
+  free(rep);
 }
 
 /* out [n] = relu(x) (kind 0: x < 0 ? 0 : x) or step(x) (kind 1: NaN stays NaN, x > 0 ? 1 : alpha). */
@@ -437,6 +464,18 @@ void fo_batchnorm_grad(const float *dy, const float *x, const float *mean, const
     for (int64_t c = 0; c < C; c++) best[c] = v[c] > best[c] ? v[c] : best[c];                               \
   })
 
+/* A float's bits and back (for branch-free selects). */
+static inline uint32_t bits(float v) {
+  uint32_t b;
+  memcpy(&b, &v, sizeof b);
+  return b;
+}
+static inline float from_bits(uint32_t b) {
+  float v;
+  memcpy(&v, &b, sizeof v);
+  return v;
+}
+
 /* One step of tfjs's scan for the window maximum (WINDOW_MAX): b replaces a only when larger (never when NaN). */
 static inline float first_max(float a, float b) { return b > a ? b : a; }
 
@@ -458,17 +497,19 @@ static inline __attribute__((always_inline)) void pool2x2_grad_row(const float *
                                                                     const float *restrict dy, float *restrict d0,
                                                                     float *restrict d1, int64_t OW, const int64_t C) {
   for (int64_t ox = 0; ox < OW; ox++) {
-    const float *p = r0 + 2 * ox * C, *q = r1 + 2 * ox * C;
-    float *u = d0 + 2 * ox * C, *v = d1 + 2 * ox * C;
+    const float *restrict p = r0 + 2 * ox * C, *restrict q = r1 + 2 * ox * C;
+    float *restrict u = d0 + 2 * ox * C, *restrict v = d1 + 2 * ox * C;
     for (int64_t c = 0; c < C; c++) {
       const float a = p[c], b = p[C + c], e = q[c], f = q[C + c];
       const float m = first_max(first_max(first_max(first_max(-INFINITY, a), b), e), f);
-      const float g = m > -INFINITY ? dy[ox * C + c] : 0;
-      const int ha = a == m, hb = !ha && b == m, he = !ha && !hb && e == m, hf = !ha && !hb && !he && f == m;
-      u[c] = ha ? g : 0;
-      u[C + c] = hb ? g : 0;
-      v[c] = he ? g : 0;
-      v[C + c] = hf ? g : 0;
+      /* bit masks, not branches (which of the four is the maximum is data, and mispredicted) */
+      const uint32_t ha = -(uint32_t)(a == m), hb = -(uint32_t)(b == m) & ~ha;
+      const uint32_t he = -(uint32_t)(e == m) & ~(ha | hb), hf = -(uint32_t)(f == m) & ~(ha | hb | he);
+      const uint32_t g = bits(dy[ox * C + c]) & -(uint32_t)(m > -INFINITY);
+      u[c] = from_bits(g & ha);
+      u[C + c] = from_bits(g & hb);
+      v[c] = from_bits(g & he);
+      v[C + c] = from_bits(g & hf);
     }
   }
 }

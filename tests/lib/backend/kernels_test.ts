@@ -160,6 +160,7 @@ const sumCases: { shape: number[]; axis: number[]; keepDims: boolean }[] = [
   { shape: [4, 5, 3, 6], axis: [0, 1, 2], keepDims: false }, // a conv bias gradient
   { shape: [4, 5, 3, 6], axis: [0, 1, 2], keepDims: true },
   { shape: [7, 3], axis: [0], keepDims: false }, // a dense bias gradient
+  { shape: [24, 28, 28, 6], axis: [0, 1, 2], keepDims: false }, // lenet's first conv bias gradient, threaded
   { shape: [2, 3, 4], axis: [1, 0], keepDims: false }, // unsorted leading axes
   { shape: [2, 3, 4], axis: [-1], keepDims: false }, // not leading: the wasm kernel
   { shape: [2, 3, 4], axis: [0, 2], keepDims: true }, // not leading: the wasm kernel
@@ -191,6 +192,9 @@ const binaryCases: { a: number[]; b: number[] }[] = [
   { a: [2, 3, 4, 5], b: [1] }, // scalar
   { a: [], b: [3, 4] }, // rank-0 scalar on the left
   { a: [3, 70000], b: [70000] }, // long enough to run on several threads
+  { a: [100, 7, 6], b: [6] }, // a conv bias of 6 channels: repeated 21 times, 42 values left over
+  { a: [1, 16], b: [3, 33, 16] }, // 16 channels on the left operand: repeated 8 times, 48 left over
+  { a: [24, 28, 28, 6], b: [6] }, // lenet's first conv bias, on several threads
   { a: [2, 1, 4], b: [2, 3, 4] }, // not a trailing broadcast: the wasm kernel
   { a: [3, 1], b: [1, 4] }, // both broadcast: the wasm kernel
 ];
