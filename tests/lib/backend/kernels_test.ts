@@ -466,6 +466,20 @@ Deno.test("MaxPool and its gradient on the fast backend run the native kernels, 
   assert.deepEqual([pools, grads], [4, 2], "each forward (2 per case) and gradient ran the native kernels");
 });
 
+Deno.test("registerFastKernels(): MaxPool is ours with the native helpers and the wasm kernel again without them", async () => {
+  await tf.setBackend("wasm");
+  try {
+    assert.ok(registerFastKernels(sgemm, tsOps).every((k) => k !== "MaxPool"));
+    const restored = tf.getKernel("MaxPool", "wasm")!.kernelFunc;
+    assert.ok(registerFastKernels(sgemm, native.ops).includes("MaxPool"));
+    assert.notEqual(tf.getKernel("MaxPool", "wasm")!.kernelFunc, restored, "ours replaces the wasm kernel");
+    assert.ok(registerFastKernels(sgemm, tsOps).every((k) => k !== "MaxPool"));
+    assert.equal(tf.getKernel("MaxPool", "wasm")!.kernelFunc, restored, "and gives it back");
+  } finally {
+    registerFastKernels(sgemm, native.ops);
+  }
+});
+
 Deno.test("Cast to the same dtype shares the data; to another dtype it converts (wasm kernel)", async () => {
   await tf.setBackend("wasm");
   const x = tf.tensor1d([1.7, -2.2, 3]);
