@@ -65,6 +65,8 @@ const SIG = {
   },
   fo_avgpool_grad: { parameters: ["buffer", "buffer", "buffer", "i32", "f32"], result: "void" },
   fo_maxpool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32"], result: "void" },
+  // optional: a build of an older fastops.c (profile.ts --ab=fastops) loads without it
+  fo_maxpool: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void", optional: true },
   fo_moments: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_moments_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_set_parallel_min: { parameters: ["i32"], result: "void" },
@@ -219,6 +221,9 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
     },
     maxPoolGrad: (x, dy, dx, ci) =>
       f.fo_maxpool_grad(x, dy, dx, Int32Array.from(convGeometry(ci)), ci.batchSize),
+    maxPool: f.fo_maxpool === null
+      ? undefined
+      : (x, y, ci) => f.fo_maxpool!(x, y, Int32Array.from(convGeometry(ci)), ci.batchSize),
     avgPoolGrad: (dy, dx, ci, mult) =>
       f.fo_avgpool_grad(dy, dx, Int32Array.from(convGeometry(ci)), ci.batchSize, mult),
     moments: (x, mean, variance) => {

@@ -131,6 +131,11 @@ export interface FastOps {
    * window whose maximum is negative to its first position (after a batch norm, e.g. vgg16's pools).
    */
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, ci: ConvInfo): void;
+  /**
+   * y [N, OH, OW, C] = max pooling of x (NHWC) as tfjs's cpu kernel computes it (padding skipped; NaN never
+   * replaces a maximum; -inf for a window with nothing above it). Native only: without it the wasm kernel runs.
+   */
+  maxPool?(x: Float32Array, y: Float32Array, ci: ConvInfo): void;
 }
 
 /** The elementwise binary kernels with a native version, in the order fastops.c numbers them. */

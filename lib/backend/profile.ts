@@ -8,7 +8,8 @@ import { createModel } from "../models.ts";
 import { initBackend } from "./mod.ts";
 import { fixedBatch, readBack, type Shape } from "./bench.ts";
 import { registerFastKernels } from "./kernels.ts";
-import { loadNativeOps } from "./native.ts";
+import { DEFAULT_CACHE_DIR, FASTOPS, loadNativeOps, openNative } from "./native.ts";
+import { buildLibrary } from "./build.ts";
 import { loadDnnl } from "./dnnl.ts";
 import type { Sgemm } from "./blas.ts";
 import { tfjsFusedOps, tfjsMomentsOp, tfjsSoftmaxCEOp } from "./gradients.ts";
@@ -112,6 +113,7 @@ if (import.meta.main) {
         repeats: { type: "string", default: "9" },
         top: { type: "string", default: "8" },
         dnnl: { type: "string", default: "true" },
+        before: { type: "string" },
       },
     });
     const batch = Number(values.batch), calls = Number(values.calls), repeats = Number(values.repeats);
@@ -127,8 +129,25 @@ if (import.meta.main) {
     const core = tfc as unknown as { moments: unknown }, ownMoments = core.moments;
     const noDense = { ...ops, reluGrad: undefined }; // without it there is no FastDense or FastConv kernel
     const losses = tf.losses as { softmaxCrossEntropy: unknown }, ownCE = losses.softmaxCrossEntropy;
+    /** --ab=fastops: the helpers built from another fastops.c (--before, e.g. `git show REV:...` into a file). */
+    const beforeOps = () => {
+      if (values.before === undefined) {
+        throw new RangeError(
+          "--ab=fastops needs --before=<path of the fastops.c to compare with>, e.g. from " +
+            "`git show 8baf294:lib/backend/native/fastops.c > /tmp/fastops_before.c`",
+        );
+      }
+      const spec = { ...FASTOPS, source: values.before };
+      // its own directory, so that neither build prunes the other
+      return openNative(buildLibrary(spec, Deno.env.get("CC") ?? "cc", `${DEFAULT_CACHE_DIR}/ab`)).ops;
+    };
+    const old = values.ab === "fastops" ? beforeOps() : ops;
     /** The A/B pairs: [before, after] (the second is the backend as initBackend sets it up). */
     const AB: Record<string, [string, () => void][]> = {
+      fastops: [
+        [`fastops from ${values.before}`, () => registerFastKernels(sgemm, old, conv, dense)],
+        ["fastops of this tree", () => registerFastKernels(sgemm, ops, conv, dense)],
+      ],
       dnnl: [
         ["im2col + sgemm", () => registerFastKernels(sgemm, ops, null, dense)],
         ["oneDNN", () => registerFastKernels(sgemm, ops, conv, dense)],
@@ -160,7 +179,8 @@ if (import.meta.main) {
         `--ab accepts ${Object.keys(AB).join(", ")} (dnnl: oneDNN convolutions vs im2col + sgemm; ` +
           `unfuse: linear fused conv2d/matMul unfused under a tape vs tfjs's; moments: batch norm's moments native ` +
           `vs tfjs's; softmaxce: the loss as one native kernel vs tfjs's; dnnlgemm: matrix products on oneDNN's ` +
-          `sgemm vs fastops + OpenBLAS; dense: dense and conv layers under a tape as one kernel vs three; serial: helpers parallel from 64k vs 1M values), got "${values.ab}"`,
+          `sgemm vs fastops + OpenBLAS; dense: dense and conv layers under a tape as one kernel vs three; serial: helpers parallel from 64k vs 1M values; ` +
+          `fastops: the native helpers of this tree vs those built from --before=<fastops.c>), got "${values.ab}"`,
       );
     }
     const setups = AB[values.ab ?? "dnnl"];

@@ -109,41 +109,65 @@ static void bias_act_row(float *row, const float *bias, int32_t nb, int64_t len,
   }
 }
 
-/* v [rows, n] += bias (length n, or 1 when nb == 1; none when nb == 0), then the activation, in place. */
+/* Rows of n values taken k at a time (as rows of k * n), so that a loop over a row is long enough to vectorize:
+ * k = floor(128 / n) for n < 64, else 1. */
+static int64_t row_group(int64_t n) { return n >= 64 ? 1 : 128 / n; }
+
+/* v [rows, n] += bias (length n, or 1 when nb == 1; none when nb == 0), then the activation, in place. Narrow
+ * rows (a conv layer's 6 or 16 channels) run k at a time against the bias repeated k times (row_group). */
 void fo_bias_act(float *v, const float *bias, int32_t nb, int32_t rows, int32_t n, int32_t act, float alpha) {
+  const int64_t k = row_group(n), width = k * n, wide = rows / k;
+  float *bw = nb > 1 && k > 1 ? malloc((size_t)width * sizeof(float)) : NULL;
+  for (int64_t j = 0; bw && j < width; j++) bw[j] = bias[j % n];
+  const float *b = bw ? bw : bias;
+  const int32_t nbw = bw ? (int32_t)width : nb;
 #pragma omp parallel for schedule(static) if ((int64_t)rows * n >= par_min)
-  for (int64_t r = 0; r < rows; r++) bias_act_row(v + r * n, bias, nb, n, act, alpha);
+  for (int64_t r = 0; r < wide; r++) bias_act_row(v + r * width, b, nbw, width, act, alpha);
+  for (int64_t r = wide * k; r < rows; r++) bias_act_row(v + r * n, bias, nb, n, act, alpha);
+  free(bw);
 }
 
 /*
  * Per-column sums over rows of x [rows, cols] in double, into out [cols]: of the values, or (center not null) of
- * their squared deviations from center [cols]. Each thread sums a fixed block of rows and the blocks are added in
- * order, so the result does not depend on timing.
+ * their squared deviations from center [cols]. Narrow rows (a conv layer's bias gradient: 6 or 16 channels) are
+ * summed k at a time as rows of k * cols values, so that the inner loop is long enough to vectorize; the k
+ * partial sums are added at the end. Each thread sums a fixed block of rows and the blocks are added in order, so
+ * the result does not depend on timing.
  */
 static void col_sums(const float *x, int32_t rows, int32_t cols, const float *center, double *out) {
   const int T = fo_threads();
-  double *part = calloc((size_t)T * cols, sizeof(double));
+  const int64_t k = cols >= 64 ? 1 : 128 / cols, width = k * cols, wide = rows / k;
+  double *part = calloc((size_t)T * width, sizeof(double));
+  float *cw = center ? malloc((size_t)width * sizeof(float)) : NULL;
+  for (int64_t j = 0; cw && j < width; j++) cw[j] = center[j % cols];
 #pragma omp parallel for schedule(static) if ((int64_t)rows * cols >= par_min)
   for (int t = 0; t < T; t++) {
-    const int64_t r0 = (int64_t)rows * t / T, r1 = (int64_t)rows * (t + 1) / T;
-    double *acc = part + (int64_t)t * cols;
+    const int64_t r0 = wide * t / T, r1 = wide * (t + 1) / T;
+    double *acc = part + (int64_t)t * width;
     for (int64_t r = r0; r < r1; r++) {
-      const float *row = x + r * (int64_t)cols;
-      if (!center) {
-        for (int64_t c = 0; c < cols; c++) acc[c] += row[c];
+      const float *row = x + r * width;
+      if (!cw) {
+        for (int64_t j = 0; j < width; j++) acc[j] += row[j];
         continue;
       }
-      for (int64_t c = 0; c < cols; c++) {
-        const double d = (double)row[c] - center[c];
-        acc[c] += d * d;
+      for (int64_t j = 0; j < width; j++) {
+        const double d = (double)row[j] - cw[j];
+        acc[j] += d * d;
       }
     }
   }
   for (int64_t c = 0; c < cols; c++) {
     double v = 0;
-    for (int t = 0; t < T; t++) v += part[(int64_t)t * cols + c];
+    for (int t = 0; t < T; t++) {
+      for (int64_t q = 0; q < k; q++) v += part[(int64_t)t * width + q * cols + c];
+    }
+    for (int64_t r = wide * k; r < rows; r++) { /* the rows left over from the groups of k */
+      const double d = center ? (double)x[r * cols + c] - center[c] : x[r * cols + c];
+      v += center ? d * d : d;
+    }
     out[c] = v;
   }
+  free(cw);
   free(part);
 }
 
@@ -258,17 +282,35 @@ static inline float binop(int32_t op, float x, float y) {
     default: { const int32_t op_ = OP_DIV; for (int64_t j = 0; j < len; j++) EXPR; } break;                 \
   }
 
+/* out[q + j] = a op b for j < len over q in [o, end) by steps of len, the short operand (period len) at [0, len). */
+static void periodic(int32_t op, const float *a, int32_t a_full, const float *b, float *out, int64_t o, int64_t end,
+                     int64_t len) {
+  for (int64_t q = o; q < end; q += len) {
+    float *r = out + q;
+    if (a_full) { const float *x = a + q; OP_LOOP(r[j] = binop(op_, x[j], b[j])) }
+    else { const float *y = b + q; OP_LOOP(r[j] = binop(op_, a[j], y[j])) }
+  }
+}
+
 /*
  * out [n] = a op b, where each operand is either full (length n) or repeats with period p (na or nb == p; p
  * divides n; p == 1 is a scalar): the same-shape and trailing-axis broadcasts of elementwise layers. Work is
- * split into blocks of about 4096 outputs (whole periods).
+ * split into blocks of about 4096 outputs (whole periods). A short period (a conv layer's 6 or 16 channels) runs
+ * against the short operand repeated k times (row_group), so that the loop over one period vectorizes.
  */
 void fo_binary(int32_t op, const float *a, int32_t na, const float *b, int32_t nb, float *out, int32_t n) {
   const int64_t p = na < nb ? na : nb, per = p == n || p == 1 ? 1 : p;
-  const int64_t step = per == 1 ? 4096 : per * (per >= 4096 ? 1 : 4096 / per), blocks = (n + step - 1) / step;
+  const int32_t a_full = na == n;
+  const int64_t k = per > 1 && n >= per * row_group(per) ? row_group(per) : 1, pw = per * k;
+  float *rep = k > 1 ? malloc((size_t)pw * sizeof(float)) : NULL;
+  const float *shrt = a_full ? b : a;
+  for (int64_t j = 0; rep && j < pw; j++) rep[j] = shrt[j % per];
+  const float *sa = rep && !a_full ? rep : a, *sb = rep && a_full ? rep : b;
+  const int64_t main = n - n % pw;
+  const int64_t step = pw == 1 ? 4096 : pw * (pw >= 4096 ? 1 : 4096 / pw), blocks = (main + step - 1) / step;
 #pragma omp parallel for schedule(static) if (n >= par_min)
   for (int64_t blk = 0; blk < blocks; blk++) {
-    const int64_t o = blk * step, end = o + step <= n ? o + step : n;
+    const int64_t o = blk * step, end = o + step <= main ? o + step : main;
     if (na == n && nb == n) {
       const float *x = a + o, *y = b + o;
       float *r = out + o;
@@ -280,14 +322,11 @@ void fo_binary(int32_t op, const float *a, int32_t na, const float *b, int32_t n
       if (na == 1) { const float x = a[0], *y = b + o; OP_LOOP(r[j] = binop(op_, x, y[j])) }
       else { const float *x = a + o, y = b[0]; OP_LOOP(r[j] = binop(op_, x[j], y)) }
     } else {
-      const int64_t len = per;
-      for (int64_t q = o; q < end; q += per) {
-        float *r = out + q;
-        if (na == n) { const float *x = a + q; OP_LOOP(r[j] = binop(op_, x[j], b[j])) }
-        else { const float *y = b + q; OP_LOOP(r[j] = binop(op_, a[j], y[j])) }
-      }
+      periodic(op, sa, a_full, sb, out, o, end, pw);
     }
   }
+  if (main < n) periodic(op, a, a_full, b, out, main, n, per); /* the periods left over from the groups of k */
+  free(rep);
 }
 
 /* out [n] = relu(x) (kind 0: x < 0 ? 0 : x) or step(x) (kind 1: NaN stays NaN, x > 0 ? 1 : alpha). */
@@ -416,12 +455,174 @@ void fo_batchnorm_grad(const float *dy, const float *x, const float *mean, const
   free(acc);
 }
 
+/* The max of one window per channel, as tfjs's cpu kernel takes it: from -inf, a value replaces the maximum only
+ * when larger (so NaN is skipped, and a window with nothing above -inf gives -inf). best [C] is overwritten. */
+#define WINDOW_MAX(xn, best)                                                                                  \
+  for (int64_t c = 0; c < C; c++) best[c] = -INFINITY;                                                        \
+  FOR_WINDOW({                                                                                                \
+    const float *v = xn + (iy * W + ix) * C;                                                                  \
+    for (int64_t c = 0; c < C; c++) best[c] = v[c] > best[c] ? v[c] : best[c];                               \
+  })
+
+/* A float's bits and back (for branch-free selects). */
+static inline uint32_t bits(float v) {
+  uint32_t b;
+  memcpy(&b, &v, sizeof b);
+  return b;
+}
+static inline float from_bits(uint32_t b) {
+  float v;
+  memcpy(&v, &b, sizeof v);
+  return v;
+}
+
+/* One step of tfjs's scan for the window maximum (WINDOW_MAX): b replaces a only when larger (never when NaN). */
+static inline float first_max(float a, float b) { return b > a ? b : a; }
+
+/* One output row of a 2x2, stride-2 max pool: the input rows r0, r1 [2 * OW, C] into y [OW, C]. Inlined with C a
+ * constant (pool2x2_rows) so that the channel loop is unrolled and vectorized across windows. */
+static inline __attribute__((always_inline)) void pool2x2_row(const float *restrict r0, const float *restrict r1,
+                                                               float *restrict y, int64_t OW, const int64_t C) {
+  for (int64_t ox = 0; ox < OW; ox++) {
+    const float *p = r0 + 2 * ox * C, *q = r1 + 2 * ox * C;
+    for (int64_t c = 0; c < C; c++) {
+      y[ox * C + c] = first_max(first_max(first_max(first_max(-INFINITY, p[c]), p[C + c]), q[c]), q[C + c]);
+    }
+  }
+}
+
+/* Its gradient: each dy [OW, C] value to the first maximum of its window (in scan order), 0 to the other three
+ * positions; nothing when the window's maximum is -inf. Writes every position of the rows d0, d1 [2 * OW, C]. */
+static inline __attribute__((always_inline)) void pool2x2_grad_row(const float *restrict r0, const float *restrict r1,
+                                                                    const float *restrict dy, float *restrict d0,
+                                                                    float *restrict d1, int64_t OW, const int64_t C) {
+  for (int64_t ox = 0; ox < OW; ox++) {
+    const float *restrict p = r0 + 2 * ox * C, *restrict q = r1 + 2 * ox * C;
+    float *restrict u = d0 + 2 * ox * C, *restrict v = d1 + 2 * ox * C;
+    for (int64_t c = 0; c < C; c++) {
+      const float a = p[c], b = p[C + c], e = q[c], f = q[C + c];
+      const float m = first_max(first_max(first_max(first_max(-INFINITY, a), b), e), f);
+      /* bit masks, not branches (which of the four is the maximum is data, and mispredicted) */
+      const uint32_t ha = -(uint32_t)(a == m), hb = -(uint32_t)(b == m) & ~ha;
+      const uint32_t he = -(uint32_t)(e == m) & ~(ha | hb), hf = -(uint32_t)(f == m) & ~(ha | hb | he);
+      const uint32_t g = bits(dy[ox * C + c]) & -(uint32_t)(m > -INFINITY);
+      u[c] = from_bits(g & ha);
+      u[C + c] = from_bits(g & hb);
+      v[c] = from_bits(g & he);
+      v[C + c] = from_bits(g & hf);
+    }
+  }
+}
+
+/* Runs CALL(C) with C a compile-time constant for the channel counts of the zoo's pools, else with the variable. */
+#define WITH_CONST_C(C, CALL)                                                                                 \
+  switch (C) {                                                                                                \
+    case 1: CALL(1); break;                                                                                   \
+    case 3: CALL(3); break;                                                                                   \
+    case 6: CALL(6); break;                                                                                   \
+    case 8: CALL(8); break;                                                                                   \
+    case 16: CALL(16); break;                                                                                 \
+    case 32: CALL(32); break;                                                                                 \
+    case 64: CALL(64); break;                                                                                 \
+    default: CALL(C); break;                                                                                  \
+  }
+
+/* 2x2 stride-2 windows with no padding above or left (the zoo's pools): rows [oy0, oy1) of y (or of the
+ * gradient: dx rows 2 oy0 .. 2 oy1 from dy) of image n. */
+static void pool2x2_rows(const float *xn, const float *dyn, float *out, int64_t W, int64_t OW, int64_t C,
+                         int64_t oy0, int64_t oy1) {
+  for (int64_t oy = oy0; oy < oy1; oy++) {
+    const float *r0 = xn + 2 * oy * W * C, *r1 = r0 + W * C;
+    if (!dyn) {
+#define FWD(K) pool2x2_row(r0, r1, out + oy * OW * C, OW, K)
+      WITH_CONST_C(C, FWD)
+#undef FWD
+    } else {
+      float *d0 = out + 2 * oy * W * C;
+#define GRAD(K) pool2x2_grad_row(r0, r1, dyn + oy * OW * C, d0, d0 + W * C, OW, K)
+      WITH_CONST_C(C, GRAD)
+#undef GRAD
+    }
+  }
+}
+
+/* True for 2x2 stride-2 windows without padding above or left (any padding below or right is never read). */
+static int is_pool2x2(const int32_t *g) {
+  return g[G_FH] == 2 && g[G_FW] == 2 && g[G_SH] == 2 && g[G_SW] == 2 && g[G_PT] == 0 && g[G_PL] == 0 &&
+         2 * g[G_OH] <= g[G_H] && 2 * g[G_OW] <= g[G_W];
+}
+
+/* y [N, OH, OW, C] = max pooling of x (NHWC) over each window (padding positions skipped), as tfjs's cpu kernel
+ * computes it (WINDOW_MAX); geometry g as for im2col. */
+void fo_maxpool(const float *x, float *y, const int32_t *g, int32_t N) {
+  const int64_t H = g[G_H], W = g[G_W], C = g[G_C], OH = g[G_OH], OW = g[G_OW], FH = g[G_FH], FW = g[G_FW];
+  const int64_t SH = g[G_SH], SW = g[G_SW], PT = g[G_PT], PL = g[G_PL];
+  const int two = is_pool2x2(g);
+#pragma omp parallel for collapse(2) schedule(static) if (N * H * W * C >= par_min)
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+      const float *xn = x + n * H * W * C;
+      float *o = y + (n * OH + oy) * OW * C;
+      if (two) {
+        pool2x2_rows(xn, NULL, y + n * OH * OW * C, W, OW, C, oy, oy + 1);
+        continue;
+      }
+      for (int64_t ox = 0; ox < OW; ox++, o += C) {
+        WINDOW_MAX(xn, o)
+      }
+    }
+  }
+}
+
+/* The max-pooling gradient when no two windows overlap (stride >= window): dx of each window position is its dy
+ * where the position holds the window's first maximum (in window scan order), else 0, written once without a
+ * scatter; positions outside every window are zeroed first. */
+static void maxpool_grad_tiled(const float *x, const float *dy, float *dx, const int32_t *g, int64_t N) {
+  const int64_t H = g[G_H], W = g[G_W], C = g[G_C], OH = g[G_OH], OW = g[G_OW], FH = g[G_FH], FW = g[G_FW];
+  const int64_t SH = g[G_SH], SW = g[G_SW], PT = g[G_PT], PL = g[G_PL];
+  const int two = is_pool2x2(g), covered = two && 2 * OH == H && 2 * OW == W;
+#pragma omp parallel if (N * H * W * C >= par_min)
+  {
+    float *best = malloc((size_t)C * 2 * sizeof(float)), *left = best + C;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+      const float *xn = x + n * H * W * C;
+      float *d = dx + n * H * W * C;
+      if (!covered) memset(d, 0, (size_t)(H * W * C) * sizeof(float));
+      if (two) {
+        pool2x2_rows(xn, dy + n * OH * OW * C, d, W, OW, C, 0, OH);
+        continue;
+      }
+      for (int64_t oy = 0; oy < OH; oy++) {
+        for (int64_t ox = 0; ox < OW; ox++) {
+          WINDOW_MAX(xn, best)
+          const float *s = dy + ((n * OH + oy) * OW + ox) * C;
+          for (int64_t c = 0; c < C; c++) left[c] = best[c] > -INFINITY ? s[c] : 0;
+          FOR_WINDOW({
+            const int64_t o = (iy * W + ix) * C;
+            for (int64_t c = 0; c < C; c++) {
+              const int hit = xn[o + c] == best[c];
+              d[o + c] = hit ? left[c] : 0;
+              left[c] = hit ? 0 : left[c];
+            }
+          })
+        }
+      }
+    }
+    free(best);
+  }
+}
+
 /* dx (NHWC, overwritten) = the max-pooling gradient: each dy [N, OH, OW, C] element goes to the first position
  * (in window scan order) of the largest x in its window, as tfjs's reference kernel picks it; geometry g as for
  * im2col. A window with no value above -inf passes nothing. */
 void fo_maxpool_grad(const float *x, const float *dy, float *dx, const int32_t *g, int32_t N) {
   const int64_t H = g[G_H], W = g[G_W], C = g[G_C], OH = g[G_OH], OW = g[G_OW], FH = g[G_FH], FW = g[G_FW];
   const int64_t SH = g[G_SH], SW = g[G_SW], PT = g[G_PT], PL = g[G_PL];
+  if (SH >= FH && SW >= FW) {
+    maxpool_grad_tiled(x, dy, dx, g, N);
+    return;
+  }
 #pragma omp parallel if (N * H * W * C >= par_min)
   {
     float *best = malloc((size_t)C * sizeof(float));

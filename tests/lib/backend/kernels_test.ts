@@ -186,6 +186,7 @@ const sumCases: { shape: number[]; axis: number[]; keepDims: boolean }[] = [
   { shape: [4, 5, 3, 6], axis: [0, 1, 2], keepDims: false }, // a conv bias gradient
   { shape: [4, 5, 3, 6], axis: [0, 1, 2], keepDims: true },
   { shape: [7, 3], axis: [0], keepDims: false }, // a dense bias gradient
+  { shape: [24, 28, 28, 6], axis: [0, 1, 2], keepDims: false }, // lenet's first conv bias gradient, threaded
   { shape: [2, 3, 4], axis: [1, 0], keepDims: false }, // unsorted leading axes
   { shape: [2, 3, 4], axis: [-1], keepDims: false }, // not leading: the wasm kernel
   { shape: [2, 3, 4], axis: [0, 2], keepDims: true }, // not leading: the wasm kernel
@@ -230,6 +231,9 @@ const binaryCases: { a: number[]; b: number[] }[] = [
   { a: [2, 3, 4, 5], b: [1] }, // scalar
   { a: [], b: [3, 4] }, // rank-0 scalar on the left
   { a: [3, 70000], b: [70000] }, // long enough to run on several threads
+  { a: [100, 7, 6], b: [6] }, // a conv bias of 6 channels: repeated 21 times, 42 values left over
+  { a: [1, 16], b: [3, 33, 16] }, // 16 channels on the left operand: repeated 8 times, 48 left over
+  { a: [24, 28, 28, 6], b: [6] }, // lenet's first conv bias, on several threads
   { a: [2, 1, 4], b: [2, 3, 4] }, // not a trailing broadcast: the wasm kernel
   { a: [3, 1], b: [1, 4] }, // both broadcast: the wasm kernel
 ];
@@ -400,25 +404,120 @@ for (const [helpers, ops] of HELPERS) {
   }
 }
 
+/** Seeded random pool geometries: window 1-3, stride 1-3, same/valid, odd sizes, batch 1-3, 1-20 channels. */
+const randomPoolCases = (() => {
+  const rng = createRng(53), pick = (lo: number, hi: number) => lo + rng.int(hi - lo + 1);
+  return Array.from({ length: 10 }, () => {
+    const f = pick(1, 3);
+    return {
+      x: [pick(1, 3), pick(f, 12), pick(f, 12), pick(1, 20)],
+      f,
+      s: pick(1, 3),
+      pad: (rng.next() < 0.5 ? "same" : "valid") as "same" | "valid",
+    };
+  });
+})();
+const maxPoolCases: typeof poolCases = [
+  ...poolCases,
+  { x: [24, 28, 28, 6], f: 2, s: 2, pad: "valid" }, // lenet's first pool, large enough for the threaded path
+  { x: [1, 10, 10, 16], f: 2, s: 2, pad: "valid" }, // lenet's second, batch 1
+  { x: [2, 8, 8, 64], f: 2, s: 2, pad: "valid" }, // vgg_small's
+  { x: [2, 9, 7, 5], f: 2, s: 2, pad: "same" }, // odd sizes padded below and right
+  { x: [2, 9, 7, 5], f: 2, s: 2, pad: "valid" }, // odd sizes: the last row and column in no window
+  { x: [3, 7, 8, 7], f: 3, s: 3, pad: "same" }, // windows that tile with padding
+  { x: [2, 6, 5, 3], f: 2, s: 1, pad: "same" }, // overlapping
+  ...randomPoolCases,
+];
+
 for (const [helpers, ops] of HELPERS) {
-  for (const c of poolCases) {
+  for (const c of maxPoolCases) {
     for (const ties of [false, true]) {
-      Deno.test(`MaxPool gradient matches cpu (${helpers} helpers): x [${c.x}] ${c.f}x${c.f} stride ${c.s} ${c.pad}${ties ? ", with ties" : ""}`, async () => {
+      Deno.test(`MaxPool and its gradient match cpu (${helpers} helpers): x [${c.x}] ${c.f}x${c.f} stride ${c.s} ${c.pad}${ties ? ", with ties" : ""}`, async () => {
         // with ties (values rounded to integers) the first maximum in window order must get the gradient
         const xd = rand(c.x, 51).map((v) => (ties ? Math.round(v) : v));
+        const start = tf.memory().numTensors;
         const [ref, got] = await both(() => {
           const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
-          const w = tf.tensor(
-            rand(tf.maxPool(x, c.f, c.s, c.pad).shape, 52),
-            tf.maxPool(x, c.f, c.s, c.pad).shape,
+          const y = tf.maxPool(x, c.f, c.s, c.pad);
+          const w = tf.tensor(rand(y.shape, 52), y.shape);
+          const dx = tf.grad((xx: tf.Tensor) => tf.maxPool(xx as tf.Tensor4D, c.f, c.s, c.pad).mul(w).sum())(
+            x,
           );
-          return tf.grad((xx: tf.Tensor) => tf.maxPool(xx as tf.Tensor4D, c.f, c.s, c.pad).mul(w).sum())(x);
+          return [y, dx];
         }, ops);
-        assertClose(ref[0], got[0], "maxPool gradient");
+        // a maximum is one of the inputs: equal values; ours also picks the first of a tie (-0 or 0) as cpu does,
+        // the wasm kernel (the TypeScript helpers' case) may pick the other zero
+        const zeros = (a: Float32Array) => (ops === native.ops ? a : a.map((v) => v + 0));
+        assert.deepEqual(zeros(got[0]), zeros(ref[0]), "maxPool values");
+        assertClose(ref[1], got[1], "maxPool gradient");
+        assert.equal(tf.memory().numTensors, start, "no tensors left behind");
       });
     }
   }
 }
+
+Deno.test("MaxPool and its gradient on the fast backend run the native kernels, and match cpu on -inf and NaN", async () => {
+  let pools = 0, grads = 0;
+  const counting: FastOps = {
+    ...native.ops,
+    maxPool: (x, y, ci) => (pools++, native.ops.maxPool!(x, y, ci)),
+    maxPoolGrad: (x, dy, dx, ci) => (grads++, native.ops.maxPoolGrad(x, dy, dx, ci)),
+  };
+  // windows (2x2, stride 2) with NaN, -inf, only -inf, only NaN; the cpu kernel skips NaN and gives -inf
+  const vals = [
+    NaN,
+    1,
+    NaN,
+    2,
+    -Infinity,
+    -3,
+    -Infinity,
+    -Infinity,
+    -Infinity,
+    -Infinity,
+    NaN,
+    NaN,
+    0,
+    -0,
+    5,
+    5,
+  ];
+  const order = [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15]; // window k's values at NHWC positions
+  const xd = new Float32Array(16);
+  order.forEach((pos, i) => (xd[pos] = vals[i]));
+  for (
+    const [x, c] of [[xd, { x: [1, 4, 4, 1] }], [rand([8, 16, 16, 5], 54), { x: [8, 16, 16, 5] }]] as const
+  ) {
+    const [ref, got] = await both(() => {
+      const xt = tf.tensor4d(x, c.x as unknown as [number, number, number, number]);
+      const w = tf.tensor(rand([c.x[0], c.x[1] / 2, c.x[2] / 2, c.x[3]], 55), [
+        c.x[0],
+        c.x[1] / 2,
+        c.x[2] / 2,
+        c.x[3],
+      ]);
+      const y = tf.maxPool(xt, 2, 2, "valid");
+      return [y, tf.grad((xx: tf.Tensor) => tf.maxPool(xx as tf.Tensor4D, 2, 2, "valid").mul(w).sum())(xt)];
+    }, counting);
+    assert.deepEqual(Array.from(got[0]), Array.from(ref[0]), "values");
+    assert.deepEqual(Array.from(got[1]).map((v) => v + 0), Array.from(ref[1]).map((v) => v + 0), "gradient");
+  }
+  assert.deepEqual([pools, grads], [4, 2], "each forward (2 per case) and gradient ran the native kernels");
+});
+
+Deno.test("registerFastKernels(): MaxPool is ours with the native helpers and the wasm kernel again without them", async () => {
+  await tf.setBackend("wasm");
+  try {
+    assert.ok(registerFastKernels(sgemm, tsOps).every((k) => k !== "MaxPool"));
+    const restored = tf.getKernel("MaxPool", "wasm")!.kernelFunc;
+    assert.ok(registerFastKernels(sgemm, native.ops).includes("MaxPool"));
+    assert.notEqual(tf.getKernel("MaxPool", "wasm")!.kernelFunc, restored, "ours replaces the wasm kernel");
+    assert.ok(registerFastKernels(sgemm, tsOps).every((k) => k !== "MaxPool"));
+    assert.equal(tf.getKernel("MaxPool", "wasm")!.kernelFunc, restored, "and gives it back");
+  } finally {
+    registerFastKernels(sgemm, native.ops);
+  }
+});
 
 Deno.test("Cast to the same dtype shares the data; to another dtype it converts (wasm kernel)", async () => {
   await tf.setBackend("wasm");

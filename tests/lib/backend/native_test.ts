@@ -93,6 +93,35 @@ Deno.test("native biasAct and sumRows agree with the TypeScript ones (every acti
   }
 });
 
+Deno.test("native sumRows and moments match a float64 reference on narrow and wide rows (grouped and leftover rows)", () => {
+  // cols < 64 are summed in groups of k = floor(128 / cols) rows; rows not a multiple of k leave some over;
+  // 100,003 x 6 and 4,099 x 16 take the threaded path
+  const shapes = [[1, 1], [5, 1], [37, 6], [100003, 6], [4099, 16], [65, 63], [300, 64], [129, 100]];
+  shapes.forEach(([rows, cols], i) => {
+    const x = rand(rows * cols, 60 + i).map((v) => v + 3);
+    const sum = new Float64Array(cols), sq = new Float64Array(cols);
+    for (let j = 0; j < x.length; j++) sum[j % cols] += x[j];
+    const mean = sum.map((v) => v / rows);
+    for (let j = 0; j < x.length; j++) sq[j % cols] += (x[j] - Math.fround(mean[j % cols])) ** 2;
+    const close = (got: Float32Array, want: Float64Array, what: string) =>
+      want.forEach((w, c) =>
+        assert.ok(
+          Math.abs(got[c] - w) <= 1e-6 * Math.abs(w),
+          `${what} [${rows}, ${cols}] col ${c}: ${got[c]} vs ${w}`,
+        )
+      );
+    for (const m of [false, true]) {
+      const out = new Float32Array(cols).fill(NaN);
+      native.ops.sumRows(x, out, cols, m);
+      close(out, m ? mean : sum, m ? "mean" : "sum");
+    }
+    const mo = new Float32Array(cols).fill(NaN), va = new Float32Array(cols).fill(NaN);
+    native.ops.moments!(x, mo, va);
+    close(mo, mean, "moments' mean");
+    close(va, sq.map((v) => v / rows), "moments' variance");
+  });
+});
+
 Deno.test("activationCode(): an unsupported fused activation names the kernel and lists the supported ones", () => {
   assert.equal(ACTIVATIONS[activationCode("relu", "K")], "relu");
   assert.throws(
