@@ -289,6 +289,8 @@ const tileCases: { shape: number[]; reps: number[] }[] = [
   { shape: [2, 1, 3], reps: [1, 4, 1] },
   { shape: [3, 2, 2], reps: [1, 1, 1] },
   { shape: [2, 2], reps: [0, 2] }, // empty output
+  { shape: [5, 1], reps: [1, 7] }, // a sum's gradient over the last axis: 1, 2, 4 copies, then 3 of the rest
+  { shape: [2, 3, 1], reps: [3, 1, 16] }, // reps a power of two, at two axes
 ];
 
 for (const c of tileCases) {
