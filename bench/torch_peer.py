@@ -2,7 +2,7 @@
 """PyTorch peer of `deno task bench --vs=torch`: the zoo models of lib/models.ts, layer for layer, timed the same way.
 
 Prints one JSON object: {"torch": version, "ompWaitPolicy": ..., "threads": n, "models": {arch: {trainImgPerSec, inputGradImgPerSec,
-forwardImgPerSec}}}. Same protocol as lib/backend/bench.ts: a fixed random batch, Adam (lr 1e-3) train step in
+forwardImgPerSec}}}. Same protocol as bench/bench.ts: a fixed random batch, Adam (lr 1e-3) train step in
 training mode, input gradient of the softmax cross-entropy in eval mode, forward in eval mode without autograd;
 `warmup` untimed calls, then the median of `repeats` timed ones. Debian: apt-get install python3-torch.
 """

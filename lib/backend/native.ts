@@ -65,7 +65,7 @@ const SIG = {
   },
   fo_avgpool_grad: { parameters: ["buffer", "buffer", "buffer", "i32", "f32"], result: "void" },
   fo_maxpool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32"], result: "void" },
-  // optional: a build of an older fastops.c (profile.ts --ab=fastops) loads without it
+  // optional: a build of an older fastops.c (bench/profile.ts --ab=fastops) loads without it
   fo_maxpool: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void", optional: true },
   fo_moments: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_moments_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"], result: "void" },

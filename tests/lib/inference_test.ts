@@ -6,7 +6,7 @@ import { initBackend } from "../../lib/backend/mod.ts";
 import { compileInference } from "../../lib/inference.ts";
 import { ARCHITECTURES, createModel, SMALL_ARCHITECTURES } from "../../lib/models.ts";
 import { createRng } from "../../lib/rng.ts";
-import { profileKernels } from "../../lib/backend/profile.ts";
+import { profileKernels } from "../../bench/profile.ts";
 
 await initBackend("fast", { quiet: true });
 

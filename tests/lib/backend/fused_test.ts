@@ -6,7 +6,7 @@ import { initBackend } from "../../../lib/backend/mod.ts";
 import { l2StepProjectClip } from "../../../lib/backend/fused.ts";
 import { pgd, THREAT_MODELS, type ThreatModel } from "../../../lib/attacks.ts";
 import { createModel } from "../../../lib/models.ts";
-import { profileKernels } from "../../../lib/backend/profile.ts";
+import { profileKernels } from "../../../bench/profile.ts";
 import { createRng } from "../../../lib/rng.ts";
 import { assertClose } from "./assert_close.ts";
 

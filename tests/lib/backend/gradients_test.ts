@@ -12,7 +12,7 @@ import {
   tfjsSoftmaxCEOp,
 } from "../../../lib/backend/gradients.ts";
 import tfc from "@tensorflow/tfjs-core";
-import { profileKernels } from "../../../lib/backend/profile.ts";
+import { profileKernels } from "../../../bench/profile.ts";
 import { createRng } from "../../../lib/rng.ts";
 import { assertClose } from "./assert_close.ts";
 

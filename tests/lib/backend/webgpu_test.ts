@@ -8,7 +8,7 @@ import { initBackend } from "../../../lib/backend/mod.ts";
 import { UserError } from "../../../lib/errors.ts";
 import { createModel, type ZooModel } from "../../../lib/models.ts";
 import { pgd } from "../../../lib/attacks.ts";
-import { benchModel, memoryRun } from "../../../lib/backend/bench.ts";
+import { benchModel, memoryRun } from "../../../bench/bench.ts";
 import { createRng } from "../../../lib/rng.ts";
 import { assertClose, maxRelError } from "./assert_close.ts";
 

@@ -1,8 +1,8 @@
-// The per-kernel profiler and the interleaved A/B timer behind lib/backend/profile.ts.
+// The per-kernel profiler and the interleaved A/B timer behind bench/profile.ts.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../../../lib/backend/mod.ts";
-import { interleaved, profileKernels } from "../../../lib/backend/profile.ts";
+import { initBackend } from "../../lib/backend/mod.ts";
+import { interleaved, profileKernels } from "../../bench/profile.ts";
 
 await initBackend("fast", { quiet: true });
 

@@ -1,18 +1,18 @@
 // Per-kernel profile of the fast backend's steps (train, input gradient, forward) and in-process A/B of kernel
 // sets, interleaved call by call so that the load of a shared machine falls on both sides alike:
-// `deno run -A lib/backend/profile.ts --models=resnet_small --ab=dnnl`.
+// `deno run -A bench/profile.ts --models=resnet_small --ab=dnnl`.
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { runMain } from "../errors.ts";
-import { createModel } from "../models.ts";
-import { initBackend } from "./mod.ts";
+import { runMain } from "../lib/errors.ts";
+import { createModel } from "../lib/models.ts";
+import { initBackend } from "../lib/backend/mod.ts";
 import { fixedBatch, readBack, type Shape } from "./bench.ts";
-import { registerFastKernels } from "./kernels.ts";
-import { DEFAULT_CACHE_DIR, FASTOPS, loadNativeOps, openNative } from "./native.ts";
-import { buildLibrary } from "./build.ts";
-import { loadDnnl } from "./dnnl.ts";
-import type { Sgemm } from "./blas.ts";
-import { tfjsFusedOps, tfjsMomentsOp, tfjsSoftmaxCEOp } from "./gradients.ts";
+import { registerFastKernels } from "../lib/backend/kernels.ts";
+import { DEFAULT_CACHE_DIR, FASTOPS, loadNativeOps, openNative } from "../lib/backend/native.ts";
+import { buildLibrary } from "../lib/backend/build.ts";
+import { loadDnnl } from "../lib/backend/dnnl.ts";
+import type { Sgemm } from "../lib/backend/blas.ts";
+import { tfjsFusedOps, tfjsMomentsOp, tfjsSoftmaxCEOp } from "../lib/backend/gradients.ts";
 import tfc from "@tensorflow/tfjs-core";
 
 /** Milliseconds per call of each kernel (and "(outside kernels)": the rest of the step), largest first. */

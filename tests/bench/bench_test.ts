@@ -1,10 +1,10 @@
 // deno task bench: FLOP counting, the per-model result fields, and the 1,000-step memory run's bookkeeping.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { benchModel, forwardFlops, memoryRun, pairedTimes, peakRssMiB } from "../../../lib/backend/bench.ts";
-import { initBackend } from "../../../lib/backend/mod.ts";
-import { createModel } from "../../../lib/models.ts";
-import { findTorch, PEER_RATES } from "../../../lib/backend/peer.ts";
+import { benchModel, forwardFlops, memoryRun, pairedTimes, peakRssMiB } from "../../bench/bench.ts";
+import { initBackend } from "../../lib/backend/mod.ts";
+import { createModel } from "../../lib/models.ts";
+import { findTorch, PEER_RATES } from "../../lib/backend/peer.ts";
 
 await initBackend("fast", { quiet: true });
 
@@ -63,7 +63,7 @@ Deno.test({
     "deno task bench --vs=torch --json: per-model ratios for train, input gradient and forward, and each round's",
   ignore: !findTorch(),
   fn: () => {
-    const bench = new URL("../../../lib/backend/bench.ts", import.meta.url).pathname;
+    const bench = new URL("../../bench/bench.ts", import.meta.url).pathname;
     const args = ["run", "-A", bench, "--vs=torch", "--json", "--models=mlp,cnn", "--batch=4", "--repeats=1"];
     const p = new Deno.Command(Deno.execPath(), {
       args: [...args, "--warmup=0", "--loops=false", "--rounds=2"],

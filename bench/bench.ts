@@ -3,18 +3,26 @@
 // `--vs=torch` runs the same models in PyTorch (bench/torch_peer.py) right after ours and prints the ratios.
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { runMain } from "../errors.ts";
-import { createModel, type ZooModel } from "../models.ts";
-import { matchObjective, pgd } from "../attacks.ts";
-import { trainModel } from "../train.ts";
-import { createRng } from "../rng.ts";
-import { BACKENDS, initBackend } from "./mod.ts";
-import { FastAdam } from "./adam.ts";
-import { loadBlas, type Sgemm } from "./blas.ts";
-import { findTorch, medianRates, PEER_RATES, type Rates, ratios, runTorchPeer, TORCH_SETUP } from "./peer.ts";
-import { SMALL_ARCHITECTURES } from "../models.ts";
-import { matMulGflops } from "./webgpu.ts";
-import { UserError } from "../errors.ts";
+import { runMain } from "../lib/errors.ts";
+import { createModel, type ZooModel } from "../lib/models.ts";
+import { matchObjective, pgd } from "../lib/attacks.ts";
+import { trainModel } from "../lib/train.ts";
+import { createRng } from "../lib/rng.ts";
+import { BACKENDS, initBackend } from "../lib/backend/mod.ts";
+import { FastAdam } from "../lib/backend/adam.ts";
+import { loadBlas, type Sgemm } from "../lib/backend/blas.ts";
+import {
+  findTorch,
+  medianRates,
+  PEER_RATES,
+  type Rates,
+  ratios,
+  runTorchPeer,
+  TORCH_SETUP,
+} from "../lib/backend/peer.ts";
+import { SMALL_ARCHITECTURES } from "../lib/models.ts";
+import { matMulGflops } from "../lib/backend/webgpu.ts";
+import { UserError } from "../lib/errors.ts";
 
 /** Median of the timings (seconds) of `repeats` calls after `warmup` calls. */
 function timeIt(fn: () => void, opts: { warmup: number; repeats: number }): number {
