@@ -1,6 +1,8 @@
 // Inference-mode forward pass of a tfjs-layers model as a plan of tf ops, with each conv -> batch norm (-> relu)
-// folded into one convolution: the same function as model.apply(x, { training: false }) up to float rounding.
+// folded into one convolution and each other batch norm -> relu as one pass: model.apply(x, { training: false })
+// up to float rounding.
 import * as tf from "@tensorflow/tfjs";
+import { affineRelu } from "./backend/fused.ts";
 
 /** A compiled inference forward pass: images [batch, h, w, c] -> the model's one output. */
 export type InferenceFn = (x: tf.Tensor4D) => tf.Tensor;
@@ -85,7 +87,8 @@ function convStep(
  * AveragePooling2D, GlobalAveragePooling2D, Flatten. A linear Conv2D whose only consumer is a batch norm is
  * folded with it (filter x scale, bias x scale + shift, computed from the weights at every call, so training
  * between calls is seen), and a ReLU that is the batch norm's only consumer becomes the convolution's fused
- * activation.
+ * activation. Any other batch norm followed by its ReLU is relu(x * scale + shift), one kernel on the fast
+ * backend (lib/backend/fused.ts).
  */
 export function compileInference(model: tf.LayersModel): InferenceFn | null {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return null;
@@ -156,6 +159,17 @@ export function compileInference(model: tf.LayersModel): InferenceFn | null {
       case "BatchNormalization": {
         if (![-1, 3].includes(c.axis as number)) return null;
         const eps = c.epsilon as number;
+        // batch norm -> relu (a pre-activation block, as in DenseNet): one pass when the backend has the kernel
+        const relu = output === outputId ? null : only(node.outputTensors[0], "ReLU");
+        if (relu && config(relu).maxValue == null) {
+          folded.add(relu);
+          output = nodeOf(relu)!.outputTensors[0].id;
+          run = ([x]) => {
+            const { scale, shift } = bnAffine(l);
+            return affineRelu(x, scale, shift) ?? tf.relu(tf.add(tf.mul(x, scale), shift));
+          };
+          break;
+        }
         run = ([x]) =>
           tf.batchNorm(
             x,

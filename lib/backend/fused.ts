@@ -1,7 +1,7 @@
 // Fused ops that the library loops (lib/attacks.ts) call when the fast backend has them: one native kernel where
 // tfjs would run a chain of small elementwise and reduction kernels.
 import * as tf from "@tensorflow/tfjs";
-import { hasFastKernel, L2_STEP } from "./kernels.ts";
+import { AFFINE_RELU, hasFastKernel, L2_STEP } from "./kernels.ts";
 
 /**
  * pgd()'s L2 step as one kernel: clip(x + project(delta + stepSize g / ||g||), 0, 1) - x, with ||.|| per example
@@ -20,4 +20,17 @@ export function l2StepProjectClip(
   const same = (t: tf.Tensor) => t.dtype === "float32" && tf.util.arraysEqual(t.shape, x.shape);
   if (!same(x) || !same(delta) || !same(g)) return null;
   return tf.engine().runKernel(L2_STEP, { x, delta, g }, { stepSize, eps }) as tf.Tensor;
+}
+
+/**
+ * relu(x * scale + shift) with scale and shift [C] along x's last axis, as one kernel (an inference-mode batch
+ * norm and its ReLU: lib/inference.ts). Differentiable in all three. Null when the fast backend's kernel is not
+ * there or the shapes or dtypes do not fit; the caller then runs its own ops.
+ */
+export function affineRelu(x: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor): tf.Tensor | null {
+  if (!hasFastKernel(AFFINE_RELU) || x.rank < 1 || x.size === 0) return null;
+  const c = x.shape[x.rank - 1];
+  const fits = (t: tf.Tensor) => t.dtype === "float32" && t.rank === 1 && t.shape[0] === c;
+  if (x.dtype !== "float32" || !fits(scale) || !fits(shift)) return null;
+  return tf.engine().runKernel(AFFINE_RELU, { x, scale, shift }) as tf.Tensor;
 }

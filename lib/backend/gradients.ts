@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import tfc from "@tensorflow/tfjs-core"; // the exports object tfjs-layers reads tfc.moments from
 import {
+  AFFINE_RELU,
   BATCH_NORM_GRAD,
   CONV,
   DENSE,
@@ -266,6 +267,21 @@ export function registerFastGradients(): void {
             filterShape: filter.shape,
           }) as tf.Tensor,
         bias: () => tf.sum(dz, [0, 1, 2]),
+      };
+    },
+  });
+  tf.registerGradient({
+    kernelName: AFFINE_RELU,
+    inputsToSave: ["x", "scale"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved) => {
+      const [x, scale, y] = saved;
+      const dz = throughActivation("relu", dy as tf.Tensor, y);
+      const leading = x.shape.slice(0, -1).map((_, i) => i);
+      return {
+        x: () => tf.mul(dz, scale),
+        scale: () => tf.sum(tf.mul(dz, x), leading),
+        shift: () => tf.sum(dz, leading),
       };
     },
   });

@@ -70,6 +70,9 @@ export const RELU_GRAD = "FastReluGrad";
 /** Our own kernel (wasm backend, native helpers only): one L2 PGD step, project and clip (see fused.ts). */
 export const L2_STEP = "FastL2Step";
 
+/** Our own kernel (wasm backend, native helpers only): relu(x * scale + shift) per channel (see fused.ts). */
+export const AFFINE_RELU = "FastAffineRelu";
+
 /** True when the fast backend is active and has kernel `name` registered (its native helpers provide it). */
 export const hasFastKernel = (name: string): boolean =>
   tf.getBackend() === "wasm" && !!tf.getKernel(name, "wasm");
@@ -541,6 +544,15 @@ export function fastKernels(
     return out;
   };
 
+  const affineRelu: tf.KernelFunc = (args: KernelArgs) => {
+    const { x, scale, shift } = args.inputs as Record<string, TensorInfo>;
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput(x.shape, "float32");
+    const c = x.shape[x.shape.length - 1];
+    ops.affineRelu!(heapView(be, x), heapView(be, scale), heapView(be, shift), heapView(be, out), c);
+    return out;
+  };
+
   // The batch-norm gradient (called by the FusedBatchNorm gradient of gradients.ts): inputs dy, x [.., C], mean,
   // variance [C], optional scale [C]; outputs dx, d_mean, d_variance, d_scale, d_offset. tfjs builds it from
   // about 20 elementwise ops, tiles and reductions over the whole activation.
@@ -755,6 +767,7 @@ export function fastKernels(
       : []),
     ...(ops.adam ? [{ kernelName: ADAM_STEP, backendName: "wasm", kernelFunc: adamStep }] : []),
     ...(ops.l2Step ? [{ kernelName: L2_STEP, backendName: "wasm", kernelFunc: l2Step }] : []),
+    ...(ops.affineRelu ? [{ kernelName: AFFINE_RELU, backendName: "wasm", kernelFunc: affineRelu }] : []),
     ...(ops.reluGrad
       ? [
         { kernelName: DENSE, backendName: "wasm", kernelFunc: fusedMatMul },
@@ -840,6 +853,7 @@ export function registerFastKernels(
     SOFTMAX_CE,
     SOFTMAX_CE_GRAD,
     L2_STEP,
+    AFFINE_RELU,
     DENSE,
     CONV,
     RELU_GRAD,

@@ -67,6 +67,11 @@ const SIG = {
   fo_maxpool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32"], result: "void" },
   // optional: a build of an older fastops.c (bench/profile.ts --ab=fastops) loads without it
   fo_maxpool: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void", optional: true },
+  fo_affine_relu: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"],
+    result: "void",
+    optional: true,
+  },
   fo_moments: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_moments_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
   fo_set_parallel_min: { parameters: ["i32"], result: "void" },
@@ -224,6 +229,14 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
     maxPool: f.fo_maxpool === null
       ? undefined
       : (x, y, ci) => f.fo_maxpool!(x, y, Int32Array.from(convGeometry(ci)), ci.batchSize),
+    affineRelu: f.fo_affine_relu === null ? undefined : (x, scale, shift, out, channels) => {
+      if (scale.length !== channels || shift.length !== channels || x.length !== out.length) {
+        throw new RangeError(
+          `fast backend: affine + relu of ${scale.length}/${shift.length} for ${channels} channels`,
+        );
+      }
+      f.fo_affine_relu!(x, scale, shift, out, out.length, channels);
+    },
     avgPoolGrad: (dy, dx, ci, mult) =>
       f.fo_avgpool_grad(dy, dx, Int32Array.from(convGeometry(ci)), ci.batchSize, mult),
     moments: (x, mean, variance) => {

@@ -136,6 +136,17 @@ export interface FastOps {
    * replaces a maximum; -inf for a window with nothing above it). Native only: without it the wasm kernel runs.
    */
   maxPool?(x: Float32Array, y: Float32Array, ci: ConvInfo): void;
+  /**
+   * out = max(0, x * scale[c] + shift[c]) over rows of `channels` values: an inference-mode batch norm with its
+   * ReLU in one pass (lib/inference.ts). Native only.
+   */
+  affineRelu?(
+    x: Float32Array,
+    scale: Float32Array,
+    shift: Float32Array,
+    out: Float32Array,
+    channels: number,
+  ): void;
 }
 
 /** The elementwise binary kernels with a native version, in the order fastops.c numbers them. */

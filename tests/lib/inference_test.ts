@@ -76,6 +76,17 @@ Deno.test("compileInference(): conv -> batch norm -> relu runs as one fused conv
   m.model.dispose();
 });
 
+Deno.test("compileInference(): batch norm -> relu (densenet_small's pre-activation) runs as one FastAffineRelu", () => {
+  const m = createModel("densenet_small", { inputShape: [28, 28, 1], numClasses: 10, seed: 2 });
+  const f = compileInference(m.model)!;
+  const x = tf.randomUniform([2, 28, 28, 1], 0, 1, "float32", 7) as tf.Tensor4D;
+  const kernels = profileKernels(() => tf.tidy(() => void f(x).dataSync()), 1).map(([k]) => k);
+  assert.ok(kernels.includes("FastAffineRelu"), kernels.join(", "));
+  assert.ok(!kernels.includes("FusedBatchNorm") && !kernels.includes("Relu"), kernels.join(", "));
+  x.dispose();
+  m.model.dispose();
+});
+
 Deno.test("compileInference() reads the weights at every call: training between calls is seen", () => {
   const m = createModel("cnn", { inputShape: [28, 28, 1], numClasses: 10, seed: 2 });
   const f = compileInference(m.model)!;

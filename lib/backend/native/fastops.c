@@ -367,6 +367,24 @@ void fo_batchnorm(const float *x, const float *mean, int32_t nm, const float *va
   free(m);
 }
 
+/* out = max(0, x * scale[c] + shift[c]) over rows of C values (NaN stays NaN, as tfjs's relu): an inference-mode
+ * batch norm and the ReLU after it in one pass; lib/inference.ts folds the statistics into scale and shift. */
+void fo_affine_relu(const float *x, const float *scale, const float *shift, float *out, int32_t n, int32_t C) {
+  const int64_t rows = n / C, per = C >= 4096 ? 1 : 4096 / C;
+#pragma omp parallel for schedule(static) if (n >= par_min)
+  for (int64_t r0 = 0; r0 < rows; r0 += per) {
+    const int64_t r1 = r0 + per <= rows ? r0 + per : rows;
+    for (int64_t r = r0; r < r1; r++) {
+      const float *s = x + r * C;
+      float *o = out + r * C;
+      for (int64_t c = 0; c < C; c++) {
+        const float v = s[c] * scale[c] + shift[c];
+        o[c] = v < 0 ? 0 : v;
+      }
+    }
+  }
+}
+
 /* dst[r * dstW + dstCol + j] = src[r * srcW + srcCol + j] for r < rows, j < width: one input of a concat, or one
  * output of a split, along any axis (rows = the product of the leading dims). */
 void fo_copy_cols(const float *src, int32_t srcW, int32_t srcCol, float *dst, int32_t dstW, int32_t dstCol,

@@ -1,9 +1,10 @@
 // Tests for lib/backend/fused.ts: the fused L2 PGD step against the l2 threat model's own ops on tfjs's cpu
-// backend (random shapes, projection active or not, eps Infinity, batch 1), its fallback, and pgd() with it.
+// backend (random shapes, projection active or not, eps Infinity, batch 1), its fallback, and pgd() with it;
+// relu(x * scale + shift) and its three gradients against tfjs's ops on the cpu backend.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
-import { l2StepProjectClip } from "../../../lib/backend/fused.ts";
+import { affineRelu, l2StepProjectClip } from "../../../lib/backend/fused.ts";
 import { pgd, THREAT_MODELS, type ThreatModel } from "../../../lib/attacks.ts";
 import { createModel } from "../../../lib/models.ts";
 import { profileKernels } from "../../../bench/profile.ts";
@@ -89,4 +90,67 @@ Deno.test("pgd(l2) with the fused step: the unfused loop's result (l2 without st
   assert.equal(tf.memory().numTensors, start, "no tensors left behind");
   tf.dispose([x, y]);
   m.model.dispose();
+});
+
+const affineCases: { shape: number[]; what: string }[] = [
+  { shape: [2, 5, 4, 6], what: "NHWC" },
+  { shape: [1, 3, 3, 1], what: "batch 1, one channel" },
+  { shape: [7, 84], what: "rank 2" },
+  { shape: [128, 14, 14, 60], what: "large enough for two threads" },
+];
+
+for (const c of affineCases) {
+  Deno.test(`affineRelu ${c.what} [${c.shape}]: relu(x * scale + shift) and its gradients as tfjs's ops (cpu), one kernel`, async () => {
+    const rng = createRng(9);
+    const n = c.shape.reduce((a, b) => a * b, 1), ch = c.shape[c.shape.length - 1];
+    const xd = Float32Array.from({ length: n }, () => rng.normal());
+    if (n > 3) xd[3] = NaN; // stays NaN, as in tfjs's relu
+    const sd = Float32Array.from({ length: ch }, () => rng.normal()),
+      td = Float32Array.from({ length: ch }, () => rng.normal());
+    const wd = Float32Array.from({ length: n }, () => rng.normal()); // a random cotangent
+    const run = (f: (x: tf.Tensor, s: tf.Tensor, t: tf.Tensor) => tf.Tensor) =>
+      tf.tidy(() => {
+        const [x, s, t, w] = [
+          tf.tensor(xd, c.shape),
+          tf.tensor1d(sd),
+          tf.tensor1d(td),
+          tf.tensor(wd, c.shape),
+        ];
+        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => f(a, b, d).mul(w).sum())([
+          x.where(x.isNaN().logicalNot(), 0), // no NaN in the gradient check
+          s,
+          t,
+        ]);
+        return [f(x, s, t), ...grads].map((r) => r.dataSync() as Float32Array);
+      });
+    await tf.setBackend("cpu");
+    const ops = (x: tf.Tensor, s: tf.Tensor, t: tf.Tensor) => tf.relu(x.mul(s).add(t));
+    const want = run(ops);
+    assert.equal(affineRelu(tf.zeros([1, ch]), tf.ones([ch]), tf.zeros([ch])), null, "no kernel on cpu");
+    await tf.setBackend("wasm");
+    const start = tf.memory().numTensors;
+    const fused = (x: tf.Tensor, s: tf.Tensor, t: tf.Tensor) => affineRelu(x, s, t)!;
+    const got = run(fused);
+    if (n > 3) {
+      assert.ok(Number.isNaN(want[0][3]) && Number.isNaN(got[0][3]), "NaN stays NaN, as in tfjs's relu");
+      want[0][3] = got[0][3] = 0;
+    }
+    ["value", "d x", "d scale", "d shift"].forEach((w, i) => assertClose(want[i], got[i], w));
+    const kernels = profileKernels(() => void run(fused), 1).map(([k]) => k);
+    assert.ok(kernels.includes("FastAffineRelu") && !kernels.includes("Relu"), kernels.join(", "));
+    assert.equal(tf.memory().numTensors, start, "no tensors left behind");
+  });
+}
+
+Deno.test("affineRelu returns null for a scale or shift that does not fit the last axis, or int32", async () => {
+  await tf.setBackend("wasm");
+  const x = tf.zeros([2, 3, 4]),
+    four = tf.ones([4]),
+    three = tf.ones([3]),
+    ints = tf.zeros([2, 3, 4], "int32");
+  assert.equal(affineRelu(x, three, four), null);
+  assert.equal(affineRelu(x, four, tf.ones([1, 4])), null);
+  assert.equal(affineRelu(ints, four, four), null);
+  assert.ok(affineRelu(x, four, four) !== null);
+  tf.disposeVariables();
 });
