@@ -34,6 +34,7 @@ export const WASM_FALLBACKS = [
   "AvgPoolGrad",
   "MaxPoolGrad",
   "MaxPool",
+  "AvgPool",
   "Cast",
 ] as const;
 
@@ -755,9 +756,22 @@ export function fastKernels(
     return out;
   };
 
+  const avgPool: tf.KernelFunc = (args: KernelArgs) => {
+    const x = args.inputs.x as TensorInfo;
+    if (x.dtype !== "float32" || x.shape.length !== 4 || size(x.shape) === 0) {
+      return wasm.AvgPool(args as Parameters<tf.KernelFunc>[0]);
+    }
+    const ci = poolInfo(x.shape, args.attrs!);
+    const be = args.backend as WasmBackendLike;
+    const out = be.makeOutput(ci.outShape, "float32");
+    if (size(ci.outShape) > 0) ops.avgPool!(heapView(be, x), heapView(be, out), ci);
+    return out;
+  };
+
   return [
     ...elementwise,
     { kernelName: "MaxPoolGrad", backendName: "wasm", kernelFunc: maxPoolGrad },
+    ...(ops.avgPool ? [{ kernelName: "AvgPool", backendName: "wasm", kernelFunc: avgPool }] : []),
     ...(ops.maxPool ? [{ kernelName: "MaxPool", backendName: "wasm", kernelFunc: maxPool }] : []),
     { kernelName: "Identity", backendName: "wasm", kernelFunc: identity },
     { kernelName: "Cast", backendName: "wasm", kernelFunc: cast },

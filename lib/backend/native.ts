@@ -67,6 +67,7 @@ const SIG = {
   fo_maxpool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32"], result: "void" },
   // optional: a build of an older fastops.c (bench/profile.ts --ab=fastops) loads without it
   fo_maxpool: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void", optional: true },
+  fo_avgpool: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void", optional: true },
   fo_affine_relu: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"],
     result: "void",
@@ -237,6 +238,9 @@ export function openNative(path: string): Omit<NativeLoad, "warning"> {
       }
       f.fo_affine_relu!(x, scale, shift, out, out.length, channels);
     },
+    avgPool: f.fo_avgpool === null
+      ? undefined
+      : (x, y, ci) => f.fo_avgpool!(x, y, Int32Array.from(convGeometry(ci)), ci.batchSize),
     avgPoolGrad: (dy, dx, ci, mult) =>
       f.fo_avgpool_grad(dy, dx, Int32Array.from(convGeometry(ci)), ci.batchSize, mult),
     moments: (x, mean, variance) => {

@@ -137,6 +137,11 @@ export interface FastOps {
    */
   maxPool?(x: Float32Array, y: Float32Array, ci: ConvInfo): void;
   /**
+   * y [N, OH, OW, C] = average pooling of x (NHWC) as tfjs's cpu kernel computes it (the mean over the window's
+   * positions inside the input). Native only: without it the wasm kernel runs.
+   */
+  avgPool?(x: Float32Array, y: Float32Array, ci: ConvInfo): void;
+  /**
    * out = max(0, x * scale[c] + shift[c]) over rows of `channels` values: an inference-mode batch norm with its
    * ReLU in one pass (lib/inference.ts). Native only.
    */

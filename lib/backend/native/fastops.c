@@ -429,6 +429,31 @@ void fo_avgpool_grad(const float *dy, float *dx, const int32_t *g, int32_t N, fl
   }
 }
 
+/* y [N, OH, OW, C] = average pooling of x (NHWC): the mean of each window's positions inside the input (padding
+ * not counted), as tfjs's cpu kernel computes it; geometry g as for im2col. */
+void fo_avgpool(const float *x, float *y, const int32_t *g, int32_t N) {
+  const int64_t H = g[G_H], W = g[G_W], C = g[G_C], OH = g[G_OH], OW = g[G_OW], FH = g[G_FH], FW = g[G_FW];
+  const int64_t SH = g[G_SH], SW = g[G_SW], PT = g[G_PT], PL = g[G_PL];
+#pragma omp parallel for collapse(2) schedule(static) if (N * H * W * C >= par_min)
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+      const float *xn = x + n * H * W * C;
+      float *o = y + (n * OH + oy) * OW * C;
+      for (int64_t ox = 0; ox < OW; ox++, o += C) {
+        int64_t count = 0;
+        for (int64_t c = 0; c < C; c++) o[c] = 0;
+        FOR_WINDOW({
+          const float *s = xn + (iy * W + ix) * C;
+          for (int64_t c = 0; c < C; c++) o[c] += s[c];
+          count++;
+        })
+        const float inv = count ? 1.0f / count : 0;
+        for (int64_t c = 0; c < C; c++) o[c] *= inv;
+      }
+    }
+  }
+}
+
 /*
  * The batch-norm gradient in one pass over dy and x [rows, C] (mean, variance [C]; scale [C], [1] or absent when
  * ns is 0): dx = dy * scale * inv, d_offset = sum(dy), d_scale = sum(dy * (x - mean)) * inv, d_mean = -d_offset *

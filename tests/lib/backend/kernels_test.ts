@@ -392,19 +392,39 @@ const poolCases: { x: number[]; f: number; s: number; pad: "same" | "valid" }[] 
   { x: [3, 5, 9, 1], f: 2, s: 2, pad: "valid" }, // odd sizes: the last row and column get no gradient
 ];
 
+const avgPoolCases: typeof poolCases = [
+  ...poolCases,
+  { x: [16, 28, 28, 60], f: 2, s: 2, pad: "valid" }, // densenet_small's transition, large enough for two threads
+  { x: [2, 9, 7, 5], f: 2, s: 2, pad: "same" }, // padded windows: the mean over the positions inside
+  { x: [3, 7, 8, 7], f: 3, s: 3, pad: "same" },
+];
+
 for (const [helpers, ops] of HELPERS) {
-  for (const c of poolCases) {
-    Deno.test(`AvgPool gradient matches cpu (${helpers} helpers): x [${c.x}] ${c.f}x${c.f} stride ${c.s} ${c.pad}`, async () => {
+  for (const c of avgPoolCases) {
+    Deno.test(`AvgPool and its gradient match cpu (${helpers} helpers): x [${c.x}] ${c.f}x${c.f} stride ${c.s} ${c.pad}`, async () => {
       const xd = rand(c.x, 50);
       const [ref, got] = await both(() => {
         const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
         const f = (xx: tf.Tensor) => tf.avgPool(xx as tf.Tensor4D, c.f, c.s, c.pad).square().sum();
-        return tf.grad(f)(x);
+        return [tf.avgPool(x, c.f, c.s, c.pad), tf.grad(f)(x)];
       }, ops);
-      assertClose(ref[0], got[0], "avgPool gradient");
+      assertClose(ref[0], got[0], "avgPool values");
+      assertClose(ref[1], got[1], "avgPool gradient");
     });
   }
 }
+
+Deno.test("AvgPool on the fast backend runs the native kernel (the wasm one without the native helpers)", async () => {
+  let pools = 0;
+  const counting: FastOps = {
+    ...native.ops,
+    avgPool: (x, y, ci) => (pools++, native.ops.avgPool!(x, y, ci)),
+  };
+  const xd = rand([2, 8, 8, 3], 54);
+  const [ref, got] = await both(() => tf.avgPool(tf.tensor4d(xd, [2, 8, 8, 3]), 2, 2, "valid"), counting);
+  assertClose(ref[0], got[0], "avgPool values");
+  assert.equal(pools, 1);
+});
 
 /** Seeded random pool geometries: window 1-3, stride 1-3, same/valid, odd sizes, batch 1-3, 1-20 channels. */
 const randomPoolCases = (() => {
