@@ -206,6 +206,7 @@ export function compileInference(model: tf.LayersModel): InferenceFn | null {
         run = ([x]) => tf.mean(x, [1, 2]);
         break;
       case "Flatten":
+        if (c.dataFormat === "channelsFirst") return null; // tfjs-layers permutes first then
         run = ([x]) => tf.reshape(x, [x.shape[0], -1]);
         break;
       default:
