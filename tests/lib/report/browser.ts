@@ -51,7 +51,14 @@ export async function openPage(url: string, opts: { width?: number; height?: num
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  if (!port) throw new Error("chromium did not start (no DevToolsActivePort)");
+  if (!port) { // stop the browser that did not come up, so that no process outlives the test
+    try {
+      proc.kill("SIGKILL");
+    } catch { /* it had exited */ }
+    await proc.status;
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+    throw new Error(`chromium did not start within 10 s (no DevToolsActivePort in ${profile})`);
+  }
   const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json() as {
     type: string;
     webSocketDebuggerUrl: string;
