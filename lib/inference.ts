@@ -39,6 +39,9 @@ function fusedActivation(name: unknown): "relu" | "linear" | null {
   return name === "relu" || name === "linear" ? name : null;
 }
 
+/** True for the channel axis of NHWC activations as tfjs-layers configs give it (-1 or 3). */
+const lastAxis = (axis: unknown) => axis === -1 || axis === 3;
+
 const pair = (v: unknown): [number, number] => Array.isArray(v) ? [v[0], v[1]] : [v as number, v as number];
 
 /** The per-channel scale and shift of an inference-mode batch norm: y = x * scale + shift. */
@@ -109,6 +112,11 @@ export function compileInference(model: tf.LayersModel): InferenceFn | null {
   };
   const inputId = (model.inputs[0] as unknown as SymbolicRef).id;
   const outputId = (model.outputs[0] as unknown as SymbolicRef).id;
+  /** The ReLU (without a cap) that is the only reader of `t`, unless `t` is the model's output. */
+  const onlyRelu = (t: SymbolicRef) => {
+    const relu = t.id === outputId ? null : only(t, "ReLU");
+    return relu && config(relu).maxValue == null ? relu : null;
+  };
   const steps: Step[] = [];
   const folded = new Set<tf.layers.Layer>();
   for (const l of layers) {
@@ -128,12 +136,12 @@ export function compileInference(model: tf.LayersModel): InferenceFn | null {
         const next = act === "linear" && output !== outputId
           ? only(node.outputTensors[0], "BatchNormalization")
           : null;
-        if (next && [-1, 3].includes(config(next).axis as number)) {
+        if (next && lastAxis(config(next).axis)) {
           bn = next;
           folded.add(bn);
           output = nodeOf(bn)!.outputTensors[0].id;
-          const relu = output === outputId ? null : only(nodeOf(bn)!.outputTensors[0], "ReLU");
-          if (relu && config(relu).maxValue == null) {
+          const relu = onlyRelu(nodeOf(bn)!.outputTensors[0]);
+          if (relu) {
             folded.add(relu);
             act = "relu";
             output = nodeOf(relu)!.outputTensors[0].id;
@@ -157,11 +165,11 @@ export function compileInference(model: tf.LayersModel): InferenceFn | null {
         break;
       }
       case "BatchNormalization": {
-        if (![-1, 3].includes(c.axis as number)) return null;
+        if (!lastAxis(c.axis)) return null;
         const eps = c.epsilon as number;
         // batch norm -> relu (a pre-activation block, as in DenseNet): one pass when the backend has the kernel
-        const relu = output === outputId ? null : only(node.outputTensors[0], "ReLU");
-        if (relu && config(relu).maxValue == null) {
+        const relu = onlyRelu(node.outputTensors[0]);
+        if (relu) {
           folded.add(relu);
           output = nodeOf(relu)!.outputTensors[0].id;
           run = ([x]) => {
@@ -189,7 +197,7 @@ export function compileInference(model: tf.LayersModel): InferenceFn | null {
         run = (xs) => xs.reduce((a, b) => tf.add(a, b)); // as tfjs-layers does (the native Add; AddN is wasm's)
         break;
       case "Concatenate":
-        if (![-1, 3].includes(c.axis as number)) return null;
+        if (!lastAxis(c.axis)) return null;
         run = (xs) => tf.concat(xs, -1);
         break;
       case "MaxPooling2D":
