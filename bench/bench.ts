@@ -24,6 +24,9 @@ import { SMALL_ARCHITECTURES } from "../lib/models.ts";
 import { matMulGflops } from "../lib/backend/webgpu.ts";
 import { UserError } from "../lib/errors.ts";
 
+/** The median of timings (for an even count the upper of the two middle values), sorting `t` in place. */
+export const medianTime = (t: number[]): number => t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
+
 /** Median of the timings (seconds) of `repeats` calls after `warmup` calls. */
 function timeIt(fn: () => void, opts: { warmup: number; repeats: number }): number {
   for (let i = 0; i < opts.warmup; i++) fn();
@@ -33,7 +36,7 @@ function timeIt(fn: () => void, opts: { warmup: number; repeats: number }): numb
     fn();
     t.push((performance.now() - s) / 1000);
   }
-  return t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
+  return medianTime(t);
 }
 
 /** timeIt for an async call (each call awaited before the next starts). */
@@ -48,7 +51,7 @@ async function timeItAsync(
     await fn();
     t.push((performance.now() - s) / 1000);
   }
-  return t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
+  return medianTime(t);
 }
 
 /**
@@ -71,8 +74,7 @@ export async function pairedTimes(
     if (i % 2 === 0) await once(a, ta), await once(b, tb);
     else await once(b, tb), await once(a, ta);
   }
-  const median = (t: number[]) => t.sort((x, y) => x - y)[Math.floor(t.length / 2)];
-  return [median(ta), median(tb)];
+  return [medianTime(ta), medianTime(tb)];
 }
 
 /**

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { runMain } from "../lib/errors.ts";
 import { createModel } from "../lib/models.ts";
 import { initBackend } from "../lib/backend/mod.ts";
-import { fixedBatch, readBack, type Shape } from "./bench.ts";
+import { fixedBatch, medianTime, readBack, type Shape } from "./bench.ts";
 import { registerFastKernels } from "../lib/backend/kernels.ts";
 import { DEFAULT_CACHE_DIR, FASTOPS, loadNativeOps, openNative } from "../lib/backend/native.ts";
 import { buildLibrary } from "../lib/backend/build.ts";
@@ -76,7 +76,7 @@ export function interleaved(
       if (r >= opts.warmup) t[i].push((performance.now() - s) / 1000);
     }
   }
-  return t.map((x) => x.sort((a, b) => a - b)[Math.floor(x.length / 2)]);
+  return t.map(medianTime);
 }
 
 /** The three steps the benchmark times, on one fixed batch of `m`. */
