@@ -33,6 +33,7 @@ import {
   trainRecipe,
   trainSourceModel,
 } from "../lib/pipeline.ts";
+import { type PatternReliance, patternReliance, setEnergies } from "../lib/control.ts";
 import { phase } from "../lib/progress.ts";
 import {
   PAPER_RECIPE,
@@ -66,8 +67,10 @@ export interface Config extends CommonConfig {
   fresh: TrainConfig;
   /** More architectures trained the same way on D_R, D_NR and the control (the paper: the same results hold). */
   freshArchs: string[];
-  /** Robust evaluation: untargeted L2 PGD at each eps of `curve`; the headline eps is chosen by `headlineMax`. */
-  evalAttack: { steps: number; curve: number[]; headlineMax: number };
+  /** Robust evaluation: untargeted L2 PGD at each eps of `curve`, then Auto-PGD (cross-entropy and DLR loss,
+   * `strongSteps` steps x `restarts`) on what PGD left (strongSteps 0 = PGD alone); the headline eps is chosen by
+   * `headlineMax`. */
+  evalAttack: { steps: number; curve: number[]; headlineMax: number; strongSteps: number; restarts: number };
 }
 
 /** Defaults = quick preset (Fashion-MNIST). */
@@ -82,7 +85,7 @@ export const DEFAULTS: Config = {
   match: { size: 10000, steps: 50, stepSize: 2, schedule: "cosine", start: "image", batchSize: 250 },
   fresh: { ...TRAIN_DEFAULTS, epochs: 10 },
   freshArchs: [],
-  evalAttack: { steps: 20, curve: [0.5, 1, 2, 3], headlineMax: 0.05 },
+  evalAttack: { steps: 20, curve: [0.5, 1, 2, 3], headlineMax: 0.05, strongSteps: 50, restarts: 1 },
 };
 
 /** Presets: smoke (tests), quick (default), paper (CIFAR-10, ResNet-50, the paper's protocol). */
@@ -94,7 +97,7 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
     robust: { epochs: 1, steps: 2, stepSize: 1.5 },
     match: { size: 100, steps: 5, stepSize: 0.5, batchSize: 100 },
     fresh: { epochs: 2 },
-    evalAttack: { steps: 3, curve: [1, 2] },
+    evalAttack: { steps: 3, curve: [1, 2], strongSteps: 5 },
     cache: false,
   },
   quick: {},
@@ -172,6 +175,12 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
       min: 1,
     },
     "evalAttack.curve": { help: "eps values of the robust-accuracy curve", above: 0 },
+    "evalAttack.strongSteps": {
+      help: "Auto-PGD steps (cross-entropy and DLR loss) on the examples PGD did not break (0 = PGD alone)",
+      integer: true,
+      min: 0,
+    },
+    "evalAttack.restarts": { help: "random starts of each Auto-PGD attack", integer: true, min: 1 },
     "evalAttack.headlineMax": {
       help: "headline eps = the smallest eps of the curve where the standard model is at most this accurate",
       min: 0,
@@ -206,7 +215,8 @@ export function modelNames(config: Pick<Config, "freshArchs">): ModelName[] {
 export interface Results {
   /** Accuracy at the headline eps. */
   models: Record<ModelName, { stdAcc: number; robustAcc: number }>;
-  curve: { model: ModelName; eps: number; robustAcc: number }[];
+  /** robustAcc: under every attack (PGD, then Auto-PGD CE + DLR); pgdRobustAcc: under PGD alone. */
+  curve: { model: ModelName; eps: number; robustAcc: number; pgdRobustAcc?: number }[];
   trainEps: number;
   /** The headline eps and the rule that chose it. */
   evalEps: number;
@@ -214,6 +224,9 @@ export interface Results {
   representationDistance: { d_r: number; d_nr: number };
   setSize: number;
   start: string;
+  /** Only with --plant.norm > 0 (the positive control): whom each model follows when a test image carries
+   * class y + 1's pattern, and the pattern energy of each set (about plant.norm when it carries the pattern). */
+  plant?: { norm: number; reliance: Record<ModelName, PatternReliance>; energy: Record<string, number> };
 }
 
 /** Runs the experiment and writes out/<id>/. */
@@ -250,6 +263,7 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
       representationDistance: { d_r: sets.d_r.rel, d_nr: sets.d_nr.rel },
       setSize: sets.d_r.ref.split.n,
       start: config.match.start,
+      ...(run.plant ? { plant: await plantControl(run.plant.patterns, models, names, test, sets) } : {}),
     };
     await figures(run, sets, results);
     for (const m of Object.values(models)) m.model.dispose();
@@ -304,7 +318,8 @@ async function buildSets(
   });
   await exportDataset(run.outDir, "d_r", d_r.ref.split, { classNames });
   await exportDataset(run.outDir, "d_nr", d_nr.ref.split, { classNames });
-  // the control: a seeded random subset of D as large as D_R, trained with D_R's recipe
+  // the control: a seeded random subset of D as large as D_R, trained with D_R's recipe (exported too, so another
+  // framework can train on both sides of the comparison)
   const pick = createRng(deriveSeed(config.seed, "control")).permutation(train.split.n).slice(0, targets.n);
   const control = derivedRef(
     train,
@@ -312,6 +327,7 @@ async function buildSets(
     `${config.seed}:${targets.n}`,
     subset(train.split, pick),
   );
+  await exportDataset(run.outDir, "control", control.split, { classNames });
   return { d_r, d_nr, control, x0, targets };
 }
 
@@ -348,8 +364,12 @@ async function robustnessCurve(
   test: Split,
   config: Config,
 ) {
-  const { steps, curve: eps } = config.evalAttack;
-  phase(`evaluate: standard accuracy and robust accuracy (L2 PGD, ${steps} steps) at eps ${eps.join(", ")}`);
+  const { steps, curve: eps, strongSteps, restarts } = config.evalAttack;
+  phase(
+    `evaluate: standard accuracy and robust accuracy (L2 PGD, ${steps} steps${
+      strongSteps ? `, then Auto-PGD CE + DLR, ${strongSteps} steps x ${restarts}` : ""
+    }) at eps ${eps.join(", ")}`,
+  );
   const curve: Results["curve"] = [];
   for (const n of names) {
     curve.push({ model: n, eps: 0, robustAcc: (await evaluate(models[n], test)).acc });
@@ -360,12 +380,33 @@ async function robustnessCurve(
         steps,
         stepSize: (2.5 * e) / steps,
         seed: deriveSeed(config.seed, "eval"),
+        strong: strongSteps ? { steps: strongSteps, restarts } : null,
       };
       const r = await evaluate(models[n], test, { attack, label: `robust acc ${n} (eps ${e})` });
-      curve.push({ model: n, eps: e, robustAcc: r.robustAcc! });
+      curve.push({ model: n, eps: e, robustAcc: r.robustAcc!, pgdRobustAcc: r.pgdRobustAcc });
     }
   }
   return curve;
+}
+
+/** The positive control's measurements (planted data only): pattern reliance of every model, set energies. */
+async function plantControl(
+  patterns: Float32Array[],
+  models: Record<ModelName, ZooModel>,
+  names: ModelName[],
+  test: Split,
+  sets: Awaited<ReturnType<typeof buildSets>>,
+): Promise<NonNullable<Results["plant"]>> {
+  phase("positive control: whom each model follows when a test image carries another class's pattern");
+  const reliance: Record<ModelName, PatternReliance> = {};
+  for (const n of names) reliance[n] = await patternReliance(models[n], test, patterns);
+  const energy = setEnergies({
+    "targets x": sets.targets,
+    "D_R": sets.d_r.ref.split,
+    "D_NR": sets.d_nr.ref.split,
+    "control": sets.control.split,
+  }, patterns);
+  return { norm: Math.hypot(...patterns[0]), reliance, energy };
 }
 
 /** The headline eps: the smallest eps of the curve where the standard model's robust accuracy <= `headlineMax`
@@ -450,6 +491,27 @@ async function figures(
   });
 }
 
+/** The positive control's tables: pattern reliance per model, pattern energy per set. */
+function plantTables(p: NonNullable<Results["plant"]>, names: ModelName[]) {
+  return [
+    {
+      caption:
+        `Positive control (planted class patterns of L2 norm ${p.norm.toFixed(2)}): test images carrying ` +
+        "class y + 1's pattern instead of their own; a model that learned the pattern follows it",
+      headers: ["model", "predicts y + 1 (follows the pattern)", "predicts y (follows the content)"],
+      rows: names.map((
+        n,
+      ) => [label(n), pct(p.reliance[n].followsPattern), pct(p.reliance[n].followsContent)]),
+    },
+    {
+      caption: `Pattern energy of each set (projection on its label's pattern minus the others'; a planted ` +
+        `image carries about ${p.norm.toFixed(2)}, one without the pattern about 0)`,
+      headers: ["set", "pattern energy"],
+      rows: Object.entries(p.energy).map(([k, v]) => [k, v.toFixed(3)]),
+    },
+  ];
+}
+
 /** Fig 2b beside the paper's, the robustness curve as a table, and what the control says. */
 export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAttack">): Summary {
   const paper = FIG2B.models as Record<string, { stdAcc: number; robustAcc: number }>;
@@ -482,10 +544,23 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
         ]),
       },
       {
-        caption: "Robust accuracy over eps (untargeted L2 PGD)",
+        caption: config.evalAttack.strongSteps
+          ? `Robust accuracy over eps: L2 PGD (${config.evalAttack.steps} steps), then Auto-PGD with the ` +
+            `cross-entropy and the DLR loss (${config.evalAttack.strongSteps} steps, ${config.evalAttack.restarts} ` +
+            "random start each) on what PGD left; in brackets PGD alone"
+          : `Robust accuracy over eps (untargeted L2 PGD, ${config.evalAttack.steps} steps)`,
         headers: ["model", ...epsList.map((e) => `eps ${e}`)],
-        rows: names.map((n) => [label(n), ...epsList.map((e) => pct(at(n, e)))]),
+        rows: names.map((n) => [
+          label(n),
+          ...epsList.map((e) => {
+            const p = r.curve.find((c) => c.model === n && c.eps === e)?.pgdRobustAcc;
+            return config.evalAttack.strongSteps && p !== undefined
+              ? `${pct(at(n, e))} (${pct(p)})`
+              : pct(at(n, e));
+          }),
+        ]),
       },
+      ...(r.plant ? plantTables(r.plant, names) : []),
     ],
     charts: [
       oursVsPaperBars(

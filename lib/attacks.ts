@@ -108,6 +108,50 @@ export function untargeted(y: tf.Tensor1D): Objective {
   };
 }
 
+/**
+ * Untargeted difference-of-logits ratio (Croce & Hein 2020): (max_{i != y} z_i - z_y) / (z_pi1 - z_pi3), where
+ * z_pi1 >= z_pi2 >= z_pi3 are the largest logits. Invariant to the logits' scale and shift, so a model whose
+ * softmax saturates (cross-entropy gradient 0 in float32) still gives a direction; success = misclassified.
+ * Needs at least 3 classes.
+ */
+export function dlr(y: tf.Tensor1D): Objective {
+  return {
+    name: "untargeted DLR",
+    value: (m, x) => dlrOfLogits(m.logits(x), y),
+    success: (m, x) => m.logits(x).argMax(1).notEqual(y.toInt()).toFloat() as tf.Tensor1D,
+  };
+}
+
+/**
+ * The DLR loss of logits [batch, k] for labels y [batch] (see dlr()), with its gradient written out (tfjs has
+ * none for topk): with N = z_o - z_y (o the largest other logit) and D = z_pi1 - z_pi3, dN/dz = e_o - e_y and
+ * dD/dz = e_pi1 - e_pi3, so d(N / D)/dz = (e_o - e_y) / D - N (e_pi1 - e_pi3) / D^2.
+ */
+function dlrOfLogits(z: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1D {
+  const k = z.shape[1];
+  if (k < 3) throw new RangeError(`the DLR loss needs at least 3 classes, the model has ${k}`);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const z2 = args[0] as tf.Tensor2D, save = args[1] as tf.GradSaveFunc;
+    const eY = tf.oneHot(y.toInt(), k);
+    const eO = tf.oneHot(z2.sub(eY.mul(1e9)).argMax(1), k);
+    const top = tf.topk(z2, 3).indices;
+    const e1 = tf.oneHot(top.slice([0, 0], [-1, 1]).reshape([-1]), k);
+    const e3 = tf.oneHot(top.slice([0, 2], [-1, 1]).reshape([-1]), k);
+    const num = z2.mul(eO.sub(eY)).sum(1);
+    const den = z2.mul(e1.sub(e3)).sum(1).add(1e-12);
+    save([eO.sub(eY), e1.sub(e3), num, den]);
+    return {
+      value: num.div(den),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [dN, dD, n, d] = saved;
+        const g = dN.div(d.reshape([-1, 1])).sub(dD.mul(n.div(d.square()).reshape([-1, 1])));
+        return g.mul(dy.reshape([-1, 1]));
+      },
+    };
+  });
+  return f(z) as tf.Tensor1D;
+}
+
 /** Targeted (eq. 6): descend the cross-entropy of the targets t [batch]; success = classified as t. */
 export function targeted(t: tf.Tensor1D): Objective {
   return {
@@ -512,4 +556,120 @@ async function representationNorms(model: ZooModel, split: Split, batchSize: num
     norms.dispose();
   }
   return out;
+}
+
+/** Options of apgd(): an untargeted L2 attack with the step-size schedule of Auto-PGD. */
+export interface ApgdOptions {
+  /** True labels [batch]. */
+  y: tf.Tensor1D;
+  /** What to ascend: "ce" (cross-entropy) or "dlr" (difference-of-logits ratio, scale invariant). */
+  loss: "ce" | "dlr";
+  eps: number;
+  steps: number;
+  /** Random starts; an example counts as broken when any of them breaks it (default 1). */
+  restarts?: number;
+  seed: number;
+}
+
+/** The iterations at which Auto-PGD checks its progress: p_0 = 0, p_1 = 0.22, p_j+1 = p_j + max(p_j - p_j-1 -
+ * 0.03, 0.06), times the number of steps (Croce & Hein 2020, section 3). */
+export function apgdCheckpoints(steps: number): number[] {
+  const p = [0, 0.22];
+  while (p[p.length - 1] < 1) {
+    p.push(p[p.length - 1] + Math.max(p[p.length - 1] - p[p.length - 2] - 0.03, 0.06));
+  }
+  // the tolerance keeps float sums such as 0.41 + 0.16 = 0.5700000000000001 from rounding up a whole step
+  return [...new Set(p.slice(1).map((v) => Math.ceil(v * steps - 1e-9)).filter((v) => v < steps))];
+}
+
+/**
+ * Auto-PGD (Croce & Hein 2020) for the L2 ball, untargeted: momentum 0.75, a per-example step length that
+ * starts at 2 eps and halves at a checkpoint when fewer than 75% of the steps since the last one raised the
+ * loss (or when neither the step nor the best loss changed), restarting that example from its best point; a
+ * random start per restart. x [batch, h, w, c] in [0,1]. Returns 1 per example that some iterate of some
+ * restart misclassified [batch] (an example is robust only when every iterate is classified as y) and the
+ * last restart's best point. No tensors leak; the caller disposes the two results.
+ */
+export function apgd(
+  model: ZooModel,
+  x: tf.Tensor4D,
+  opts: ApgdOptions,
+): { broken: tf.Tensor1D; xAdv: tf.Tensor4D } {
+  checkAttackOptions({ threat: "l2", eps: opts.eps, steps: opts.steps, stepSize: opts.eps });
+  const lossOf = (z: tf.Tensor2D) => opts.loss === "dlr" ? dlrOfLogits(z, opts.y) : crossEntropy(z, opts.y);
+  const l2 = THREAT_MODELS.get("l2"), eps = opts.eps, n = x.shape[0];
+  const checkpoints = new Set(apgdCheckpoints(opts.steps));
+  const grad = tf.grad((xa: tf.Tensor) => lossOf(model.logits(xa as tf.Tensor4D)).sum());
+  const proj = (xa: tf.Tensor4D) =>
+    x.add(l2.project(xa.sub(x) as tf.Tensor4D, eps)).clipByValue(0, 1) as tf.Tensor4D;
+  const yInt = tf.tidy(() => opts.y.toInt());
+  // one forward pass: the loss per example and whether the model misclassifies
+  const look = (xa: tf.Tensor4D) =>
+    tf.tidy(() => {
+      const z = model.logits(xa);
+      return { v: lossOf(z), wrong: z.argMax(1).notEqual(yInt).toFloat() as tf.Tensor1D };
+    });
+  let broken = tf.keep(tf.zeros([n])) as tf.Tensor1D;
+  let best: tf.Tensor4D | null = null;
+  const swap = <T extends tf.Tensor>(old: T, next: T): T => (old.dispose(), tf.keep(next));
+  for (let r = 0; r < Math.max(1, opts.restarts ?? 1); r++) {
+    let cur = tf.tidy(() =>
+      proj(x.add(l2.randomInit(x.shape, eps, deriveSeed(opts.seed, `apgd${r}`))) as tf.Tensor4D)
+    );
+    let prev = tf.keep(cur.clone());
+    let xBest = tf.keep(cur.clone());
+    let { v: fCur, wrong } = look(cur);
+    broken = swap(broken, tf.maximum(broken, wrong));
+    wrong.dispose();
+    let fBest = tf.keep(fCur.clone());
+    let eta = tf.keep(tf.fill([n], 2 * eps)) as tf.Tensor1D;
+    let incr = tf.keep(tf.zeros([n])) as tf.Tensor1D;
+    let etaAtCk = tf.keep(eta.clone()), fBestAtCk = tf.keep(fBest.clone());
+    let lastCk = 0;
+    for (let k = 0; k < opts.steps; k++) {
+      const next = tf.tidy(() => {
+        const g = grad(cur) as tf.Tensor4D;
+        const gn = g.reshape([n, -1]).square().sum(1).sqrt().add(1e-12);
+        const step = g.mul(eta.div(gn).reshape([-1, 1, 1, 1]));
+        const z = proj(cur.add(step) as tf.Tensor4D);
+        if (k === 0) return z;
+        return proj(cur.add(z.sub(cur).mul(0.75)).add(cur.sub(prev).mul(0.25)) as tf.Tensor4D);
+      });
+      prev = swap(prev, cur);
+      cur = next;
+      const seen = look(cur);
+      broken = swap(broken, tf.maximum(broken, seen.wrong));
+      incr = swap(incr, tf.tidy(() => incr.add(seen.v.greater(fCur).toFloat())));
+      const better = tf.tidy(() => seen.v.greater(fBest));
+      xBest = swap(
+        xBest,
+        tf.tidy(() => tf.where(better.reshape([-1, 1, 1, 1]).broadcastTo(cur.shape), cur, xBest)),
+      );
+      fBest = swap(fBest, tf.maximum(fBest, seen.v));
+      better.dispose();
+      fCur = swap(fCur, seen.v);
+      seen.wrong.dispose();
+      if (checkpoints.has(k + 1)) {
+        const span = k + 1 - lastCk;
+        const halve = tf.tidy(() =>
+          incr.less(0.75 * span).logicalOr(eta.equal(etaAtCk).logicalAnd(fBest.equal(fBestAtCk)))
+        );
+        eta = swap(eta, tf.tidy(() => tf.where(halve, eta.div(2), eta)));
+        const h4 = tf.tidy(() => halve.reshape([-1, 1, 1, 1]).broadcastTo(cur.shape));
+        cur = swap(cur, tf.where(h4, xBest, cur));
+        prev = swap(prev, tf.where(h4, xBest, prev));
+        fCur = swap(fCur, tf.where(halve, fBest, fCur));
+        tf.dispose([halve, h4]);
+        etaAtCk = swap(etaAtCk, eta.clone());
+        fBestAtCk = swap(fBestAtCk, fBest.clone());
+        incr = swap(incr, tf.zerosLike(incr));
+        lastCk = k + 1;
+      }
+    }
+    tf.dispose([cur, prev, fCur, fBest, eta, incr, etaAtCk, fBestAtCk]);
+    best?.dispose();
+    best = xBest;
+  }
+  yInt.dispose();
+  return { broken, xAdv: best! };
 }
