@@ -162,9 +162,21 @@ def curve(model, x, y, eps_list, strong=False):
     return out
 
 
-def train_cnn(x, y, seed, epochs=10, bs=128, lr=1e-3):
+def he_init(m):
+    """lib/models.ts's initializers: He normal for the ReLU layers, Glorot uniform for the logits, zero biases."""
+    with torch.no_grad():
+        for layer in [m.c0, m.c1, m.c2, m.d0]:
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            layer.bias.zero_()
+        nn.init.xavier_uniform_(m.d1.weight)
+        m.d1.bias.zero_()
+
+
+def train_cnn(x, y, seed, epochs=10, bs=128, lr=1e-3, init="torch"):
     torch.manual_seed(seed)
     m = Cnn(k=int(y.max()) + 1)
+    if init == "he":
+        he_init(m)
     opt = torch.optim.Adam(m.parameters(), lr=lr)
     n = x.shape[0]
     steps, t = epochs * math.ceil(n / bs), 0
@@ -216,6 +228,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--strong", action="store_true", help="also the stronger attack (slow: 6x PGD-20)")
     ap.add_argument("--sets", default="d_r,control,d_nr", help="exported sets the train half trains on")
+    ap.add_argument("--init", default="torch", choices=["torch", "he"],
+                    help="weight init of the train half: PyTorch's default, or ours (He normal, zero biases)")
+    ap.add_argument("--epochs", type=int, default=10)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     eps = [float(e) for e in a.eps.split(",")]
@@ -223,7 +238,8 @@ def main():
                           .astype(np.float32)[..., None] / 255)
     yt = torch.from_numpy(read_idx(os.path.join(a.data, "t10k-labels-idx1-ubyte.gz"))[:a.testSize]
                           .astype(np.int64))
-    report = {"testSize": int(xt.shape[0]), "eps": eps, "strongAttack": STRONG}
+    report = {"testSize": int(xt.shape[0]), "eps": eps, "init": a.init, "epochs": a.epochs,
+              "strongAttack": STRONG if a.strong else None}
     t0 = time.time()
     if "attack" in a.halves:
         found = find_fresh(a.cache)
@@ -242,7 +258,7 @@ def main():
             x = torch.from_numpy(np.load(px).astype(np.float32))
             y = torch.from_numpy(np.load(os.path.join(a.run, f"{s}_y.npy")).astype(np.int64))
             for seed in [int(v) for v in a.seeds.split(",")]:
-                m = train_cnn(x, y, seed)
+                m = train_cnn(x, y, seed, epochs=a.epochs, init=a.init)
                 r = curve(m, xt, yt, eps, a.strong)
                 report["torch"][f"{s}/seed{seed}"] = r
                 print(f"train half: {s} seed {seed}: {json.dumps(r)} ({time.time() - t0:.0f} s)", file=sys.stderr)

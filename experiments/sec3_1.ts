@@ -6,8 +6,9 @@
 // size with the same recipe; standard and robust test accuracy of all of them.
 import { join } from "node:path";
 import type { DeepPartial } from "../lib/config.ts";
-import { firstN, imageSize, subset } from "../lib/data/batch.ts";
+import { firstN, imageSize, subset, validationSplit } from "../lib/data/batch.ts";
 import type { Split } from "../lib/data/registry.ts";
+import { MATCH_TARGETS } from "../lib/attacks.ts";
 import { exportDataset } from "../lib/export.ts";
 import {
   cli,
@@ -57,6 +58,9 @@ import { evaluate } from "../lib/train.ts";
 export interface Config extends CommonConfig {
   trainSize: number;
   testSize: number;
+  /** Evaluate on the test set, or on a validation split (the last testSize training images, never trained on):
+   * recipes are chosen on "val", reported on "test". */
+  evalOn: string;
   /** Standard source model (same recipe as sec3_2's, so the cached model is shared). */
   standard: TrainConfig;
   /** Adversarially trained source model: the recipe plus L2 PGD inside the loop. */
@@ -78,11 +82,20 @@ export const DEFAULTS: Config = {
   ...COMMON_DEFAULTS,
   trainSize: TRAIN_SIZE_QUICK,
   testSize: 1000,
+  evalOn: "test",
   standard: SOURCE_QUICK,
   robust: ROBUST_QUICK,
   // 50 steps cosine-decayed from 2 reach the distance of 200 constant steps of 0.2 (D_R 0.014 vs 0.015, D_NR
   // 0.049 vs 0.071; 50 constant steps of 0.2 stay 32% away), so D_R grows to 10,000 images (docs/exploration.md)
-  match: { size: 10000, steps: 50, stepSize: 2, schedule: "cosine", start: "image", batchSize: 250 },
+  match: {
+    size: 10000,
+    steps: 50,
+    stepSize: 2,
+    schedule: "cosine",
+    start: "image",
+    batchSize: 250,
+    target: "relu",
+  },
   fresh: { ...TRAIN_DEFAULTS, epochs: 10 },
   freshArchs: [],
   evalAttack: { steps: 20, curve: [0.5, 1, 2, 3], headlineMax: 0.05, strongSteps: 50, restarts: 1 },
@@ -143,6 +156,10 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
   keys: {
     trainSize: { help: "training examples used for the source models (0 = all)", integer: true, min: 0 },
     testSize: { help: "test examples evaluated (0 = all)", integer: true, min: 0 },
+    evalOn: {
+      help: "evaluate on the test set, or on val: the last testSize training images (choose recipes there)",
+      choices: ["test", "val"],
+    },
     ...trainKeys("standard", "standard source model"),
     ...trainKeys("robust", "adversarially trained source model"),
     "robust.eps": { help: "L2 radius of adversarial training", above: 0 },
@@ -164,6 +181,12 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
       choices: ["image", "noise"],
     },
     "match.batchSize": { help: "batch size of the construction", integer: true, min: 1 },
+    "match.target": {
+      help:
+        "what eq. 5 matches: relu (g, true gradient), fake-relu (g, the last ReLU passes its gradient, as " +
+        "the authors' code), preact (g's pre-activation)",
+      choices: MATCH_TARGETS,
+    },
     ...trainKeys("fresh", "fresh models trained on D_R, D_NR and the control"),
     freshArchs: {
       help: "more architectures trained like fresh.arch on D_R, D_NR and the control (comma-separated)",
@@ -241,7 +264,9 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
   }
   return await runExperiment(SPEC, config, opts, async (run) => {
     const train = sourceRef(run.data, takeFirst(run.data.train, config.trainSize, "trainSize"));
-    const test = takeFirst(run.data.test, config.testSize, "testSize");
+    const test = config.evalOn === "val"
+      ? validationSplit(run.data.train, config.testSize || 1000, config.trainSize)
+      : takeFirst(run.data.test, config.testSize, "testSize");
     const sources = await trainSources(run, train, test);
     const sets = await buildSets(run, sources, train);
     const models: Record<ModelName, ZooModel> = {

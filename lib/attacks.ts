@@ -1,7 +1,7 @@
 // One PGD loop with its threat model and objective as values: adversarial examples (eq. 6), robust evaluation,
 // adversarial training and representation matching (eq. 5) differ only in the objective they ascend.
 import * as tf from "@tensorflow/tfjs";
-import type { ZooModel } from "./models.ts";
+import { fakeRelu, representationPreActivation, type ZooModel } from "./models.ts";
 import { Progress } from "./progress.ts";
 import { imageSize } from "./data/batch.ts";
 import type { Split } from "./data/registry.ts";
@@ -165,11 +165,41 @@ export function targeted(t: tf.Tensor1D): Objective {
  * Representation matching (eq. 5): ascend -||g(x) - target||^2, target = g(x_target) [batch, k]. The squared
  * distance has the distance's gradient direction and stays finite at distance 0.
  */
-export function matchObjective(target: tf.Tensor2D): Objective {
+export function matchObjective(
+  target: tf.Tensor2D,
+  g?: (m: ZooModel, x: tf.Tensor4D) => tf.Tensor2D,
+): Objective {
+  const rep = g ?? ((m: ZooModel, x: tf.Tensor4D) => m.representation(x));
   return {
     name: "representation distance",
-    value: (m, x) => m.representation(x).sub(target).square().sum(1).neg() as tf.Tensor1D,
+    value: (m, x) => rep(m, x).sub(target).square().sum(1).neg() as tf.Tensor1D,
   };
+}
+
+/** What representation matching (eq. 5) matches and how its gradient flows: "relu" (g itself, the true
+ * gradient), "fake-relu" (g, with the last ReLU's gradient passed through as in the authors' code), "preact"
+ * (the pre-activation of g's last ReLU). */
+export const MATCH_TARGETS = ["relu", "fake-relu", "preact"] as const;
+/** One of MATCH_TARGETS. */
+export type MatchTarget = typeof MATCH_TARGETS[number];
+
+/** The function matched and the one its target comes from, for a MatchTarget (RangeError where g has no
+ * dense + ReLU end). */
+export function matchFunctions(model: ZooModel, how: MatchTarget): {
+  g: (m: ZooModel, x: tf.Tensor4D) => tf.Tensor2D;
+  target: (x: tf.Tensor4D) => tf.Tensor2D;
+} {
+  if (how === "relu") return { g: (m, x) => m.representation(x), target: (x) => model.representation(x) };
+  const pre = representationPreActivation(model);
+  if (!pre) {
+    throw new RangeError(
+      `match target "${how}" needs a representation that ends in a dense layer with a ReLU (mlp, lenet, cnn, ` +
+        `vgg_small); ${model.arch} has none; use --match.target=relu`,
+    );
+  }
+  if (how === "preact") return { g: (_m, x) => pre(x), target: pre };
+  if (how === "fake-relu") return { g: (_m, x) => fakeRelu(pre(x)), target: (x) => model.representation(x) };
+  throw new RangeError(`unknown match target "${how}"; accepted: ${MATCH_TARGETS.join(", ")}`);
 }
 
 /** A random, differentiable transformation of a batch (expectation over transformations). */
@@ -508,6 +538,8 @@ export interface MatchSplitOptions {
   stepSize: number;
   stepSchedule?: StepSchedule;
   batchSize: number;
+  /** What is matched (default "relu": g itself with its true gradient). */
+  target?: MatchTarget;
   seed?: number;
   label?: string;
 }
@@ -526,6 +558,7 @@ export async function matchRepresentationSplit(
   distance: Float32Array;
   relDistance: Float32Array;
 }> {
+  const fns = matchFunctions(model, opts.target ?? "relu");
   const r = await perturbSplit(model, split, {
     threat: "l2",
     eps: Infinity,
@@ -533,23 +566,27 @@ export async function matchRepresentationSplit(
     stepSize: opts.stepSize,
     stepSchedule: opts.stepSchedule,
     start: opts.x0,
-    objective: (b) => matchObjective(model.representation(b.x)),
+    objective: (b) => matchObjective(fns.target(b.x), fns.g),
     batchSize: opts.batchSize,
     seed: opts.seed ?? 0,
     label: opts.label,
   });
-  const targetNorm = await representationNorms(model, split, opts.batchSize);
+  const targetNorm = await representationNorms(fns.target, split, opts.batchSize);
   const distance = r.value.map((v) => Math.sqrt(Math.max(0, -v)));
   return { x: r.x, distance, relDistance: distance.map((v, i) => v / (targetNorm[i] + 1e-12)) };
 }
 
 /** ||g(x)||_2 of every example of a split [n]. */
-async function representationNorms(model: ZooModel, split: Split, batchSize: number): Promise<Float32Array> {
+async function representationNorms(
+  g: (x: tf.Tensor4D) => tf.Tensor2D,
+  split: Split,
+  batchSize: number,
+): Promise<Float32Array> {
   const d = imageSize(split), out = new Float32Array(split.n);
   for (let s = 0; s < split.n; s += batchSize) {
     const k = Math.min(batchSize, split.n - s);
     const norms = tf.tidy(() =>
-      model.representation(tf.tensor4d(split.x.subarray(s * d, (s + k) * d), [k, ...split.shape])).square()
+      g(tf.tensor4d(split.x.subarray(s * d, (s + k) * d), [k, ...split.shape])).square()
         .sum(1).sqrt()
     );
     out.set(await norms.data() as Float32Array, s);

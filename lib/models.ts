@@ -249,3 +249,26 @@ export function wrap(
 export function countParams(m: ZooModel): number {
   return m.model.trainableWeights.reduce((a, w) => a + (w.shape as number[]).reduce((p, d) => p * d, 1), 0);
 }
+
+/**
+ * The representation's pre-activation h (g = relu(h)) when g ends in a dense layer with a ReLU (mlp, lenet,
+ * cnn, vgg_small), else null. h [batch, repDim] is differentiable in x.
+ */
+export function representationPreActivation(m: ZooModel): ((x: tf.Tensor4D) => tf.Tensor2D) | null {
+  const last = m.rep.layers[m.rep.layers.length - 1];
+  const cfg = last.getConfig() as { activation?: string };
+  if (last.getClassName() !== "Dense" || cfg.activation !== "relu") return null;
+  const inner = tf.model({ inputs: m.rep.inputs, outputs: last.input as tf.SymbolicTensor });
+  const w = last as unknown as { kernel: { read(): tf.Tensor2D }; bias?: { read(): tf.Tensor1D } };
+  return (x) =>
+    tf.tidy(() => {
+      const h = (inner.apply(x, { training: false }) as tf.Tensor2D).matMul(w.kernel.read());
+      return (w.bias ? h.add(w.bias.read()) : h) as tf.Tensor2D;
+    });
+}
+
+/** ReLU forward, identity backward: the authors' `fake_relu`, so a unit that is off still passes a gradient. */
+export const fakeRelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const h = args[0] as tf.Tensor;
+  return { value: tf.relu(h), gradFunc: (dy: tf.Tensor) => dy };
+}) as (h: tf.Tensor2D) => tf.Tensor2D;

@@ -7,6 +7,7 @@ import {
   flip,
   gaussianNoise,
   matchRepresentationSplit,
+  type MatchTarget,
   type Objective,
   perturbSplit,
   type StepSchedule,
@@ -334,6 +335,8 @@ export interface MatchConfig {
   schedule: StepSchedule;
   start: string;
   batchSize: number;
+  /** What is matched and how the gradient flows through g's last ReLU (lib/attacks.ts MATCH_TARGETS). */
+  target: MatchTarget;
 }
 
 /** A set built by representation matching, with the mean relative distance reached. */
@@ -379,6 +382,7 @@ export async function buildMatched(source: { model: ZooModel; hash: string }, se
         stepSize: match.stepSize,
         stepSchedule: match.schedule,
         batchSize: match.batchSize,
+        target: match.target,
         label: `match ${name}`,
       }),
     save: async (dir, v) => {

@@ -384,3 +384,39 @@ Deno.test("evaluate() with the strong evaluation is not fooled by a saturated so
     `strong: masked ${strong.robustAcc}, plain ${plain.robustAcc}`,
   );
 });
+
+Deno.test("matchRepresentationSplit() with fake-relu and preact targets lowers the distance it matches", async () => {
+  const split = firstN(train, 20);
+  const x0 = train.x.slice(100 * 784, 120 * 784);
+  for (const target of ["fake-relu", "preact"] as const) {
+    const few = await matchRepresentationSplit(model, split, {
+      x0,
+      steps: 1,
+      stepSize: 0.5,
+      batchSize: 20,
+      target,
+    });
+    const many = await matchRepresentationSplit(model, split, {
+      x0,
+      steps: 30,
+      stepSize: 0.5,
+      batchSize: 20,
+      target,
+    });
+    const mean = (v: Float32Array) => v.reduce((s, a) => s + a, 0) / v.length;
+    assert.ok(mean(many.relDistance) < 0.7 * mean(few.relDistance), `${target}: ${mean(many.relDistance)}`);
+  }
+  const cnnless = createModel("resnet_small", { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
+  await assert.rejects(
+    () =>
+      matchRepresentationSplit(cnnless, split, {
+        x0,
+        steps: 1,
+        stepSize: 0.5,
+        batchSize: 20,
+        target: "preact",
+      }),
+    { name: "RangeError", message: /resnet_small has none; use --match.target=relu/ },
+  );
+  cnnless.model.dispose();
+});
