@@ -92,6 +92,7 @@ export async function trainCached(arch: string, set: DataRef, opts: {
         inputShape: set.split.shape,
         numClasses: opts.numClasses,
         seed: deriveSeed(opts.train.seed, "init"),
+        init: opts.train.init,
       });
       await trainModel(model, set.split, { ...opts.train, label: opts.train.label ?? `train ${arch}` });
       return model;

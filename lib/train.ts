@@ -28,6 +28,8 @@ export interface TrainOptions {
   /** Adversarial training: PGD examples replace the clean batch. */
   adversarial?: { threat: string; eps: number; steps: number; stepSize: number } | null;
   seed: number;
+  /** Weight initialization of the model this recipe trains (lib/models.ts INITS; read by the pipeline). */
+  init?: string;
   /** Progress label; no bar when undefined. */
   label?: string;
   /** The config prefix of this recipe (e.g. "source"), so errors name the keys to change (--source.lr). */
