@@ -51,6 +51,7 @@ import {
 import { saveChart } from "../lib/report/charts.ts";
 import { imageGrid } from "../lib/report/grid.ts";
 import { createRng, deriveSeed } from "../lib/rng.ts";
+import { meanInterval95, meanSd } from "../lib/stats.ts";
 import { oursVsPaperBars, pct, type Summary } from "../lib/summary.ts";
 import { evaluate } from "../lib/train.ts";
 
@@ -71,6 +72,9 @@ export interface Config extends CommonConfig {
   fresh: TrainConfig;
   /** More architectures trained the same way on D_R, D_NR and the control (the paper: the same results hold). */
   freshArchs: string[];
+  /** Seeds of the fresh models (each: initial weights, data order, evaluation starts); the mean and spread are
+   * reported. */
+  freshSeeds: number;
   /** Robust evaluation: untargeted L2 PGD at each eps of `curve`, then Auto-PGD (cross-entropy and DLR loss,
    * `strongSteps` steps x `restarts`) on what PGD left (strongSteps 0 = PGD alone); the headline eps is chosen by
    * `headlineMax`. */
@@ -98,6 +102,7 @@ export const DEFAULTS: Config = {
   },
   fresh: { ...TRAIN_DEFAULTS, epochs: 10 },
   freshArchs: [],
+  freshSeeds: 3,
   evalAttack: { steps: 20, curve: [0.5, 1, 2, 3], headlineMax: 0.05, strongSteps: 50, restarts: 1 },
 };
 
@@ -107,10 +112,11 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
     trainSize: SMOKE.trainSize,
     testSize: 100,
     standard: SMOKE.source,
-    robust: { epochs: 1, steps: 2, stepSize: 1.5 },
+    robust: { epochs: 4, steps: 2, stepSize: 1.5 },
     match: { size: 100, steps: 5, stepSize: 0.5, batchSize: 100 },
     fresh: { epochs: 2 },
     evalAttack: { steps: 3, curve: [1, 2], strongSteps: 5 },
+    freshSeeds: 2,
     cache: false,
   },
   quick: {},
@@ -188,6 +194,12 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
       choices: MATCH_TARGETS,
     },
     ...trainKeys("fresh", "fresh models trained on D_R, D_NR and the control"),
+    freshSeeds: {
+      help:
+        "seeds of the fresh models (initial weights, data order, evaluation starts); mean and sd reported",
+      integer: true,
+      min: 1,
+    },
     freshArchs: {
       help: "more architectures trained like fresh.arch on D_R, D_NR and the control (comma-separated)",
       choices: ARCHITECTURES,
@@ -236,10 +248,23 @@ export function modelNames(config: Pick<Config, "freshArchs">): ModelName[] {
 
 /** What main() returns (fractions). */
 export interface Results {
-  /** Accuracy at the headline eps. */
-  models: Record<ModelName, { stdAcc: number; robustAcc: number }>;
-  /** robustAcc: under every attack (PGD, then Auto-PGD CE + DLR); pgdRobustAcc: under PGD alone. */
-  curve: { model: ModelName; eps: number; robustAcc: number; pgdRobustAcc?: number }[];
+  /** Accuracy at the headline eps (fresh models: the mean over seeds, with the sample sd). */
+  models: Record<ModelName, { stdAcc: number; robustAcc: number; stdAccSd: number; robustAccSd: number }>;
+  /** robustAcc: under every attack (PGD, then Auto-PGD CE + DLR); pgdRobustAcc: under PGD alone; fresh
+   * models: the mean over freshSeeds seeds (sd, n). eps 0 = standard accuracy. */
+  curve: {
+    model: ModelName;
+    eps: number;
+    robustAcc: number;
+    pgdRobustAcc?: number;
+    sd?: number;
+    n?: number;
+  }[];
+  /** The fresh models' curves, one per seed. */
+  seedCurves: { model: ModelName; eps: number; robustAcc: number; pgdRobustAcc?: number; seed: number }[];
+  /** Claim 2's measure: D_R minus the control in robust accuracy at the headline eps, per seed, with the mean
+   * and its 95% interval (Student's t over the seeds). */
+  claim2: { eps: number; diffs: number[]; mean: number; lo: number; hi: number; n: number };
   trainEps: number;
   /** The headline eps and the rule that chose it. */
   evalEps: number;
@@ -269,30 +294,73 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
       : takeFirst(run.data.test, config.testSize, "testSize");
     const sources = await trainSources(run, train, test);
     const sets = await buildSets(run, sources, train);
-    const models: Record<ModelName, ZooModel> = {
-      standard: sources.standard.model,
-      robust: sources.robust.model,
-      ...(await trainFresh(run, sets)),
-    };
-    const names = modelNames(config);
-    const curve = await robustnessCurve(models, modelNames(config), test, config);
+    const names = modelNames(config), freshNames = names.filter((n) => n !== "standard" && n !== "robust");
+    const sourceModels = { standard: sources.standard.model, robust: sources.robust.model };
+    const curve = await robustnessCurve(sourceModels, ["standard", "robust"], test, config, config.seed);
+    // the fresh models once per seed: each seed draws their initial weights, data order and the evaluation
+    // attack's random starts; the sources, D_R, D_NR and the control set stay those of --seed
+    const seedCurves: Results["seedCurves"] = [];
+    let plant: Results["plant"];
+    for (let i = 0; i < config.freshSeeds; i++) {
+      const seed = freshSeed(config.seed, i);
+      const fresh = await trainFresh(run, sets, seed);
+      for (const p of await robustnessCurve(fresh, freshNames, test, config, seed)) {
+        seedCurves.push({ ...p, seed });
+      }
+      if (i === 0 && run.plant) {
+        plant = await plantControl(run.plant.patterns, { ...sourceModels, ...fresh }, names, test, sets);
+      }
+      for (const m of Object.values(fresh)) m.model.dispose();
+    }
+    curve.push(...meanOverSeeds(seedCurves));
     const { eps, rule } = headlineEps(curve, config.evalAttack);
-    const at = (n: ModelName, e: number) => curve.find((p) => p.model === n && p.eps === e)!.robustAcc;
-    const acc = Object.fromEntries(names.map((n) => [n, { stdAcc: at(n, 0), robustAcc: at(n, eps) }]));
+    const point = (n: ModelName, e: number) => curve.find((p) => p.model === n && p.eps === e)!;
+    const acc = Object.fromEntries(names.map((n) => [n, {
+      stdAcc: point(n, 0).robustAcc,
+      robustAcc: point(n, eps).robustAcc,
+      stdAccSd: point(n, 0).sd ?? 0,
+      robustAccSd: point(n, eps).sd ?? 0,
+    }]));
+    const perSeed = (n: ModelName) =>
+      seedCurves.filter((p) => p.model === n && p.eps === eps).map((p) => p.robustAcc);
+    const diffs = perSeed("d_r").map((v, i) => v - perSeed("control")[i]);
     const results: Results = {
       models: acc as Results["models"],
       curve,
+      seedCurves,
+      claim2: { eps, diffs, ...meanInterval95(diffs) },
       trainEps: config.robust.eps,
       evalEps: eps,
       evalEpsRule: rule,
       representationDistance: { d_r: sets.d_r.rel, d_nr: sets.d_nr.rel },
       setSize: sets.d_r.ref.split.n,
       start: config.match.start,
-      ...(run.plant ? { plant: await plantControl(run.plant.patterns, models, names, test, sets) } : {}),
+      ...(plant ? { plant } : {}),
     };
     await figures(run, sets, results);
-    for (const m of Object.values(models)) m.model.dispose();
+    for (const m of Object.values(sourceModels)) m.model.dispose();
     return { results, summary: summarize(results, config) };
+  });
+}
+
+/** The seed of fresh-model run i: --seed itself first (so a one-seed run is the run of before), then derived. */
+export function freshSeed(seed: number, i: number): number {
+  return i === 0 ? seed : deriveSeed(seed, `fresh-seed${i}`);
+}
+
+/** The curve of each fresh model averaged over seeds, with the sample sd and the number of seeds. */
+function meanOverSeeds(points: Results["seedCurves"]): Results["curve"] {
+  const groups = new Map<string, Results["seedCurves"]>();
+  for (const p of points) {
+    const k = `${p.model}|${p.eps}`;
+    groups.set(k, [...(groups.get(k) ?? []), p]);
+  }
+  return [...groups.values()].map((g) => {
+    const r = meanSd(g.map((p) => p.robustAcc));
+    const pgd = g.every((p) => p.pgdRobustAcc !== undefined)
+      ? meanSd(g.map((p) => p.pgdRobustAcc!)).mean
+      : undefined;
+    return { model: g[0].model, eps: g[0].eps, robustAcc: r.mean, pgdRobustAcc: pgd, sd: r.sd, n: r.n };
   });
 }
 
@@ -357,7 +425,7 @@ async function buildSets(
 }
 
 /** Step 3: fresh standard models on D_R, D_NR and the control, all with the same recipe, for each architecture. */
-async function trainFresh(run: Run<Config>, sets: Awaited<ReturnType<typeof buildSets>>) {
+async function trainFresh(run: Run<Config>, sets: Awaited<ReturnType<typeof buildSets>>, seed: number) {
   const { config } = run;
   const out: Record<ModelName, ZooModel> = {};
   for (const arch of [config.fresh.arch, ...config.freshArchs]) {
@@ -370,7 +438,7 @@ async function trainFresh(run: Run<Config>, sets: Awaited<ReturnType<typeof buil
     ) {
       out[name + suffix] = (await trainRecipe(ref, {
         numClasses: run.data.info.numClasses,
-        seed: config.seed,
+        seed,
         cache: config.cache,
         recipe: { ...config.fresh, arch },
         role: `fresh_${name}`,
@@ -388,6 +456,7 @@ async function robustnessCurve(
   names: ModelName[],
   test: Split,
   config: Config,
+  seed: number,
 ) {
   const { steps, curve: eps, strongSteps, restarts } = config.evalAttack;
   phase(
@@ -404,7 +473,7 @@ async function robustnessCurve(
         eps: e,
         steps,
         stepSize: (2.5 * e) / steps,
-        seed: deriveSeed(config.seed, "eval"),
+        seed: deriveSeed(seed, "eval"),
         strong: strongSteps ? { steps: strongSteps, restarts } : null,
       };
       const r = await evaluate(models[n], test, { attack, label: `robust acc ${n} (eps ${e})` });
@@ -537,12 +606,42 @@ function plantTables(p: NonNullable<Results["plant"]>, names: ModelName[]) {
   ];
 }
 
+/** A fraction as a signed difference in percentage points: +12.3 points. */
+const points = (v: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)} points`;
+
+/** "mean% +- sd" when there are several seeds, else the percentage. */
+const withSd = (v: number | undefined, sd: number, n: number) =>
+  n > 1 && v !== undefined ? `${pct(v)} ± ${(100 * sd).toFixed(1)}` : pct(v);
+
+/**
+ * Claim 2's verdict at the headline eps, by a criterion fixed before the numbers (issue 29): "reproduces" when D_R
+ * beats the size-matched control by >= 20 points on average with the 95% interval above 0, reaches >= 0.6x the
+ * adversarially trained model's robust accuracy, and keeps >= 80% standard accuracy; "partly" when D_R beats the
+ * control with the interval above 0 (or, with one seed, by >= 5 points); "does not" otherwise.
+ */
+export function claim2Verdict(r: Pick<Results, "claim2" | "models">): {
+  verdict: "reproduces" | "partly" | "does not";
+  criterion: string;
+} {
+  const criterion =
+    "reproduces: D_R - control >= +20 points with the 95% interval above 0, D_R robust >= 0.6x " +
+    "the adversarially trained model's, D_R std acc >= 80%; partly: the interval above 0 (one seed: >= +5 points)";
+  const c = r.claim2, dr = r.models.d_r, adv = r.models.robust;
+  const above = c.n > 1 ? c.lo > 0 : c.mean >= 0.05;
+  if (above && c.mean >= 0.2 && dr.robustAcc >= 0.6 * adv.robustAcc && dr.stdAcc >= 0.8) {
+    return { verdict: "reproduces", criterion };
+  }
+  return { verdict: above ? "partly" : "does not", criterion };
+}
+
 /** Fig 2b beside the paper's, the robustness curve as a table, and what the control says. */
 export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAttack">): Summary {
   const paper = FIG2B.models as Record<string, { stdAcc: number; robustAcc: number }>;
   const epsList = [...config.evalAttack.curve].sort((a, b) => a - b);
   const at = (n: ModelName, e: number) => r.curve.find((p) => p.model === n && p.eps === e)?.robustAcc;
   const names = Object.keys(r.models);
+  const seedsOf = (n: ModelName) => r.curve.find((p) => p.model === n && p.eps === 0)?.n ?? 1;
+  const verdict = claim2Verdict(r);
   return {
     title: "Section 3.1 / Figure 2: robust and non-robust datasets",
     claim:
@@ -552,7 +651,10 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
       {
         caption:
           `Standard and robust test accuracy (${config.dataset}); headline eps ${r.evalEps}: ${r.evalEpsRule}. ` +
-          `D_R, D_NR and the control have ${r.setSize} images each.`,
+          `D_R, D_NR and the control have ${r.setSize} images each; fresh models: mean +- sd over ` +
+          `${r.claim2.n} seed${
+            r.claim2.n === 1 ? "" : "s"
+          } (initial weights, data order, evaluation starts).`,
         headers: [
           "model",
           "std acc (ours)",
@@ -562,8 +664,8 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
         ],
         rows: names.map((n) => [
           label(n),
-          pct(r.models[n].stdAcc),
-          pct(r.models[n].robustAcc),
+          withSd(r.models[n].stdAcc, r.models[n].stdAccSd, seedsOf(n)),
+          withSd(r.models[n].robustAcc, r.models[n].robustAccSd, seedsOf(n)),
           pct(paper[n]?.stdAcc),
           pct(paper[n]?.robustAcc),
         ]),
@@ -578,10 +680,11 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
         rows: names.map((n) => [
           label(n),
           ...epsList.map((e) => {
-            const p = r.curve.find((c) => c.model === n && c.eps === e)?.pgdRobustAcc;
-            return config.evalAttack.strongSteps && p !== undefined
-              ? `${pct(at(n, e))} (${pct(p)})`
-              : pct(at(n, e));
+            const c = r.curve.find((c) => c.model === n && c.eps === e);
+            const cell = withSd(at(n, e), c?.sd ?? 0, c?.n ?? 1);
+            return config.evalAttack.strongSteps && c?.pgdRobustAcc !== undefined
+              ? `${cell} (${pct(c.pgdRobustAcc)})`
+              : cell;
           }),
         ]),
       },
@@ -605,6 +708,11 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
       `D_R vs the size-matched control at eps ${r.evalEps}: ${pct(r.models.d_r.robustAcc)} vs ${
         pct(r.models.control.robustAcc)
       } (claim 2 needs D_R above the control, not only above the standard model)`,
+      `claim 2 verdict: ${verdict.verdict} (D_R - control ${points(r.claim2.mean)}, 95% interval ${
+        points(r.claim2.lo)
+      } to ${points(r.claim2.hi)} over ${r.claim2.n} seed${
+        r.claim2.n === 1 ? "" : "s"
+      }; criterion: ${verdict.criterion})`,
     ],
   };
 }
