@@ -43,6 +43,9 @@ export {
 /** Where decoded image folders are cached by default: `.cache/datasets/` at the repository root. */
 export const DEFAULT_DATASET_CACHE = fileURLToPath(new URL("../../.cache/datasets", import.meta.url));
 
+/** The formats whose images loadDataset() resizes to `imageSize`; every other format refuses the option. */
+const RESIZABLE = ["folder", "rimagenet"];
+
 /** Options of loadDataset(). */
 export interface LoadOptions {
   /** Read only from this directory (registered datasets); it must exist. */
@@ -260,6 +263,13 @@ export async function loadDataset(name: string, opts: LoadOptions = {}): Promise
   }
   const format = FORMATS[info.format];
   if (!format) throw new RangeError(`dataset ${name}: no reader for format "${info.format}"`);
+  if (opts.imageSize && !RESIZABLE.includes(info.format)) {
+    throw new UserError(
+      `--imageSize=${opts.imageSize}: ${name} (format ${info.format}) is read at its own size ` +
+        `(${info.shape.some((v) => v > 0) ? info.shape.join("x") : "as stored"}); only image folders are ` +
+        `resized (${RESIZABLE.join(", ")} formats: folder:DIR, rimagenet); drop --imageSize`,
+    );
+  }
   const memo = new ChecksumMemo(opts.memoPath === undefined ? DEFAULT_MEMO_PATH : opts.memoPath);
   const fp = new Fingerprint(memo);
   try {

@@ -251,3 +251,13 @@ Deno.test({
     }
   },
 });
+
+Deno.test("loadDataset(): --imageSize on a format that is not resized is refused by name, not recorded as applied", async () => {
+  await assert.rejects(
+    () => loadDataset("fashion-mnist", { imageSize: 32, memoPath: null, quiet: true }),
+    (e: Error) =>
+      e instanceof UserError &&
+      /--imageSize=32: fashion-mnist \(format idx\) is read at its own size \(28x28x1\)/.test(e.message) &&
+      /drop --imageSize/.test(e.message),
+  );
+});
