@@ -291,6 +291,11 @@ export interface CacheOptions<T> {
   code?: string;
 }
 
+/** The directory name of the entry for (kind, key) built by `code` (CacheOptions.code): what cached() uses. */
+export function entryHash(kind: string, key: unknown, code?: string): Promise<string> {
+  return cacheKey(kind, code === undefined ? key : { key, code });
+}
+
 /**
  * Returns the cached artifact for (kind, key), or builds, stores and returns it. A corrupt or incomplete entry
  * is rebuilt (the miss line says why). Concurrent processes asking for one entry build it once: the others wait
@@ -302,7 +307,7 @@ export async function cached<T>(
   key: unknown,
   opts: CacheOptions<T>,
 ): Promise<{ value: T; hit: boolean; hash: string }> {
-  const hash = await cacheKey(kind, opts.code === undefined ? key : { key, code: opts.code });
+  const hash = await entryHash(kind, key, opts.code);
   const log = (s: string) => opts.verbose !== false && console.error(s);
   if (!opts.enabled) return { value: await opts.build(), hit: false, hash };
   const cacheRoot = opts.root ?? join("out", "cache");

@@ -11,6 +11,7 @@ import {
   perturbSplit,
   type StepSchedule,
   targeted,
+  THREAT_MODELS,
   type Transform,
   translate,
 } from "./attacks.ts";
@@ -26,6 +27,7 @@ import { trainOptions } from "./recipes.ts";
 import { relabel, RELABEL_RULES } from "./relabel.ts";
 import { createRng, deriveSeed } from "./rng.ts";
 import { evaluate, trainModel, type TrainOptions } from "./train.ts";
+import { OPTIMIZERS } from "./optimizers.ts";
 import { UserError } from "./errors.ts";
 
 /** A training set with its cache identity: the data's content, how it was derived, and its size. */
@@ -65,6 +67,24 @@ function codeFiles(): URL[] {
 /** Hash of codeFiles() and their local imports (sourceHash memoizes it per process). */
 const codeHash = (): Promise<string> => sourceHash(codeFiles());
 
+/**
+ * The code identity of an artifact: lib's code hash, and when it uses a value registered from outside lib/ (a
+ * fork's relabelling rule, optimizer or threat model: Registry.origin()), the import graph of each module that
+ * registered one. So a fork's rule `(y + SHIFT) % C` rebuilds its dataset when `const SHIFT` changes, which the
+ * rule's source text alone does not see.
+ *
+ * Why the registering module and not the experiment's entry file: the entry file is different in every section,
+ * and hashing it into every artifact would stop sec3_3 from reusing sec3_2's source model and D_det, and a fork
+ * from reusing the sections' source models. An artifact that uses only lib's values keeps lib's code hash alone,
+ * so it is shared by every entry; only what a fork's value can change gets the fork's code in its key. What
+ * this does not see: code in a copied main() that edits data before it reaches the pipeline (docs/forking.md).
+ */
+export async function artifactCode(origins: (string | null)[]): Promise<string> {
+  const base = await codeHash();
+  const forks = [...new Set(origins.filter((o): o is string => o !== null))];
+  return forks.length ? `${base}+${await sourceHash(forks)}` : base;
+}
+
 /** Trains `arch` on a set (or loads the identical model from the cache). */
 export async function trainCached(arch: string, set: DataRef, opts: {
   numClasses: number;
@@ -83,9 +103,13 @@ export async function trainCached(arch: string, set: DataRef, opts: {
     numClasses: opts.numClasses,
     train: { ...rest, optimizer },
   };
+  const adv = opts.train.adversarial;
   const r = await cached("model", key, {
     enabled: opts.cache,
-    code: await codeHash(),
+    code: await artifactCode([
+      OPTIMIZERS.origin(optimizer),
+      ...(adv ? [THREAT_MODELS.origin(adv.threat)] : []),
+    ]),
     build: async () => {
       const model = createModel(arch, {
         inputShape: set.split.shape,
@@ -234,6 +258,22 @@ export function relabelledKey(
 }
 
 /**
+ * The cache identity of a relabelled set: relabelledKey() and the code that builds it (lib's, plus the module
+ * that registered the rule when that is a fork: artifactCode()). buildRelabelled() stores it under
+ * entryHash("dataset", key, code).
+ */
+export async function relabelledEntry(
+  sourceHash: string,
+  set: DataRef,
+  opts: { rule: string; attack: AttackConfig; seed: number },
+): Promise<{ key: Record<string, unknown>; code: string }> {
+  return {
+    key: relabelledKey(sourceHash, set, opts),
+    code: await artifactCode([RELABEL_RULES.origin(opts.rule), THREAT_MODELS.origin("l2")]),
+  };
+}
+
+/**
  * Section 3.2 (Fig 6): x_adv = targeted L2 PGD toward t = rule(y) on the source model, relabelled as t. Cached
  * by the source model, the set, the rule (name and source text), the attack and the seed.
  */
@@ -263,9 +303,10 @@ export async function buildRelabelled(source: { model: ZooModel; hash: string },
     y: Uint8Array;
     stats: { attackSuccess: number; meanDeltaL2: number };
   };
-  const r = await cached<Built>("dataset", relabelledKey(source.hash, set, opts), {
+  const entry = await relabelledEntry(source.hash, set, opts);
+  const r = await cached<Built>("dataset", entry.key, {
     enabled: opts.cache,
-    code: await codeHash(),
+    code: entry.code,
     build: async () => {
       const a = await perturbSplit(source.model, split, {
         threat: "l2",
