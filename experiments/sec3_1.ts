@@ -49,7 +49,7 @@ import {
 import { saveChart } from "../lib/report/charts.ts";
 import { imageGrid } from "../lib/report/grid.ts";
 import { createRng, deriveSeed } from "../lib/rng.ts";
-import { oursVsPaperBars, pct, type Summary } from "../lib/summary.ts";
+import { oursVsPaperBars, pct, type SectionSummary } from "../lib/summary.ts";
 import { evaluate } from "../lib/train.ts";
 
 /** Configuration of the Section 3.1 experiment. */
@@ -128,6 +128,7 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
 
 /** CLI description; the experiment id is this file's name. */
 export const SPEC = defineExperiment<Config>(import.meta.url, {
+  section: { of: "sec3_1", label: "Section 3.1 / Figure 2", order: 31 },
   description:
     "Section 3.1 / Figure 2: robust (D_R) and non-robust (D_NR) datasets by representation matching",
   defaults: DEFAULTS,
@@ -451,16 +452,15 @@ async function figures(
 }
 
 /** Fig 2b beside the paper's, the robustness curve as a table, and what the control says. */
-export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAttack">): Summary {
+export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAttack">): SectionSummary {
   const paper = FIG2B.models as Record<string, { stdAcc: number; robustAcc: number }>;
   const epsList = [...config.evalAttack.curve].sort((a, b) => a - b);
   const at = (n: ModelName, e: number) => r.curve.find((p) => p.model === n && p.eps === e)?.robustAcc;
   const names = Object.keys(r.models);
   return {
-    title: "Section 3.1 / Figure 2: robust and non-robust datasets",
+    headline: "robust and non-robust datasets",
     claim:
       "Standard training on D_R gives robustness; standard training on D_NR gives accuracy without robustness.",
-    order: 31,
     tables: [
       {
         caption:

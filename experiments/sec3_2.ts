@@ -44,7 +44,7 @@ import {
 import { phase } from "../lib/progress.ts";
 import { RELABEL_RULES } from "../lib/relabel.ts";
 import { imageGrid } from "../lib/report/grid.ts";
-import { oursVsPaperBars, pct, type Summary } from "../lib/summary.ts";
+import { oursVsPaperBars, pct, type SectionSummary } from "../lib/summary.ts";
 import { writeFileAtomic } from "../lib/output.ts";
 import { stableStringify } from "../lib/cache.ts";
 import { evaluate } from "../lib/train.ts";
@@ -101,6 +101,7 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
 
 /** CLI description; the experiment id (out dir, report section) is this file's name. */
 export const SPEC = defineExperiment<Config>(import.meta.url, {
+  section: { of: "sec3_2", label: "Section 3.2 / Table 1", order: 32 },
   description:
     "Section 3.2 / Table 1: train on adversarially relabelled data (D_rand, D_det), test on the original test set",
   defaults: DEFAULTS,
@@ -212,12 +213,12 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
       join(run.outDir, "fig_relabelled.png"),
       relabelGrid(train.split, built, info.classNames),
     );
-    return { results, summary: summarize(results, config, run.id) };
+    return { results, summary: summarize(results, config) };
   });
 }
 
 /** Table 1 beside the paper's numbers, the bar chart and the relabelled examples. */
-export function summarize(r: Results, config: Pick<Config, "dataset">, id = SPEC.id): Summary {
+export function summarize(r: Results, config: Pick<Config, "dataset">): SectionSummary {
   const paper = TABLE1 as Record<string, Record<string, number>>;
   const label = (k: string) => (k === "d" ? "D" : k === "d_rand" ? "D_rand" : k === "d_det" ? "D_det" : k);
   const rows = Object.entries(r.sets).map(([k, s]) => [
@@ -234,13 +235,10 @@ export function summarize(r: Results, config: Pick<Config, "dataset">, id = SPEC
       ? [{ label: label(k), source: "paper" as const, value: 100 * paper.cifar10[k] }]
       : []),
   ]);
-  const fork = id !== SPEC.id;
   return {
-    title: `${fork ? `${id} (a fork of Section 3.2)` : "Section 3.2 / Table 1"}: ` +
-      "non-robust features suffice for standard classification",
+    headline: "non-robust features suffice for standard classification",
     claim:
       "Models trained on adversarially relabelled data (D_rand, D_det) generalize to the original test set.",
-    order: fork ? 100 : 32,
     tables: [{
       caption:
         `Test accuracy on the original test set (${config.dataset}; paper: CIFAR-10 / Restricted ImageNet). ` +

@@ -42,7 +42,7 @@ import {
 import { relabel, RELABEL_RULES } from "../lib/relabel.ts";
 import { saveChart } from "../lib/report/charts.ts";
 import { createRng, deriveSeed } from "../lib/rng.ts";
-import { pct, type Summary } from "../lib/summary.ts";
+import { pct, type SectionSummary } from "../lib/summary.ts";
 import { accuracy, evaluate, predict } from "../lib/train.ts";
 import { rankCorrelation } from "../lib/stats.ts";
 
@@ -96,6 +96,7 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
 
 /** CLI description; the experiment id is this file's name. */
 export const SPEC = defineExperiment<Config>(import.meta.url, {
+  section: { of: "sec3_3", label: "Section 3.3 / Figure 3", order: 33 },
   description:
     "Section 3.3 / Figure 3: accuracy when trained on D_det vs transfer rate, across architectures",
   defaults: DEFAULTS,
@@ -284,12 +285,11 @@ function fig3Spec(r: Results, config: Config): Record<string, unknown> {
 }
 
 /** The Figure 3 table, the correlation and the paper's five points. */
-export function summarize(r: Results, config: Pick<Config, "dataset" | "rule">): Summary {
+export function summarize(r: Results, config: Pick<Config, "dataset" | "rule">): SectionSummary {
   return {
-    title: "Section 3.3 / Figure 3: transferability arises from non-robust features",
+    headline: "transferability arises from non-robust features",
     claim:
       "Architectures that learn better from D_det are more vulnerable to transfer attacks from the source model.",
-    order: 33,
     tables: [
       {
         caption:

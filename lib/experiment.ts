@@ -17,7 +17,7 @@ import { assertWritableDir, openRunDir, type RunMeta, writeJsonAtomic, writeRunC
 import { type BackendInfo, BACKENDS, initBackend } from "./backend/mod.ts";
 import { type Dataset, DATASETS, loadDataset, type Split, validateDatasetName } from "./data/registry.ts";
 import { firstN } from "./data/batch.ts";
-import { type Summary, summaryMarkdown } from "./summary.ts";
+import { type SectionSummary, type Summary, summaryMarkdown } from "./summary.ts";
 
 /** Keys every experiment config has. */
 export interface CommonConfig {
@@ -85,10 +85,41 @@ export function experimentId(entryUrl: string | URL): string {
   return basename(path, extname(path));
 }
 
-/** What an experiment declares: the CLI spec (its id comes from the entry file) plus its report order. */
+/**
+ * The paper section a file reproduces: the id of the file that declares it (its name, written out so that a copy
+ * under another name knows it is a copy), the heading's label and the report position (paper order).
+ */
+export interface SectionInfo {
+  /** The experiment id of the file that reproduces the section ("sec3_2"). */
+  of: string;
+  /** The heading's label, e.g. "Section 3.2 / Table 1". */
+  label: string;
+  /** Position in the report: 20 for Section 2, 31 for 3.1, ...; forks come after (FORK_ORDER). */
+  order: number;
+}
+
+/** Report position of a fork or a copy, and of an experiment that declares no section: after the paper's. */
+export const FORK_ORDER = 100;
+
+/** What an experiment declares: the CLI spec (its id comes from the entry file) plus its report identity. */
 export interface ExperimentSpec<C> extends CliSpec<C> {
   /** Experiment id = the entry file's name: out/<id>/ and the report section. */
   id: string;
+  /** The heading label of its report section: the section's own, or "<id> (a fork of <label>)" for a copy. */
+  title: string;
+  /** Its report position: the section's for the file that declares it, FORK_ORDER for a copy or a fork. */
+  order: number;
+  /** The paper section it reproduces or derives from (null when it declares none). */
+  section: SectionInfo | null;
+  /** The keys --dataset adapts (kept so extend() carries them). */
+  datasetKeys?: DatasetKeys;
+}
+
+/** The heading label and report position of experiment `id` given the section its file declares. */
+export function sectionIdentity(id: string, section: SectionInfo | null): { title: string; order: number } {
+  if (!section) return { title: id, order: FORK_ORDER };
+  if (section.of === id) return { title: section.label, order: section.order };
+  return { title: `${id} (a fork of ${section.label})`, order: FORK_ORDER };
 }
 
 /**
@@ -104,9 +135,12 @@ export function defineExperiment<C extends CommonConfig>(
     keys: Record<string, KeySpec>;
     /** Keys a dataset's defaults adapt when --dataset moves a preset to another dataset (see adaptToDataset). */
     datasetKeys?: DatasetKeys;
+    /** The paper section this file reproduces (a copy of the file keeps it and is titled as a fork of it). */
+    section?: SectionInfo;
   },
 ): ExperimentSpec<C> {
   const id = experimentId(entryUrl);
+  const section = def.section ?? null;
   const path = String(entryUrl).startsWith("file:") ? fileURLToPath(String(entryUrl)) : String(entryUrl);
   const rel = path.includes("/experiments/") ? `experiments/${path.split("/experiments/").pop()}` : path;
   return {
@@ -118,6 +152,9 @@ export function defineExperiment<C extends CommonConfig>(
     defaultPreset: "quick" in def.presets ? "quick" : undefined,
     keys: { ...COMMON_KEYS, ...def.keys },
     adapt: def.datasetKeys ? adaptToDataset(def.datasetKeys) : undefined,
+    datasetKeys: def.datasetKeys,
+    section,
+    ...sectionIdentity(id, section),
   };
 }
 
@@ -214,10 +251,14 @@ export interface RunSummary {
   summary: Summary;
 }
 
-/** What an experiment body returns: its results (results.json) and its summary for people. */
+/**
+ * What an experiment body returns: its results (results.json) and its summary for people. The summary's heading
+ * is `<spec.title>: <headline>` and its report position spec.order (set by runExperiment from the spec, so a
+ * copy is titled by its own id).
+ */
 export interface Outcome<R> {
   results: R;
-  summary: Summary;
+  summary: SectionSummary;
 }
 
 /**
@@ -261,7 +302,8 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       meta,
       t0,
     };
-    const { results, summary } = await body(run);
+    const { results, summary: own } = await body(run);
+    const summary = withIdentity(spec, own);
     const full = {
       ...results,
       experiment: spec.id,
@@ -290,6 +332,12 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
     await dir.abort();
     throw err;
   }
+}
+
+/** A section's summary with its heading and report position from the spec: `<spec.title>: <headline>`. */
+export function withIdentity(spec: { title: string; order: number }, s: SectionSummary): Summary {
+  const { headline, ...rest } = s;
+  return { title: `${spec.title}: ${headline}`, order: spec.order, ...rest };
 }
 
 /** CLI entry: parses argv with the spec (presets, overrides, --help) and runs `main`, with clean errors. */

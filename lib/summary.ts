@@ -15,7 +15,7 @@ export interface Summary {
   title: string;
   /** The paper's claim this run tests, in one sentence. */
   claim: string;
-  /** Where the section sits in the report (paper order; forks default to after the paper's sections). */
+  /** Where the section sits in the report (paper order; forks after the paper's sections). */
   order: number;
   tables: SummaryTable[];
   /** Vega-lite specs with inline data (e.g. ours beside the paper's). */
@@ -25,6 +25,16 @@ export interface Summary {
   /** Short findings in plain words. */
   notes: string[];
 }
+
+/**
+ * What a section's summarize() returns: a Summary without its heading's label and report position, which
+ * runExperiment() takes from the spec (ExperimentSpec.title, .order), so a copy or a fork is never titled as the
+ * section it came from.
+ */
+export type SectionSummary = Omit<Summary, "title" | "order"> & {
+  /** The finding in a few words, e.g. "non-robust features suffice for standard classification". */
+  headline: string;
+};
 
 /** Formats a fraction as a percentage ("-" for null/undefined/NaN). */
 export const pct = (v: number | null | undefined): string => formatPct(v);

@@ -25,6 +25,7 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
   defaults: DEFAULTS,
   presets: PRESETS,
   keys: sec3_2.SPEC.keys,
+  section: sec3_2.SPEC.section ?? undefined,
 });
 
 /** Runs Section 3.2's procedure under this experiment's id. */

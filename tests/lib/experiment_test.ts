@@ -6,8 +6,10 @@ import {
   COMMON_DEFAULTS,
   defineExperiment,
   experimentId,
+  FORK_ORDER,
   outDirOf,
   takeFirst,
+  withIdentity,
 } from "../../lib/experiment.ts";
 import { requireUseful } from "../../lib/pipeline.ts";
 
@@ -17,7 +19,7 @@ Deno.test("experimentId() is the entry file's name without extension", () => {
   assert.equal(experimentId("/r/experiments/sec3_2.ts"), "sec3_2");
 });
 
-Deno.test("a copy of experiments/sec3_2.ts under a new name declares its own id and out dir", async () => {
+Deno.test("a copy of experiments/sec3_2.ts under a new name declares its own id, out dir, title and report slot", async () => {
   const name = `zz_copy_${Deno.pid}`;
   const copy = join("experiments", `${name}.ts`);
   await Deno.copyFile(join("experiments", "sec3_2.ts"), copy);
@@ -26,6 +28,13 @@ Deno.test("a copy of experiments/sec3_2.ts under a new name declares its own id 
     assert.equal(mod.SPEC.id, name);
     assert.equal(outDirOf(mod.SPEC, { out: "" }), join("out", name));
     assert.equal(mod.SPEC.name, `deno run -A experiments/${name}.ts`);
+    assert.equal(mod.SPEC.title, `${name} (a fork of Section 3.2 / Table 1)`);
+    assert.equal(mod.SPEC.order, FORK_ORDER);
+    const original = (await import("../../experiments/sec3_2.ts")).SPEC;
+    assert.deepEqual([original.title, original.order], ["Section 3.2 / Table 1", 32]);
+    const s = { headline: "h", claim: "c", tables: [], charts: [], figures: [], notes: [] };
+    assert.equal(withIdentity(mod.SPEC, s).title, `${name} (a fork of Section 3.2 / Table 1): h`);
+    assert.equal(withIdentity(original, s).title, "Section 3.2 / Table 1: h");
   } finally {
     await Deno.remove(copy);
   }

@@ -36,7 +36,7 @@ Deno.test("d_shift2 smoke preset writes its own out dir, and the report renders 
   await assertExport(out, "d_shift2", config.trainSize, [28, 28, 1], 10);
   const { html, sections } = await buildReport(root);
   assert.deepEqual(sections.find((s) => s.id === "d_shift2"), { id: "d_shift2", status: "ok" });
-  assert.match(html, /d_shift2 \(a fork of Section 3\.2\)/);
+  assert.match(html, /d_shift2 \(a fork of Section 3\.2 \/ Table 1\): non-robust features suffice/);
   assert.match(html, /<td>d_shift2<\/td>/);
   await Deno.remove(root, { recursive: true });
 });
