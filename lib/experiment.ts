@@ -9,6 +9,7 @@ import {
   flatten,
   type KeySpec,
   type Leaf,
+  merge,
   parseCli,
   validateConfig,
 } from "./config.ts";
@@ -113,6 +114,37 @@ export interface ExperimentSpec<C> extends CliSpec<C> {
   section: SectionInfo | null;
   /** The keys --dataset adapts (kept so extend() carries them). */
   datasetKeys?: DatasetKeys;
+  /**
+   * This spec under another entry file's id, with every field carried (keys, presets, the --dataset adaptation,
+   * the section it derives from) and `overrides` applied: a fork that only adds a value (a rule, an optimizer)
+   * and reuses the section's main() (experiments/examples/d_shift2.ts).
+   */
+  extend(entryUrl: string | URL, overrides: SpecOverrides<C>): ExperimentSpec<C>;
+}
+
+/** What SPEC.extend() may change. Everything it does not name is the parent's. */
+export interface SpecOverrides<C> {
+  description?: string;
+  /** Defaults changed (deep-merged into the parent's); only keys the parent has. */
+  defaults?: DeepPartial<C>;
+  /** Presets added or replaced by name (a preset named here replaces the parent's preset of that name). */
+  presets?: Record<string, DeepPartial<C>>;
+  /** Key specs added or replaced (help, bounds, checks). */
+  keys?: Record<string, KeySpec>;
+  datasetKeys?: DatasetKeys;
+  section?: SectionInfo;
+}
+
+/** What an experiment file declares (defineExperiment's second argument). */
+export interface ExperimentDef<C> {
+  description: string;
+  defaults: C;
+  presets: Record<string, DeepPartial<C>>;
+  keys: Record<string, KeySpec>;
+  /** Keys a dataset's defaults adapt when --dataset moves a preset to another dataset (see adaptToDataset). */
+  datasetKeys?: DatasetKeys;
+  /** The paper section this file reproduces (a copy of the file keeps it and is titled as a fork of it). */
+  section?: SectionInfo;
 }
 
 /** The heading label and report position of experiment `id` given the section its file declares. */
@@ -128,16 +160,7 @@ export function sectionIdentity(id: string, section: SectionInfo | null): { titl
  */
 export function defineExperiment<C extends CommonConfig>(
   entryUrl: string | URL,
-  def: {
-    description: string;
-    defaults: C;
-    presets: Record<string, DeepPartial<C>>;
-    keys: Record<string, KeySpec>;
-    /** Keys a dataset's defaults adapt when --dataset moves a preset to another dataset (see adaptToDataset). */
-    datasetKeys?: DatasetKeys;
-    /** The paper section this file reproduces (a copy of the file keeps it and is titled as a fork of it). */
-    section?: SectionInfo;
-  },
+  def: ExperimentDef<C>,
 ): ExperimentSpec<C> {
   const id = experimentId(entryUrl);
   const section = def.section ?? null;
@@ -155,6 +178,30 @@ export function defineExperiment<C extends CommonConfig>(
     datasetKeys: def.datasetKeys,
     section,
     ...sectionIdentity(id, section),
+    extend: (url, o) => defineExperiment(url, extendDef(def, experimentId(url), o)),
+  };
+}
+
+/** `def` with `o` applied (SPEC.extend()); a default the parent does not have is an error naming the fix. */
+function extendDef<C extends CommonConfig>(def: ExperimentDef<C>, id: string, o: SpecOverrides<C>) {
+  let defaults = def.defaults;
+  try {
+    defaults = merge(def.defaults, o.defaults ?? {}, `${id}: SPEC.extend()'s defaults`);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new RangeError(
+      `${e.message}, which the extended spec does not have; extend() changes existing keys only ` +
+        "(to add a key, declare the experiment with defineExperiment and its own Config, docs/forking.md)",
+    );
+  }
+  return {
+    ...def,
+    description: o.description ?? def.description,
+    defaults,
+    presets: { ...def.presets, ...o.presets },
+    keys: { ...def.keys, ...o.keys },
+    datasetKeys: o.datasetKeys ?? def.datasetKeys,
+    section: o.section ?? def.section,
   };
 }
 

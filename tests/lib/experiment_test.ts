@@ -53,6 +53,36 @@ Deno.test("defineExperiment() adds the common keys and makes quick the default p
   }
 });
 
+Deno.test("SPEC.extend() carries every field of the parent under the new file's id; unknown defaults are errors", () => {
+  const parent = defineExperiment(new URL("file:///r/experiments/base.ts"), {
+    description: "base",
+    defaults: { ...COMMON_DEFAULTS, eps: 1, arch: "mlp" },
+    presets: { smoke: { eps: 0.5 }, quick: {} },
+    keys: { eps: { help: "radius", above: 0 }, arch: { help: "architecture" } },
+    datasetKeys: { eps: ["eps"], arch: ["arch"], epochs: [] },
+    section: { of: "base", label: "Section 9", order: 90 },
+  });
+  const child = parent.extend(new URL("file:///r/experiments/examples/kid.ts"), {
+    defaults: { arch: "cnn" },
+    presets: { paper: { eps: 2 } },
+  });
+  assert.equal(child.id, "kid");
+  assert.equal(child.name, "deno run -A experiments/examples/kid.ts");
+  assert.equal(child.description, "base");
+  assert.deepEqual([child.defaults.eps, child.defaults.arch], [1, "cnn"]);
+  assert.equal(parent.defaults.arch, "mlp", "the parent is unchanged");
+  assert.deepEqual(Object.keys(child.presets), ["smoke", "quick", "paper"]);
+  assert.deepEqual(Object.keys(child.keys), Object.keys(parent.keys));
+  assert.deepEqual(child.datasetKeys, parent.datasetKeys);
+  assert.ok(child.adapt, "the --dataset adaptation carries over");
+  assert.deepEqual([child.title, child.order], ["kid (a fork of Section 9)", FORK_ORDER]);
+  assert.equal(child.extend(new URL("file:///r/experiments/base.ts"), {}).title, "Section 9");
+  assert.throws(
+    () => parent.extend("file:///r/k.ts", { defaults: { nope: 1 } as never }),
+    /k: SPEC\.extend\(\)'s defaults sets unknown key "nope".*declare the experiment with defineExperiment/,
+  );
+});
+
 Deno.test("requireUseful() stops a near-chance source model naming the recipe's keys", () => {
   assert.throws(
     () => requireUseful(0.12, 10, "source"),

@@ -10,7 +10,7 @@ import { relabel } from "../../../lib/relabel.ts";
 import { createRng } from "../../../lib/rng.ts";
 import { buildReport } from "../../../lib/report/main.ts";
 import { assertExport, readOutputs } from "../smoke_helpers.ts";
-import { merge } from "../../../lib/config.ts";
+import { merge, parseCli } from "../../../lib/config.ts";
 
 Deno.test("d_shift2: id, default out dir and command come from the file name, not from sec3_2", () => {
   assert.equal(SPEC.id, "d_shift2");
@@ -19,6 +19,22 @@ Deno.test("d_shift2: id, default out dir and command come from the file name, no
   assert.equal(SPEC.name, "deno run -A experiments/examples/d_shift2.ts");
   const y = Uint8Array.from([0, 1, 8, 9]);
   assert.deepEqual(Array.from(relabel("d_shift2", y, 10, createRng(0))), [2, 3, 0, 1]);
+});
+
+Deno.test("d_shift2 adapts to --dataset=cifar10 like sec3_2 (attack.eps scaled), keeping its own variants", () => {
+  const orig = console.error;
+  console.error = () => {};
+  try {
+    const fork = parseCli(["--dataset=cifar10"], SPEC)!.config;
+    const parent = parseCli(["--dataset=cifar10"], SEC32)!.config;
+    assert.notEqual(parent.attack.eps, DEFAULTS.attack.eps, "sec3_2 scales eps on cifar10");
+    assert.deepEqual(fork.attack, parent.attack);
+    assert.deepEqual([fork.source.arch, fork.fresh.epochs], [parent.source.arch, parent.fresh.epochs]);
+    assert.deepEqual(fork.variants, ["d_det", "d_shift2"]);
+    assert.deepEqual(Object.keys(PRESETS), Object.keys(SEC32.presets));
+  } finally {
+    console.error = orig;
+  }
 });
 
 Deno.test("d_shift2: a new rule gets its own cache key (editing a rule rebuilds its dataset)", async () => {
