@@ -44,7 +44,7 @@ import {
 import { phase } from "../lib/progress.ts";
 import { RELABEL_RULES } from "../lib/relabel.ts";
 import { imageGrid } from "../lib/report/grid.ts";
-import { oursVsPaperBars, pct, type SectionSummary } from "../lib/summary.ts";
+import { numCell, oursVsPaperBars, pct, pctCell, type SectionSummary } from "../lib/summary.ts";
 import { writeFileAtomic } from "../lib/output.ts";
 import { stableStringify } from "../lib/cache.ts";
 import { evaluate } from "../lib/train.ts";
@@ -223,9 +223,9 @@ export function summarize(r: Results, config: Pick<Config, "dataset">): SectionS
   const label = (k: string) => (k === "d" ? "D" : k === "d_rand" ? "D_rand" : k === "d_det" ? "D_det" : k);
   const rows = Object.entries(r.sets).map(([k, s]) => [
     label(k),
-    pct(s.testAcc),
-    pct(s.attackSuccess),
-    s.meanDeltaL2?.toFixed(3) ?? "-",
+    pctCell(s.testAcc),
+    pctCell(s.attackSuccess),
+    numCell(s.meanDeltaL2),
     pct(paper.cifar10[k]),
     pct(paper.restrictedImagenet[k]),
   ]);

@@ -42,7 +42,7 @@ import {
 import { relabel, RELABEL_RULES } from "../lib/relabel.ts";
 import { saveChart } from "../lib/report/charts.ts";
 import { createRng, deriveSeed } from "../lib/rng.ts";
-import { pct, type SectionSummary } from "../lib/summary.ts";
+import { pct, pctCell, type SectionSummary } from "../lib/summary.ts";
 import { accuracy, evaluate, predict } from "../lib/train.ts";
 import { rankCorrelation } from "../lib/stats.ts";
 
@@ -304,10 +304,10 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "rule">):
         ],
         rows: Object.entries(r.architectures).map(([a, v]) => [
           a,
-          pct(v.testAccOnDdet),
-          pct(v.transferRate),
-          pct(v.untargetedErrorRate),
-          pct(v.stdAcc),
+          pctCell(v.testAccOnDdet),
+          pctCell(v.transferRate),
+          pctCell(v.untargetedErrorRate),
+          pctCell(v.stdAcc),
         ]),
       },
       {

@@ -1,7 +1,7 @@
 // The skeleton every experiment entry shares: its id (from the entry file's name), common config keys, the run
 // (backend, data, a staged out dir swapped in only when complete), the summary printed and saved, the CLI.
 import * as tf from "@tensorflow/tfjs";
-import { basename, extname, join } from "node:path";
+import { basename, dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   type CliSpec,
@@ -14,11 +14,19 @@ import {
   validateConfig,
 } from "./config.ts";
 import { runMain } from "./errors.ts";
-import { assertWritableDir, openRunDir, type RunMeta, writeJsonAtomic, writeRunConfig } from "./output.ts";
+import {
+  assertWritableDir,
+  openRunDir,
+  type RunMeta,
+  type SeedsInfo,
+  writeJsonAtomic,
+  writeRunConfig,
+} from "./output.ts";
 import { type BackendInfo, BACKENDS, initBackend } from "./backend/mod.ts";
 import { type Dataset, DATASETS, loadDataset, type Split, validateDatasetName } from "./data/registry.ts";
 import { firstN } from "./data/batch.ts";
 import { type SectionSummary, type Summary, summaryMarkdown } from "./summary.ts";
+import { aggregateNumbers, aggregateSummaries, type Spread, withMeans } from "./seeds.ts";
 
 /** Keys every experiment config has. */
 export interface CommonConfig {
@@ -114,6 +122,8 @@ export interface ExperimentSpec<C> extends CliSpec<C> {
   section: SectionInfo | null;
   /** The keys --dataset adapts (kept so extend() carries them). */
   datasetKeys?: DatasetKeys;
+  /** What --seeds=N varies. */
+  seedSweep: SeedSweep<C>;
   /**
    * This spec under another entry file's id, with every field carried (keys, presets, the --dataset adaptation,
    * the section it derives from) and `overrides` applied: a fork that only adds a value (a rule, an optimizer)
@@ -145,7 +155,27 @@ export interface ExperimentDef<C> {
   datasetKeys?: DatasetKeys;
   /** The paper section this file reproduces (a copy of the file keeps it and is titled as a fork of it). */
   section?: SectionInfo;
+  /** What --seeds=N varies (default: the whole run, DEFAULT_SWEEP). */
+  seedSweep?: SeedSweep<C>;
 }
+
+/**
+ * What a --seeds=N run varies: run i (0..N-1) runs `vary(config, i)`; `varies` says it in words (written to
+ * config.json and results.json). A section whose seed-independent parts are costly can vary only some of its
+ * seeds here (e.g. keep the source model's seed and move the fresh models'), if its config has such keys.
+ */
+export interface SeedSweep<C> {
+  vary: (config: C, i: number) => C;
+  varies: string;
+}
+
+/** The default sweep: seed = config.seed + i, which moves every random choice of the run. */
+export const DEFAULT_SWEEP: SeedSweep<CommonConfig> = {
+  vary: (config, i) => ({ ...config, seed: config.seed + i }),
+  varies: "the whole run: seed = --seed + i for run i, and the seed decides every random choice (weight " +
+    "initialization, shuffles, attack starts, relabelling targets), so every model and dataset is rebuilt " +
+    "(each run's artifacts are cached under its own seed)",
+};
 
 /** The heading label and report position of experiment `id` given the section its file declares. */
 export function sectionIdentity(id: string, section: SectionInfo | null): { title: string; order: number } {
@@ -176,6 +206,7 @@ export function defineExperiment<C extends CommonConfig>(
     keys: { ...COMMON_KEYS, ...def.keys },
     adapt: def.datasetKeys ? adaptToDataset(def.datasetKeys) : undefined,
     datasetKeys: def.datasetKeys,
+    seedSweep: def.seedSweep ?? (DEFAULT_SWEEP as unknown as SeedSweep<C>),
     section,
     ...sectionIdentity(id, section),
     extend: (url, o) => defineExperiment(url, extendDef(def, experimentId(url), o)),
@@ -271,6 +302,13 @@ export interface RunOptions {
   quiet?: boolean;
 }
 
+/** What runSeeds() returns and writes to results.json: the runs' results, their spread, the seeds. */
+export type SeedsOutcome<R> = R & RunSummary & {
+  /** Every numeric leaf of the results (dotted path) over the runs: mean, sample sd, min, max, n. */
+  aggregate: Record<string, Spread>;
+  seeds: SeedsInfo;
+};
+
 /** Everything a running experiment needs from the harness. */
 export interface Run<C extends CommonConfig> {
   id: string;
@@ -321,10 +359,7 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
 ): Promise<R & RunSummary> {
   const t0 = performance.now();
   validateConfig(config, spec.keys);
-  const target = outDirOf(spec, config);
-  await assertWritableDir(target);
-  const dir = await openRunDir(target);
-  try {
+  return await inRunDir(outDirOf(spec, config), opts, async (dir) => {
     if (!opts.quiet) console.error(`${spec.id}: resolved config\n${JSON.stringify(config, null, 2)}`);
     const backend = await initBackend(config.backend, { quiet: opts.quiet });
     const data = await loadDataset(config.dataset, {
@@ -332,7 +367,7 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       ...(config.trainFrom ? { trainFrom: config.trainFrom } : {}),
       ...(config.imageSize ? { imageSize: config.imageSize } : {}),
     });
-    const meta = await writeRunConfig(dir.path, config, {
+    const meta = await writeRunConfig(dir, config, {
       backend: backend.name,
       seed: config.seed,
       preset: opts.preset,
@@ -342,8 +377,8 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       id: spec.id,
       config,
       preset: opts.preset ?? null,
-      outDir: dir.path,
-      target,
+      outDir: dir,
+      target: outDirOf(spec, config),
       backend,
       data,
       meta,
@@ -361,19 +396,26 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       gitCommit: meta.gitCommit,
       summary,
     };
+    return full;
+  });
+}
+
+/**
+ * Stages `target` (locked, written into a staging dir) for `build`, which returns results.json's content; writes
+ * it, swaps the staging dir into place and prints the summary. A failure leaves the previous complete run.
+ */
+async function inRunDir<T extends RunSummary>(
+  target: string,
+  opts: RunOptions,
+  build: (dir: string) => Promise<T>,
+): Promise<T> {
+  await assertWritableDir(target);
+  const dir = await openRunDir(target);
+  try {
+    const full = await build(dir.path);
     await writeJsonAtomic(join(dir.path, "results.json"), full);
     await dir.commit();
-    if (!opts.quiet) {
-      console.log(`\n${summaryMarkdown(summary)}\n`);
-      console.log(
-        `(${config.dataset}, preset ${run.preset ?? "-"}, ${full.runSeconds} s, backend ${backend.name}); ` +
-          `wrote ${target}/: ${
-            [...Deno.readDirSync(target)].map((e) => e.name).filter((n) => !n.startsWith(".")).sort().join(
-              " ",
-            )
-          }`,
-      );
-    }
+    if (!opts.quiet) printDone(full, target);
     return full;
   } catch (err) {
     await dir.abort();
@@ -387,15 +429,103 @@ export function withIdentity(spec: { title: string; order: number }, s: SectionS
   return { title: `${spec.title}: ${headline}`, order: spec.order, ...rest };
 }
 
-/** CLI entry: parses argv with the spec (presets, overrides, --help) and runs `main`, with clean errors. */
-export function cli<C>(
-  spec: CliSpec<C>,
-  main: (config: C, opts: RunOptions) => Promise<unknown>,
+/** Prints the summary and what the run wrote. */
+function printDone(full: RunSummary, target: string): void {
+  console.log(`\n${summaryMarkdown(full.summary)}\n`);
+  const files = [...Deno.readDirSync(target)].map((e) => e.name).filter((n) => !n.startsWith(".")).sort();
+  console.log(
+    `(${full.dataset}, preset ${full.preset ?? "-"}, ${full.runSeconds} s, backend ${full.backend}); ` +
+      `wrote ${target}/: ${files.join(" ")}`,
+  );
+}
+
+const RUN_FIELDS = ["experiment", "dataset", "preset", "backend", "runSeconds", "gitCommit", "summary"];
+
+/**
+ * Runs `main` once per seed of the spec's sweep (run i: spec.seedSweep.vary(config, i), by default seed =
+ * config.seed + i) into <out>/seeds/<seed>/, each a complete run with its own config.json, results.json and
+ * exports, then writes <out>/config.json (meta.seeds: the seeds and what they vary) and <out>/results.json:
+ * the results' structure with every number replaced by its mean over the runs, `aggregate` (mean, sample sd,
+ * min, max, n of every numeric leaf), `seeds`, and the summary merged cell by cell ("mean ± sd (n=N)").
+ * Like a single run, it is staged and swapped in only when every run completed. Cached artifacts make a rerun
+ * with more seeds cheap: the seeds already run are cache hits.
+ */
+export async function runSeeds<C extends CommonConfig, R extends object>(
+  spec: ExperimentSpec<C>,
+  /** The experiment's main(), which runs through runExperiment() (so it returns RunSummary's fields too). */
+  main: (config: C, opts: RunOptions) => Promise<R>,
+  config: C,
+  opts: RunOptions & { seeds: number },
+): Promise<SeedsOutcome<R>> {
+  const t0 = performance.now();
+  if (!Number.isInteger(opts.seeds) || opts.seeds < 1) {
+    throw new RangeError(`--seeds must be a whole number >= 1, got ${opts.seeds}`);
+  }
+  validateConfig(config, spec.keys);
+  const configs = Array.from({ length: opts.seeds }, (_, i) => spec.seedSweep.vary(config, i));
+  for (const c of configs) validateConfig(c, spec.keys);
+  const values = configs.map((c) => c.seed);
+  if (new Set(values).size !== values.length) {
+    throw new RangeError(
+      `the seed sweep of ${spec.id} gives the seed ${
+        values.join(", ")
+      }: runs i and j would share an out dir ` +
+        "(seeds/<seed>/); a SeedSweep must give each run its own config.seed",
+    );
+  }
+  return await inRunDir(outDirOf(spec, config), opts, async (dir) => {
+    const seeds: SeedsInfo = { n: values.length, values, varies: spec.seedSweep.varies };
+    const runs: (R & RunSummary)[] = [];
+    for (const [i, c] of configs.entries()) {
+      if (!opts.quiet) console.error(`\n=== ${spec.id}: run ${i + 1}/${configs.length}, seed ${c.seed} ===`);
+      const out = join(dir, "seeds", String(c.seed));
+      await Deno.mkdir(dirname(out), { recursive: true });
+      runs.push(await main({ ...c, out }, { ...opts, quiet: true }) as R & RunSummary);
+    }
+    const first = runs[0];
+    const results = runs.map((r) =>
+      Object.fromEntries(Object.entries(r).filter(([k]) => !RUN_FIELDS.includes(k)))
+    ) as unknown as R[];
+    const aggregate = aggregateNumbers(results);
+    const meta = await writeRunConfig(dir, config, {
+      backend: first.backend,
+      seed: config.seed,
+      preset: opts.preset,
+      tfjs: tf.version.tfjs,
+      seeds,
+    });
+    const full = {
+      ...withMeans(results[0], aggregate),
+      experiment: spec.id,
+      dataset: config.dataset,
+      preset: opts.preset ?? null,
+      backend: first.backend,
+      runSeconds: Math.round((performance.now() - t0) / 100) / 10,
+      gitCommit: meta.gitCommit,
+      summary: aggregateSummaries(runs.map((r) => r.summary), values, `seeds/${values[0]}/`),
+      seeds,
+      aggregate,
+      note:
+        "numbers here are means over the runs (aggregate: their spread); each run: seeds/<seed>/results.json",
+    };
+    return full as SeedsOutcome<R>;
+  });
+}
+
+/**
+ * CLI entry: parses argv with the spec (presets, overrides, --help) and runs `main` (with --seeds=N: N times,
+ * runSeeds), with clean errors.
+ */
+export function cli<C extends CommonConfig>(
+  spec: ExperimentSpec<C>,
+  main: (config: C, opts: RunOptions) => Promise<object>,
 ): void {
   runMain(async () => {
     const parsed = parseCli(Deno.args, spec);
     if (!parsed) return 0;
-    await main(parsed.config, { preset: parsed.preset });
+    if (parsed.seeds > 1) {
+      await runSeeds(spec, main, parsed.config, { preset: parsed.preset, seeds: parsed.seeds });
+    } else await main(parsed.config, { preset: parsed.preset });
     return 0;
   });
 }

@@ -2,11 +2,28 @@
 // figures. Stored in results.json as `summary`; printed at the end of a run and rendered by `deno task report`.
 import { formatPct, markdownTable } from "./report/table.ts";
 
-/** One table: a header row and string cells (numbers already formatted). */
+/**
+ * A number in a table, kept as a number so runs over several seeds can be merged exactly: a fraction shown as a
+ * percentage ("pct") or a plain number ("fixed") to `digits` decimals; `sd` and `n` when it is a mean over runs.
+ */
+export interface NumberCell {
+  value: number | null;
+  format: "pct" | "fixed";
+  /** Decimals shown (default 1 for pct, 3 for fixed). */
+  digits?: number;
+  /** Sample standard deviation over `n` runs (set by lib/seeds.ts). */
+  sd?: number;
+  n?: number;
+}
+
+/** A table cell: text, or a number that a multi-seed run turns into "mean ± sd (n=N)". */
+export type Cell = string | NumberCell;
+
+/** One table: a header row and cells (text, or NumberCell for the numbers a seed changes). */
 export interface SummaryTable {
   caption?: string;
   headers: string[];
-  rows: string[][];
+  rows: Cell[][];
 }
 
 /** An experiment's summary, enough for the report to render it with no per-experiment code. */
@@ -39,13 +56,36 @@ export type SectionSummary = Omit<Summary, "title" | "order"> & {
 /** Formats a fraction as a percentage ("-" for null/undefined/NaN). */
 export const pct = (v: number | null | undefined): string => formatPct(v);
 
+/** A fraction as a table cell shown as a percentage ("-" for null/undefined/NaN). */
+export const pctCell = (v: number | null | undefined, digits = 1): NumberCell => ({
+  value: v ?? null,
+  format: "pct",
+  digits,
+});
+
+/** A number as a table cell shown to `digits` decimals. */
+export const numCell = (v: number | null | undefined, digits = 3): NumberCell => ({
+  value: v ?? null,
+  format: "fixed",
+  digits,
+});
+
+/** The text of a cell: "63.3%", "0.123", and for a mean over runs "63.3 ± 1.2% (n=3)". */
+export function cellText(c: Cell): string {
+  if (typeof c === "string") return c;
+  if (c.value === null || !Number.isFinite(c.value)) return "-";
+  const pct = c.format === "pct", d = c.digits ?? (pct ? 1 : 3), k = pct ? 100 : 1, unit = pct ? "%" : "";
+  const v = (k * c.value).toFixed(d);
+  return c.n === undefined ? `${v}${unit}` : `${v} ± ${(k * (c.sd ?? 0)).toFixed(d)}${unit} (n=${c.n})`;
+}
+
 /** The summary as markdown, as printed at the end of a run. */
 export function summaryMarkdown(s: Summary): string {
   const parts = [`## ${s.title}`, "", `_${s.claim}_`];
   for (const t of s.tables) {
     parts.push("");
     if (t.caption) parts.push(t.caption, "");
-    parts.push(markdownTable(t.headers, t.rows));
+    parts.push(markdownTable(t.headers, t.rows.map((r) => r.map(cellText))));
   }
   if (s.notes.length) parts.push("", ...s.notes.map((n) => `- ${n}`));
   return parts.join("\n");

@@ -7,7 +7,7 @@ import { runMain, UserError } from "../errors.ts";
 import { assertWritableDir, writeFileAtomic } from "../output.ts";
 import { encodeBase64 } from "./base64.ts";
 import { renderChart } from "./charts.ts";
-import type { Summary, SummaryTable } from "../summary.ts";
+import { cellText, type Summary, type SummaryTable } from "../summary.ts";
 import { experimentId, FORK_ORDER, type SectionInfo } from "../experiment.ts";
 
 type Json = Record<string, unknown>;
@@ -20,7 +20,7 @@ function table(t: SummaryTable): string {
   return `${t.caption ? `<p class="caption">${esc(t.caption)}</p>` : ""}<table><thead><tr>${
     t.headers.map((h) => `<th>${esc(h)}</th>`).join("")
   }</tr></thead><tbody>${
-    t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")
+    t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(cellText(c))}</td>`).join("")}</tr>`).join("")
   }</tbody></table>`;
 }
 

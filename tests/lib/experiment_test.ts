@@ -1,5 +1,5 @@
-// Tests for lib/experiment.ts: the experiment id follows the entry file, a copied entry gets its own id, the
-// near-chance check, and the trainSize cap message.
+// Tests for lib/experiment.ts: the experiment id follows the entry file, a copied entry gets its own id and title,
+// SPEC.extend(), runs over several seeds, the near-chance check, and the trainSize cap message.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
@@ -8,9 +8,16 @@ import {
   experimentId,
   FORK_ORDER,
   outDirOf,
+  runExperiment,
+  type RunOptions,
+  runSeeds,
   takeFirst,
   withIdentity,
 } from "../../lib/experiment.ts";
+import { encodeNpy } from "../../lib/data/npy.ts";
+import { parseCli } from "../../lib/config.ts";
+import { cellText, pctCell } from "../../lib/summary.ts";
+import { buildReport } from "../../lib/report/main.ts";
 import { requireUseful } from "../../lib/pipeline.ts";
 
 Deno.test("experimentId() is the entry file's name without extension", () => {
@@ -143,4 +150,96 @@ Deno.test("every preset of every experiment resolves and validates (smoke, quick
       assert.ok(parsed, `${file} --preset=${preset}`);
     }
   }
+});
+
+Deno.test("runSeeds() runs main once per seed into seeds/<seed>/ and writes mean, sd, min, max, n of every number", async () => {
+  const root = await Deno.makeTempDir({ prefix: "seeds_" });
+  const data = join(root, "data");
+  await Deno.mkdir(data);
+  const x = (n: number) => ({ dtype: "uint8" as const, shape: [n, 2, 2, 1], data: new Uint8Array(n * 4) });
+  const y = (n: number) => ({
+    dtype: "uint8" as const,
+    shape: [n],
+    data: Uint8Array.from({ length: n }, (_, i) => i % 2),
+  });
+  for (
+    const [name, a] of [["train_x", x(6)], ["train_y", y(6)], ["test_x", x(4)], ["test_y", y(4)]] as const
+  ) {
+    await Deno.writeFile(join(data, `${name}.npy`), encodeNpy(a));
+  }
+  const spec = defineExperiment(new URL("file:///r/experiments/seedy.ts"), {
+    description: "a run whose numbers follow the seed",
+    defaults: { ...COMMON_DEFAULTS, dataset: `npy:${data}`, out: join(root, "out"), seed: 3 },
+    presets: { quick: {} },
+    keys: {},
+    section: { of: "seedy", label: "Section 9", order: 90 },
+  });
+  type C = typeof spec.defaults;
+  const main = (config: C, opts: RunOptions) =>
+    runExperiment(spec, config, opts, async (run) => {
+      const acc = 0.5 + 0.1 * (config.seed - 3);
+      await Deno.writeFile(join(run.outDir, "fig.png"), new Uint8Array([config.seed]));
+      return {
+        results: { acc, curve: [config.seed, 7], label: "x" },
+        summary: {
+          headline: "h",
+          claim: "c",
+          tables: [{ headers: ["set", "acc", "paper"], rows: [["D", pctCell(acc), "63.3%"]] }],
+          charts: [],
+          figures: ["fig.png"],
+          notes: [`acc ${(100 * acc).toFixed(1)}%`],
+        },
+      };
+    });
+  const r = await runSeeds(spec, main, spec.defaults, { seeds: 3, quiet: true });
+  const out = join(root, "out");
+  const read = async (p: string) => JSON.parse(await Deno.readTextFile(join(out, p)));
+  const results = await read("results.json"), config = await read("config.json");
+  assert.deepEqual(results.seeds.values, [3, 4, 5]);
+  assert.match(results.seeds.varies, /every random choice/);
+  assert.deepEqual(config.meta.seeds, results.seeds);
+  assert.ok(
+    Math.abs(results.aggregate.acc.mean - 0.6) < 1e-12 && Math.abs(results.aggregate.acc.sd - 0.1) < 1e-12,
+  );
+  assert.deepEqual([
+    results.aggregate.acc.n,
+    results.aggregate["curve.0"].min,
+    results.aggregate["curve.0"].max,
+  ], [
+    3,
+    3,
+    5,
+  ]);
+  assert.deepEqual(results.aggregate["curve.1"], { mean: 7, sd: 0, min: 7, max: 7, n: 3 });
+  assert.ok(Math.abs(results.acc - 0.6) < 1e-12, "the top-level numbers are the means");
+  assert.equal(results.label, "x");
+  assert.deepEqual(r.seeds, results.seeds);
+  for (const s of [3, 4, 5]) {
+    const one = await read(`seeds/${s}/results.json`);
+    assert.ok(Math.abs(one.acc - (0.5 + 0.1 * (s - 3))) < 1e-12);
+    assert.equal((await read(`seeds/${s}/config.json`)).config.seed, s);
+  }
+  const summary = results.summary;
+  assert.equal(summary.title, "Section 9: h");
+  assert.deepEqual(summary.tables[0].rows[0].map(cellText), ["D", "60.0 ± 10.0% (n=3)", "63.3%"]);
+  assert.equal(summary.notes[1], "acc 60.0 ± 10.0% (n=3)");
+  assert.deepEqual(summary.figures, ["seeds/3/fig.png"]);
+  assert.deepEqual([...await Deno.readFile(join(out, summary.figures[0]))], [3]);
+  const { html } = await buildReport(root, { known: [] });
+  assert.match(html, /<td>60\.0 ± 10\.0% \(n=3\)<\/td>/);
+  assert.match(html, /alt="seeds\/3\/fig\.png"/);
+  const listing = [...Deno.readDirSync(join(out, "seeds"))].map((e) => e.name).sort();
+  assert.deepEqual(listing, ["3", "4", "5"], "no lock or staging leftovers");
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("--seeds=N is parsed for every experiment; a bad count names the value and the range", async () => {
+  const { SPEC } = await import("../../experiments/sec3_2.ts");
+  assert.equal(parseCli(["--seeds=3", "--preset=smoke"], SPEC)!.seeds, 3);
+  assert.equal(parseCli([], SPEC)!.seeds, 1);
+  assert.throws(
+    () => parseCli(["--seeds=0"], SPEC),
+    /--seeds expects a whole number of runs from 1 to 100, got "0"/,
+  );
+  assert.throws(() => parseCli(["--seeds=2.5"], SPEC), /got "2\.5"/);
 });
