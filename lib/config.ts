@@ -21,6 +21,10 @@ export interface KeySpec {
   max?: number;
   /** The number must be an integer (and exactly representable: at most 2^53 - 1). */
   integer?: boolean;
+  /** A list must not name one value twice. */
+  distinct?: boolean;
+  /** A list must hold at least this many values. */
+  minItems?: number;
   /**
    * An open form accepted beside `choices`, e.g. `{ pattern: /^npy:./, shown: "npy:DIR" }`: a string outside
    * `choices` that matches `pattern` is accepted; `shown` is listed with the choices in errors and --help.
@@ -153,6 +157,17 @@ const accepted = (spec: KeySpec) =>
 /** Checks one leaf against its spec; throws RangeError naming key, value and what is accepted. */
 export function checkLeaf(key: string, value: Leaf, spec: KeySpec): void {
   const items = Array.isArray(value) ? value : [value];
+  if (Array.isArray(value) && spec.minItems !== undefined && value.length < spec.minItems) {
+    throw new RangeError(
+      `--${key} needs at least ${spec.minItems} values, got ${value.length} (${value.join(",")})`,
+    );
+  }
+  if (Array.isArray(value) && spec.distinct) {
+    const twice = value.find((v, i) => value.indexOf(v as never) !== i);
+    if (twice !== undefined) {
+      throw new RangeError(`--${key} lists "${twice}" twice (${value.join(",")}); give each once`);
+    }
+  }
   for (const v of items) {
     if (spec.choices && typeof v === "string" && !spec.choices.includes(v) && !spec.form?.pattern.test(v)) {
       throw new RangeError(`--${key}: unknown value "${v}"; accepted: ${accepted(spec)}`);

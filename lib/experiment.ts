@@ -19,12 +19,16 @@ import {
   openRunDir,
   type RunMeta,
   type SeedsInfo,
+  writeFileAtomic,
   writeJsonAtomic,
   writeRunConfig,
 } from "./output.ts";
 import { type BackendInfo, BACKENDS, initBackend } from "./backend/mod.ts";
 import { type Dataset, DATASETS, loadDataset, type Split, validateDatasetName } from "./data/registry.ts";
 import { firstN } from "./data/batch.ts";
+import type { ZooModel } from "./models.ts";
+import { exportDataset } from "./export.ts";
+import { type DataRef, sourceRef } from "./pipeline.ts";
 import { type SectionSummary, type Summary, summaryMarkdown } from "./summary.ts";
 import { aggregateNumbers, aggregateSummaries, type Spread, withMeans } from "./seeds.ts";
 
@@ -323,6 +327,21 @@ export interface Run<C extends CommonConfig> {
   meta: RunMeta;
   /** performance.now() at start, for runSeconds. */
   t0: number;
+  /** The options every pipeline step takes: the dataset's class count, config.seed and config.cache. */
+  common: { numClasses: number; seed: number; cache: boolean };
+  /**
+   * The first `trainSize` training examples (0 = all) with their cache identity, and the first `testSize` test
+   * examples (takeFirst(): a size above the split's says so and uses all).
+   */
+  splits(sizes: { trainSize: number; testSize: number }): { train: DataRef; test: Split };
+  /** Keeps a model (anything holding a ZooModel as `.model`) until the run ends, then disposes it; returns it. */
+  track<T extends { model: ZooModel }>(m: T): T;
+  /** Disposes a tracked model now (a loop that trains one model after another). */
+  release(m: { model: ZooModel }): void;
+  /** Exports a built set into the out dir: <name>_x.npy, <name>_y.npy and a preview grid (lib/export.ts). */
+  exportSet(name: string, split: Split): Promise<void>;
+  /** Writes a file (a figure) into the out dir atomically. */
+  writeFile(name: string, bytes: Uint8Array): Promise<void>;
 }
 
 /** The run metadata written into every results.json beside the results. */
@@ -373,6 +392,7 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       preset: opts.preset,
       tfjs: tf.version.tfjs,
     });
+    const tracked = new Set<ZooModel>();
     const run: Run<C> = {
       id: spec.id,
       config,
@@ -383,8 +403,27 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       data,
       meta,
       t0,
+      common: { numClasses: data.info.numClasses, seed: config.seed, cache: config.cache },
+      splits: ({ trainSize, testSize }) => ({
+        train: sourceRef(data, takeFirst(data.train, trainSize, "trainSize")),
+        test: takeFirst(data.test, testSize, "testSize"),
+      }),
+      track: (m) => (tracked.add(m.model), m),
+      release: (m) => {
+        if (tracked.delete(m.model)) m.model.model.dispose();
+      },
+      exportSet: async (name, split) => {
+        await exportDataset(dir, name, split, { classNames: data.info.classNames });
+      },
+      writeFile: (name, bytes) => writeFileAtomic(join(dir, name), bytes),
     };
-    const { results, summary: own } = await body(run);
+    let outcome: Outcome<R>;
+    try {
+      outcome = await body(run);
+    } finally {
+      for (const m of tracked) m.model.dispose();
+    }
+    const { results, summary: own } = outcome;
     const summary = withIdentity(spec, own);
     const full = {
       ...results,

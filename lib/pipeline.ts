@@ -37,9 +37,9 @@ export interface DataRef {
   id: { data: string; name: string; n: number };
 }
 
-/** The first `split.n` training examples of a loaded dataset as a DataRef. */
-export function sourceRef(data: Dataset, split: Split): DataRef {
-  return { split, id: { data: data.fingerprint, name: `train[:${split.n}]`, n: split.n } };
+/** The first `split.n` examples of a loaded dataset's training (or test) split as a DataRef. */
+export function sourceRef(data: Dataset, split: Split, part: "train" | "test" = "train"): DataRef {
+  return { split, id: { data: data.fingerprint, name: `${part}[:${split.n}]`, n: split.n } };
 }
 
 /** A derived set (built from `parent` with the artifact `hash`) as a DataRef. */
@@ -238,6 +238,21 @@ export interface RelabelledSet {
   hash: string;
 }
 
+/** The seed labels of a relabelled set's targets and attack (deriveSeed); default `targets_<rule>`, `attack_<rule>`. */
+export interface RelabelSeeds {
+  targets: string;
+  attack: string;
+}
+
+/** What a relabelled set is built from besides the source model and the set. */
+export interface RelabelOptions {
+  rule: string;
+  attack: AttackConfig;
+  seed: number;
+  /** Other seed labels (Section 3.3's transfer attack on the test set); part of the key when given. */
+  seedLabels?: RelabelSeeds;
+}
+
 /**
  * The cache key of a relabelled set: the source model, the set's identity, the rule (its name and source text,
  * so editing a rule rebuilds), the attack and the seed (the code's hash goes in as cached()'s `code`).
@@ -245,7 +260,7 @@ export interface RelabelledSet {
 export function relabelledKey(
   sourceHash: string,
   set: DataRef,
-  opts: { rule: string; attack: AttackConfig; seed: number },
+  opts: RelabelOptions,
 ): Record<string, unknown> {
   return {
     kind: "relabelled",
@@ -254,6 +269,7 @@ export function relabelledKey(
     data: set.id,
     attack: opts.attack,
     seed: opts.seed,
+    ...(opts.seedLabels ? { seedLabels: opts.seedLabels } : {}),
   };
 }
 
@@ -265,7 +281,7 @@ export function relabelledKey(
 export async function relabelledEntry(
   sourceHash: string,
   set: DataRef,
-  opts: { rule: string; attack: AttackConfig; seed: number },
+  opts: RelabelOptions,
 ): Promise<{ key: Record<string, unknown>; code: string }> {
   return {
     key: relabelledKey(sourceHash, set, opts),
@@ -275,28 +291,25 @@ export async function relabelledEntry(
 
 /**
  * Section 3.2 (Fig 6): x_adv = targeted L2 PGD toward t = rule(y) on the source model, relabelled as t. Cached
- * by the source model, the set, the rule (name and source text), the attack and the seed.
+ * by the source model, the set, the rule (name and source text), the attack and the seed. Section 3.3 builds its
+ * transferred test examples the same way (`seedLabels`, `what` for the phase header).
  */
-export async function buildRelabelled(source: { model: ZooModel; hash: string }, set: DataRef, opts: {
-  rule: string;
-  numClasses: number;
-  attack: AttackConfig;
-  seed: number;
-  cache: boolean;
-}): Promise<RelabelledSet> {
+export async function buildRelabelled(
+  source: { model: ZooModel; hash: string },
+  set: DataRef,
+  opts: RelabelOptions & { numClasses: number; cache: boolean; what?: string },
+): Promise<RelabelledSet> {
   const { rule, attack } = opts;
+  const labels = opts.seedLabels ?? { targets: `targets_${rule}`, attack: `attack_${rule}` };
   phase(
-    `build ${rule}: targeted L2 PGD (eps ${attack.eps}, ${attack.steps} steps of ${attack.stepSize}${
+    `${
+      opts.what ?? `build ${rule}`
+    }: targeted L2 PGD (eps ${attack.eps}, ${attack.steps} steps of ${attack.stepSize}${
       attack.eot.samples > 1 ? `, EOT over ${attack.eot.samples}` : ""
     })`,
   );
   const split = set.split;
-  const targets = relabel(
-    rule,
-    split.y,
-    opts.numClasses,
-    createRng(deriveSeed(opts.seed, `targets_${rule}`)),
-  );
+  const targets = relabel(rule, split.y, opts.numClasses, createRng(deriveSeed(opts.seed, labels.targets)));
   type Built = {
     x: Float32Array;
     t: Uint8Array;
@@ -316,7 +329,7 @@ export async function buildRelabelled(source: { model: ZooModel; hash: string },
         batchSize: attack.batchSize,
         targets,
         objective: (b) => relabelObjective(b.targets!, attack.eot, b.seed),
-        seed: deriveSeed(opts.seed, `attack_${rule}`),
+        seed: deriveSeed(opts.seed, labels.attack),
         label: `attack ${rule}`,
       });
       const attackSuccess = a.success.reduce((s, v) => s + v, 0) / split.n;

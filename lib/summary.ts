@@ -117,3 +117,39 @@ export function oursVsPaperBars(
     },
   };
 }
+
+/** One labelled point of a scatter panel (x, y in the axes' units). */
+export interface ScatterPoint {
+  label: string;
+  x: number;
+  y: number;
+}
+
+/**
+ * Labelled scatter panels side by side (e.g. ours beside the paper's): each point drawn and named, the axes
+ * titled `axes.x`, `axes.y`, not forced to include zero.
+ */
+export function scatterPanels(
+  title: { text: string; subtitle?: string },
+  panels: { title: string; values: ScatterPoint[] }[],
+  axes: { x: string; y: string },
+): Record<string, unknown> {
+  const at = {
+    x: { field: "x", type: "quantitative", title: axes.x, scale: { zero: false } },
+    y: { field: "y", type: "quantitative", title: axes.y, scale: { zero: false } },
+  };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title,
+    hconcat: panels.map((p) => ({
+      title: p.title,
+      width: 300,
+      height: 260,
+      data: { values: p.values },
+      layer: [
+        { mark: { type: "point", filled: true, size: 90 }, encoding: at },
+        { mark: { type: "text", dy: -10, fontSize: 11 }, encoding: { ...at, text: { field: "label" } } },
+      ],
+    })),
+  };
+}

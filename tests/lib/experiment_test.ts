@@ -15,6 +15,8 @@ import {
   withIdentity,
 } from "../../lib/experiment.ts";
 import { encodeNpy } from "../../lib/data/npy.ts";
+import { createModel } from "../../lib/models.ts";
+import * as tf from "@tensorflow/tfjs";
 import { parseCli } from "../../lib/config.ts";
 import { cellText, pctCell } from "../../lib/summary.ts";
 import { buildReport } from "../../lib/report/main.ts";
@@ -152,8 +154,8 @@ Deno.test("every preset of every experiment resolves and validates (smoke, quick
   }
 });
 
-Deno.test("runSeeds() runs main once per seed into seeds/<seed>/ and writes mean, sd, min, max, n of every number", async () => {
-  const root = await Deno.makeTempDir({ prefix: "seeds_" });
+/** An npy:DIR dataset under `root`/data: 6 train and 4 test blank 2x2x1 images, labels alternating 0, 1. */
+async function tinyNpyDataset(root: string): Promise<string> {
   const data = join(root, "data");
   await Deno.mkdir(data);
   const x = (n: number) => ({ dtype: "uint8" as const, shape: [n, 2, 2, 1], data: new Uint8Array(n * 4) });
@@ -167,6 +169,60 @@ Deno.test("runSeeds() runs main once per seed into seeds/<seed>/ and writes mean
   ) {
     await Deno.writeFile(join(data, `${name}.npy`), encodeNpy(a));
   }
+  return data;
+}
+
+Deno.test("runExperiment() hands the body the splits, the common options, exports, and disposes tracked models", async () => {
+  const root = await Deno.makeTempDir({ prefix: "run_" });
+  const data = await tinyNpyDataset(root);
+  const spec = defineExperiment(new URL("file:///r/experiments/handy.ts"), {
+    description: "d",
+    defaults: { ...COMMON_DEFAULTS, dataset: `npy:${data}`, out: join(root, "out"), seed: 7, cache: false },
+    presets: { quick: {} },
+    keys: {},
+  });
+  const zoo = () => ({ model: createModel("mlp", { inputShape: [2, 2, 1], numClasses: 2, seed: 1 }) });
+  const tensors0 = tf.memory().numTensors;
+  let kept = 0;
+  await runExperiment(spec, spec.defaults, { quiet: true }, async (run) => {
+    assert.deepEqual(run.common, { numClasses: 2, seed: 7, cache: false });
+    const { train, test } = run.splits({ trainSize: 4, testSize: 0 });
+    assert.deepEqual([train.split.n, train.id.name, test.n], [4, "train[:4]", 4]);
+    const a = run.track(zoo()), b = run.track(zoo());
+    const both = tf.memory().numTensors;
+    run.release(a);
+    assert.ok(tf.memory().numTensors < both, "release() disposes at once");
+    run.release(a); // a second release is a no-op, not a double dispose
+    kept = tf.memory().numTensors - tensors0;
+    assert.ok(kept > 0, "b is alive until the run ends");
+    assert.ok(b.model.model.layers.length > 0);
+    await run.exportSet("d_x", train.split);
+    await run.writeFile("f.png", new Uint8Array([1, 2]));
+    return {
+      results: {},
+      summary: { headline: "h", claim: "c", tables: [], charts: [], figures: [], notes: [] },
+    };
+  });
+  assert.equal(tf.memory().numTensors, tensors0, "every tracked model disposed at the end");
+  const out = join(root, "out");
+  assert.deepEqual([...await Deno.readFile(join(out, "f.png"))], [1, 2]);
+  assert.ok((await Deno.stat(join(out, "d_x_x.npy"))).size > 0);
+  // a failing body still disposes what it tracked
+  await assert.rejects(
+    () =>
+      runExperiment(spec, spec.defaults, { quiet: true }, (run) => {
+        run.track(zoo());
+        throw new Error("boom");
+      }),
+    /boom/,
+  );
+  assert.equal(tf.memory().numTensors, tensors0);
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("runSeeds() runs main once per seed into seeds/<seed>/ and writes mean, sd, min, max, n of every number", async () => {
+  const root = await Deno.makeTempDir({ prefix: "seeds_" });
+  const data = await tinyNpyDataset(root);
   const spec = defineExperiment(new URL("file:///r/experiments/seedy.ts"), {
     description: "a run whose numbers follow the seed",
     defaults: { ...COMMON_DEFAULTS, dataset: `npy:${data}`, out: join(root, "out"), seed: 3 },

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { cacheKey } from "../../lib/cache.ts";
 import { encodeNpy } from "../../lib/data/npy.ts";
 import { loadDataset } from "../../lib/data/registry.ts";
-import { derivedRef, sourceRef, startingPoints } from "../../lib/pipeline.ts";
+import { derivedRef, relabelledKey, sourceRef, startingPoints } from "../../lib/pipeline.ts";
+import { RELABEL_ATTACK_QUICK } from "../../lib/recipes.ts";
 import { spawnDeno } from "./fixtures/fs_faults.ts";
 
 /** An npy:DIR dataset of 20 train / 10 test 4x4x1 images; `shift` adds to every training label (mod 2). */
@@ -83,4 +84,27 @@ Deno.test("a fork's rule (y + SHIFT) % C gets a new dataset cache entry when SHI
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a test-set ref is named test[:n]; seed labels (Section 3.3's transfer attack) enter the key only when given", async () => {
+  const split = {
+    x: new Float32Array(4),
+    y: new Uint8Array(4),
+    n: 4,
+    shape: [2, 2, 1] as [number, number, number],
+  };
+  const data = { fingerprint: "f" } as Parameters<typeof sourceRef>[0];
+  const test = sourceRef(data, split, "test");
+  assert.equal(test.id.name, "test[:4]");
+  assert.notEqual(await cacheKey("d", test.id), await cacheKey("d", sourceRef(data, split).id));
+  const opts = { rule: "d_det", attack: RELABEL_ATTACK_QUICK, seed: 0 };
+  assert.equal("seedLabels" in relabelledKey("src", test, opts), false, "D_det's key is as before");
+  const transfer = relabelledKey("src", test, {
+    ...opts,
+    seedLabels: { targets: "transfer_targets", attack: "transfer" },
+  });
+  assert.notEqual(
+    await cacheKey("dataset", transfer),
+    await cacheKey("dataset", relabelledKey("src", test, opts)),
+  );
 });
