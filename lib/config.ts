@@ -254,6 +254,9 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
   const known = flatten(spec.defaults as Obj);
   for (const key of known.keys()) {
     if (!spec.keys[key]) throw new Error(`internal: config key "${key}" has no entry in the key specs`);
+    if (["help", "preset", "seeds"].includes(key)) {
+      throw new Error(`internal: config key "${key}" is taken by the option --${key}; rename the key`);
+    }
   }
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },

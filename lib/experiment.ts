@@ -506,10 +506,8 @@ export async function runSeeds<C extends CommonConfig, R extends object>(
   const values = configs.map((c) => c.seed);
   if (new Set(values).size !== values.length) {
     throw new RangeError(
-      `the seed sweep of ${spec.id} gives the seed ${
-        values.join(", ")
-      }: runs i and j would share an out dir ` +
-        "(seeds/<seed>/); a SeedSweep must give each run its own config.seed",
+      `the seed sweep of ${spec.id} gives the runs the seeds ${values.join(", ")}, one of them twice, so ` +
+        "two runs would share an out dir (seeds/<seed>/); a SeedSweep's vary() must give each run its own seed",
     );
   }
   return await inRunDir(outDirOf(spec, config), opts, async (dir) => {

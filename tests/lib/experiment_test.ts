@@ -17,7 +17,7 @@ import {
 import { encodeNpy } from "../../lib/data/npy.ts";
 import { createModel } from "../../lib/models.ts";
 import * as tf from "@tensorflow/tfjs";
-import { parseCli } from "../../lib/config.ts";
+import { merge, parseCli } from "../../lib/config.ts";
 import { cellText, pctCell } from "../../lib/summary.ts";
 import { buildReport } from "../../lib/report/main.ts";
 import { requireUseful } from "../../lib/pipeline.ts";
@@ -44,6 +44,18 @@ Deno.test("a copy of experiments/sec3_2.ts under a new name declares its own id,
     const s = { headline: "h", claim: "c", tables: [], charts: [], figures: [], notes: [] };
     assert.equal(withIdentity(mod.SPEC, s).title, `${name} (a fork of Section 3.2 / Table 1): h`);
     assert.equal(withIdentity(original, s).title, "Section 3.2 / Table 1: h");
+    // run as a user would (smoke preset), then the report: the copy's own heading after the paper's sections
+    const root = await Deno.makeTempDir({ prefix: "copy_" });
+    const config = { ...merge(mod.DEFAULTS, mod.PRESETS.smoke), out: join(root, name) };
+    await mod.main(config, { preset: "smoke", quiet: true });
+    const { html, sections } = await buildReport(root);
+    assert.match(
+      html,
+      new RegExp(`<h2>${name} \\(a fork of Section 3\\.2 / Table 1\\): non-robust features`),
+    );
+    assert.equal(html.match(/<h2>Section 3\.2 \/ Table 1/g)?.length, 1, "sec3_2's own slot: not run yet");
+    assert.deepEqual(sections.at(-1), { id: name, status: "ok" });
+    await Deno.remove(root, { recursive: true });
   } finally {
     await Deno.remove(copy);
   }
@@ -287,6 +299,23 @@ Deno.test("runSeeds() runs main once per seed into seeds/<seed>/ and writes mean
   const listing = [...Deno.readDirSync(join(out, "seeds"))].map((e) => e.name).sort();
   assert.deepEqual(listing, ["3", "4", "5"], "no lock or staging leftovers");
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("a SeedSweep that gives two runs one seed is refused before any run, naming the seeds", async () => {
+  const spec = defineExperiment(new URL("file:///r/experiments/same.ts"), {
+    description: "d",
+    defaults: { ...COMMON_DEFAULTS, out: "/nonexistent/never/written" },
+    presets: { quick: {} },
+    keys: {},
+    seedSweep: { vary: (c) => c, varies: "nothing" },
+  });
+  let ran = 0;
+  const main = () => (ran++, Promise.resolve({}));
+  await assert.rejects(
+    () => runSeeds(spec, main, spec.defaults, { seeds: 2, quiet: true }),
+    /the seed sweep of same gives the runs the seeds 0, 0, one of them twice.*vary\(\) must give each run its own seed/,
+  );
+  assert.equal(ran, 0);
 });
 
 Deno.test("--seeds=N is parsed for every experiment; a bad count names the value and the range", async () => {
