@@ -6,8 +6,9 @@
 // size with the same recipe; standard and robust test accuracy of all of them.
 import { join } from "node:path";
 import type { DeepPartial } from "../lib/config.ts";
-import { firstN, imageSize, subset } from "../lib/data/batch.ts";
+import { firstN, imageSize, subset, validationSplit } from "../lib/data/batch.ts";
 import type { Split } from "../lib/data/registry.ts";
+import { MATCH_TARGETS } from "../lib/attacks.ts";
 import { exportDataset } from "../lib/export.ts";
 import {
   cli,
@@ -33,6 +34,7 @@ import {
   trainRecipe,
   trainSourceModel,
 } from "../lib/pipeline.ts";
+import { type PatternReliance, patternReliance, setEnergies } from "../lib/control.ts";
 import { phase } from "../lib/progress.ts";
 import {
   PAPER_RECIPE,
@@ -49,6 +51,7 @@ import {
 import { saveChart } from "../lib/report/charts.ts";
 import { imageGrid } from "../lib/report/grid.ts";
 import { createRng, deriveSeed } from "../lib/rng.ts";
+import { meanInterval95, meanSd } from "../lib/stats.ts";
 import { oursVsPaperBars, pct, type SectionSummary } from "../lib/summary.ts";
 import { evaluate } from "../lib/train.ts";
 
@@ -56,6 +59,9 @@ import { evaluate } from "../lib/train.ts";
 export interface Config extends CommonConfig {
   trainSize: number;
   testSize: number;
+  /** Evaluate on the test set, or on a validation split (the last testSize training images, never trained on):
+   * recipes are chosen on "val", reported on "test". */
+  evalOn: string;
   /** Standard source model (same recipe as sec3_2's, so the cached model is shared). */
   standard: TrainConfig;
   /** Adversarially trained source model: the recipe plus L2 PGD inside the loop. */
@@ -66,8 +72,13 @@ export interface Config extends CommonConfig {
   fresh: TrainConfig;
   /** More architectures trained the same way on D_R, D_NR and the control (the paper: the same results hold). */
   freshArchs: string[];
-  /** Robust evaluation: untargeted L2 PGD at each eps of `curve`; the headline eps is chosen by `headlineMax`. */
-  evalAttack: { steps: number; curve: number[]; headlineMax: number };
+  /** Seeds of the fresh models (each: initial weights, data order, evaluation starts); the mean and spread are
+   * reported. */
+  freshSeeds: number;
+  /** Robust evaluation: untargeted L2 PGD at each eps of `curve`, then Auto-PGD (cross-entropy and DLR loss,
+   * `strongSteps` steps x `restarts`) on what PGD left (strongSteps 0 = PGD alone); the headline eps is chosen by
+   * `headlineMax`. */
+  evalAttack: { steps: number; curve: number[]; headlineMax: number; strongSteps: number; restarts: number };
 }
 
 /** Defaults = quick preset (Fashion-MNIST). */
@@ -75,14 +86,24 @@ export const DEFAULTS: Config = {
   ...COMMON_DEFAULTS,
   trainSize: TRAIN_SIZE_QUICK,
   testSize: 1000,
+  evalOn: "test",
   standard: SOURCE_QUICK,
   robust: ROBUST_QUICK,
   // 50 steps cosine-decayed from 2 reach the distance of 200 constant steps of 0.2 (D_R 0.014 vs 0.015, D_NR
   // 0.049 vs 0.071; 50 constant steps of 0.2 stay 32% away), so D_R grows to 10,000 images (docs/exploration.md)
-  match: { size: 10000, steps: 50, stepSize: 2, schedule: "cosine", start: "image", batchSize: 250 },
+  match: {
+    size: 10000,
+    steps: 50,
+    stepSize: 2,
+    schedule: "cosine",
+    start: "image",
+    batchSize: 250,
+    target: "relu",
+  },
   fresh: { ...TRAIN_DEFAULTS, epochs: 10 },
   freshArchs: [],
-  evalAttack: { steps: 20, curve: [0.5, 1, 2, 3], headlineMax: 0.05 },
+  freshSeeds: 3,
+  evalAttack: { steps: 20, curve: [0.5, 1, 2, 3], headlineMax: 0.05, strongSteps: 50, restarts: 1 },
 };
 
 /** Presets: smoke (tests), quick (default), paper (CIFAR-10, ResNet-50, the paper's protocol). */
@@ -91,10 +112,11 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
     trainSize: SMOKE.trainSize,
     testSize: 100,
     standard: SMOKE.source,
-    robust: { epochs: 1, steps: 2, stepSize: 1.5 },
+    robust: { epochs: 4, steps: 2, stepSize: 1.5 },
     match: { size: 100, steps: 5, stepSize: 0.5, batchSize: 100 },
     fresh: { epochs: 2 },
-    evalAttack: { steps: 3, curve: [1, 2] },
+    evalAttack: { steps: 3, curve: [1, 2], strongSteps: 5 },
+    freshSeeds: 2,
     cache: false,
   },
   quick: {},
@@ -141,6 +163,10 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
   keys: {
     trainSize: { help: "training examples used for the source models (0 = all)", integer: true, min: 0 },
     testSize: { help: "test examples evaluated (0 = all)", integer: true, min: 0 },
+    evalOn: {
+      help: "evaluate on the test set, or on val: the last testSize training images (choose recipes there)",
+      choices: ["test", "val"],
+    },
     ...trainKeys("standard", "standard source model"),
     ...trainKeys("robust", "adversarially trained source model"),
     "robust.eps": { help: "L2 radius of adversarial training", above: 0 },
@@ -162,7 +188,19 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
       choices: ["image", "noise"],
     },
     "match.batchSize": { help: "batch size of the construction", integer: true, min: 1 },
+    "match.target": {
+      help:
+        "what eq. 5 matches: relu (g, true gradient), fake-relu (g, the last ReLU passes its gradient, as " +
+        "the authors' code), preact (g's pre-activation)",
+      choices: MATCH_TARGETS,
+    },
     ...trainKeys("fresh", "fresh models trained on D_R, D_NR and the control"),
+    freshSeeds: {
+      help:
+        "seeds of the fresh models (initial weights, data order, evaluation starts); mean and sd reported",
+      integer: true,
+      min: 1,
+    },
     freshArchs: {
       help: "more architectures trained like fresh.arch on D_R, D_NR and the control (comma-separated)",
       choices: ARCHITECTURES,
@@ -173,6 +211,12 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
       min: 1,
     },
     "evalAttack.curve": { help: "eps values of the robust-accuracy curve", above: 0 },
+    "evalAttack.strongSteps": {
+      help: "Auto-PGD steps (cross-entropy and DLR loss) on the examples PGD did not break (0 = PGD alone)",
+      integer: true,
+      min: 0,
+    },
+    "evalAttack.restarts": { help: "random starts of each Auto-PGD attack", integer: true, min: 1 },
     "evalAttack.headlineMax": {
       help: "headline eps = the smallest eps of the curve where the standard model is at most this accurate",
       min: 0,
@@ -205,9 +249,23 @@ export function modelNames(config: Pick<Config, "freshArchs">): ModelName[] {
 
 /** What main() returns (fractions). */
 export interface Results {
-  /** Accuracy at the headline eps. */
-  models: Record<ModelName, { stdAcc: number; robustAcc: number }>;
-  curve: { model: ModelName; eps: number; robustAcc: number }[];
+  /** Accuracy at the headline eps (fresh models: the mean over seeds, with the sample sd). */
+  models: Record<ModelName, { stdAcc: number; robustAcc: number; stdAccSd: number; robustAccSd: number }>;
+  /** robustAcc: under every attack (PGD, then Auto-PGD CE + DLR); pgdRobustAcc: under PGD alone; fresh
+   * models: the mean over freshSeeds seeds (sd, n). eps 0 = standard accuracy. */
+  curve: {
+    model: ModelName;
+    eps: number;
+    robustAcc: number;
+    pgdRobustAcc?: number;
+    sd?: number;
+    n?: number;
+  }[];
+  /** The fresh models' curves, one per seed. */
+  seedCurves: { model: ModelName; eps: number; robustAcc: number; pgdRobustAcc?: number; seed: number }[];
+  /** Claim 2's measure: D_R minus the control in robust accuracy at the headline eps, per seed, with the mean
+   * and its 95% interval (Student's t over the seeds). */
+  claim2: { eps: number; diffs: number[]; mean: number; lo: number; hi: number; n: number };
   trainEps: number;
   /** The headline eps and the rule that chose it. */
   evalEps: number;
@@ -215,6 +273,9 @@ export interface Results {
   representationDistance: { d_r: number; d_nr: number };
   setSize: number;
   start: string;
+  /** Only with --plant.norm > 0 (the positive control): whom each model follows when a test image carries
+   * class y + 1's pattern, and the pattern energy of each set (about plant.norm when it carries the pattern). */
+  plant?: { norm: number; reliance: Record<ModelName, PatternReliance>; energy: Record<string, number> };
 }
 
 /** Runs the experiment and writes out/<id>/. */
@@ -229,32 +290,78 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
   }
   return await runExperiment(SPEC, config, opts, async (run) => {
     const train = sourceRef(run.data, takeFirst(run.data.train, config.trainSize, "trainSize"));
-    const test = takeFirst(run.data.test, config.testSize, "testSize");
+    const test = config.evalOn === "val"
+      ? validationSplit(run.data.train, config.testSize || 1000, config.trainSize)
+      : takeFirst(run.data.test, config.testSize, "testSize");
     const sources = await trainSources(run, train, test);
     const sets = await buildSets(run, sources, train);
-    const models: Record<ModelName, ZooModel> = {
-      standard: sources.standard.model,
-      robust: sources.robust.model,
-      ...(await trainFresh(run, sets)),
-    };
-    const names = modelNames(config);
-    const curve = await robustnessCurve(models, modelNames(config), test, config);
+    const names = modelNames(config), freshNames = names.filter((n) => n !== "standard" && n !== "robust");
+    const sourceModels = { standard: sources.standard.model, robust: sources.robust.model };
+    const curve = await robustnessCurve(sourceModels, ["standard", "robust"], test, config, config.seed);
+    // the fresh models once per seed: each seed draws their initial weights, data order and the evaluation
+    // attack's random starts; the sources, D_R, D_NR and the control set stay those of --seed
+    const seedCurves: Results["seedCurves"] = [];
+    let plant: Results["plant"];
+    for (let i = 0; i < config.freshSeeds; i++) {
+      const seed = freshSeed(config.seed, i);
+      const fresh = await trainFresh(run, sets, seed);
+      for (const p of await robustnessCurve(fresh, freshNames, test, config, seed)) {
+        seedCurves.push({ ...p, seed });
+      }
+      if (i === 0 && run.plant) {
+        plant = await plantControl(run.plant.patterns, { ...sourceModels, ...fresh }, names, test, sets);
+      }
+      for (const m of Object.values(fresh)) m.model.dispose();
+    }
+    curve.push(...meanOverSeeds(seedCurves));
     const { eps, rule } = headlineEps(curve, config.evalAttack);
-    const at = (n: ModelName, e: number) => curve.find((p) => p.model === n && p.eps === e)!.robustAcc;
-    const acc = Object.fromEntries(names.map((n) => [n, { stdAcc: at(n, 0), robustAcc: at(n, eps) }]));
+    const point = (n: ModelName, e: number) => curve.find((p) => p.model === n && p.eps === e)!;
+    const acc = Object.fromEntries(names.map((n) => [n, {
+      stdAcc: point(n, 0).robustAcc,
+      robustAcc: point(n, eps).robustAcc,
+      stdAccSd: point(n, 0).sd ?? 0,
+      robustAccSd: point(n, eps).sd ?? 0,
+    }]));
+    const perSeed = (n: ModelName) =>
+      seedCurves.filter((p) => p.model === n && p.eps === eps).map((p) => p.robustAcc);
+    const diffs = perSeed("d_r").map((v, i) => v - perSeed("control")[i]);
     const results: Results = {
       models: acc as Results["models"],
       curve,
+      seedCurves,
+      claim2: { eps, diffs, ...meanInterval95(diffs) },
       trainEps: config.robust.eps,
       evalEps: eps,
       evalEpsRule: rule,
       representationDistance: { d_r: sets.d_r.rel, d_nr: sets.d_nr.rel },
       setSize: sets.d_r.ref.split.n,
       start: config.match.start,
+      ...(plant ? { plant } : {}),
     };
     await figures(run, sets, results);
-    for (const m of Object.values(models)) m.model.dispose();
+    for (const m of Object.values(sourceModels)) m.model.dispose();
     return { results, summary: summarize(results, config) };
+  });
+}
+
+/** The seed of fresh-model run i: --seed itself first (so a one-seed run is the run of before), then derived. */
+export function freshSeed(seed: number, i: number): number {
+  return i === 0 ? seed : deriveSeed(seed, `fresh-seed${i}`);
+}
+
+/** The curve of each fresh model averaged over seeds, with the sample sd and the number of seeds. */
+function meanOverSeeds(points: Results["seedCurves"]): Results["curve"] {
+  const groups = new Map<string, Results["seedCurves"]>();
+  for (const p of points) {
+    const k = `${p.model}|${p.eps}`;
+    groups.set(k, [...(groups.get(k) ?? []), p]);
+  }
+  return [...groups.values()].map((g) => {
+    const r = meanSd(g.map((p) => p.robustAcc));
+    const pgd = g.every((p) => p.pgdRobustAcc !== undefined)
+      ? meanSd(g.map((p) => p.pgdRobustAcc!)).mean
+      : undefined;
+    return { model: g[0].model, eps: g[0].eps, robustAcc: r.mean, pgdRobustAcc: pgd, sd: r.sd, n: r.n };
   });
 }
 
@@ -305,7 +412,8 @@ async function buildSets(
   });
   await exportDataset(run.outDir, "d_r", d_r.ref.split, { classNames });
   await exportDataset(run.outDir, "d_nr", d_nr.ref.split, { classNames });
-  // the control: a seeded random subset of D as large as D_R, trained with D_R's recipe
+  // the control: a seeded random subset of D as large as D_R, trained with D_R's recipe (exported too, so another
+  // framework can train on both sides of the comparison)
   const pick = createRng(deriveSeed(config.seed, "control")).permutation(train.split.n).slice(0, targets.n);
   const control = derivedRef(
     train,
@@ -313,11 +421,12 @@ async function buildSets(
     `${config.seed}:${targets.n}`,
     subset(train.split, pick),
   );
+  await exportDataset(run.outDir, "control", control.split, { classNames });
   return { d_r, d_nr, control, x0, targets };
 }
 
 /** Step 3: fresh standard models on D_R, D_NR and the control, all with the same recipe, for each architecture. */
-async function trainFresh(run: Run<Config>, sets: Awaited<ReturnType<typeof buildSets>>) {
+async function trainFresh(run: Run<Config>, sets: Awaited<ReturnType<typeof buildSets>>, seed: number) {
   const { config } = run;
   const out: Record<ModelName, ZooModel> = {};
   for (const arch of [config.fresh.arch, ...config.freshArchs]) {
@@ -330,7 +439,7 @@ async function trainFresh(run: Run<Config>, sets: Awaited<ReturnType<typeof buil
     ) {
       out[name + suffix] = (await trainRecipe(ref, {
         numClasses: run.data.info.numClasses,
-        seed: config.seed,
+        seed,
         cache: config.cache,
         recipe: { ...config.fresh, arch },
         role: `fresh_${name}`,
@@ -348,9 +457,14 @@ async function robustnessCurve(
   names: ModelName[],
   test: Split,
   config: Config,
+  seed: number,
 ) {
-  const { steps, curve: eps } = config.evalAttack;
-  phase(`evaluate: standard accuracy and robust accuracy (L2 PGD, ${steps} steps) at eps ${eps.join(", ")}`);
+  const { steps, curve: eps, strongSteps, restarts } = config.evalAttack;
+  phase(
+    `evaluate: standard accuracy and robust accuracy (L2 PGD, ${steps} steps${
+      strongSteps ? `, then Auto-PGD CE + DLR, ${strongSteps} steps x ${restarts}` : ""
+    }) at eps ${eps.join(", ")}`,
+  );
   const curve: Results["curve"] = [];
   for (const n of names) {
     curve.push({ model: n, eps: 0, robustAcc: (await evaluate(models[n], test)).acc });
@@ -360,13 +474,34 @@ async function robustnessCurve(
         eps: e,
         steps,
         stepSize: (2.5 * e) / steps,
-        seed: deriveSeed(config.seed, "eval"),
+        seed: deriveSeed(seed, "eval"),
+        strong: strongSteps ? { steps: strongSteps, restarts } : null,
       };
       const r = await evaluate(models[n], test, { attack, label: `robust acc ${n} (eps ${e})` });
-      curve.push({ model: n, eps: e, robustAcc: r.robustAcc! });
+      curve.push({ model: n, eps: e, robustAcc: r.robustAcc!, pgdRobustAcc: r.pgdRobustAcc });
     }
   }
   return curve;
+}
+
+/** The positive control's measurements (planted data only): pattern reliance of every model, set energies. */
+async function plantControl(
+  patterns: Float32Array[],
+  models: Record<ModelName, ZooModel>,
+  names: ModelName[],
+  test: Split,
+  sets: Awaited<ReturnType<typeof buildSets>>,
+): Promise<NonNullable<Results["plant"]>> {
+  phase("positive control: whom each model follows when a test image carries another class's pattern");
+  const reliance: Record<ModelName, PatternReliance> = {};
+  for (const n of names) reliance[n] = await patternReliance(models[n], test, patterns);
+  const energy = setEnergies({
+    "targets x": sets.targets,
+    "D_R": sets.d_r.ref.split,
+    "D_NR": sets.d_nr.ref.split,
+    "control": sets.control.split,
+  }, patterns);
+  return { norm: Math.hypot(...patterns[0]), reliance, energy };
 }
 
 /** The headline eps: the smallest eps of the curve where the standard model's robust accuracy <= `headlineMax`
@@ -451,12 +586,63 @@ async function figures(
   });
 }
 
+/** The positive control's tables: pattern reliance per model, pattern energy per set. */
+function plantTables(p: NonNullable<Results["plant"]>, names: ModelName[]) {
+  return [
+    {
+      caption:
+        `Positive control (planted class patterns of L2 norm ${p.norm.toFixed(2)}): test images carrying ` +
+        "class y + 1's pattern instead of their own; a model that learned the pattern follows it",
+      headers: ["model", "predicts y + 1 (follows the pattern)", "predicts y (follows the content)"],
+      rows: names.map((
+        n,
+      ) => [label(n), pct(p.reliance[n].followsPattern), pct(p.reliance[n].followsContent)]),
+    },
+    {
+      caption: `Pattern energy of each set (projection on its label's pattern minus the others'; a planted ` +
+        `image carries about ${p.norm.toFixed(2)}, one without the pattern about 0)`,
+      headers: ["set", "pattern energy"],
+      rows: Object.entries(p.energy).map(([k, v]) => [k, v.toFixed(3)]),
+    },
+  ];
+}
+
+/** A fraction as a signed difference in percentage points: +12.3 points. */
+const points = (v: number) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)} points`;
+
+/** "mean% +- sd" when there are several seeds, else the percentage. */
+const withSd = (v: number | undefined, sd: number, n: number) =>
+  n > 1 && v !== undefined ? `${pct(v)} ± ${(100 * sd).toFixed(1)}` : pct(v);
+
+/**
+ * Claim 2's verdict at the headline eps, by a criterion fixed before the numbers (issue 29): "reproduces" when D_R
+ * beats the size-matched control by >= 20 points on average with the 95% interval above 0, reaches >= 0.6x the
+ * adversarially trained model's robust accuracy, and keeps >= 80% standard accuracy; "partly" when D_R beats the
+ * control with the interval above 0 (or, with one seed, by >= 5 points); "does not" otherwise.
+ */
+export function claim2Verdict(r: Pick<Results, "claim2" | "models">): {
+  verdict: "reproduces" | "partly" | "does not";
+  criterion: string;
+} {
+  const criterion =
+    "reproduces: D_R - control >= +20 points with the 95% interval above 0, D_R robust >= 0.6x " +
+    "the adversarially trained model's, D_R std acc >= 80%; partly: the interval above 0 (one seed: >= +5 points)";
+  const c = r.claim2, dr = r.models.d_r, adv = r.models.robust;
+  const above = c.n > 1 ? c.lo > 0 : c.mean >= 0.05;
+  if (above && c.mean >= 0.2 && dr.robustAcc >= 0.6 * adv.robustAcc && dr.stdAcc >= 0.8) {
+    return { verdict: "reproduces", criterion };
+  }
+  return { verdict: above ? "partly" : "does not", criterion };
+}
+
 /** Fig 2b beside the paper's, the robustness curve as a table, and what the control says. */
 export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAttack">): SectionSummary {
   const paper = FIG2B.models as Record<string, { stdAcc: number; robustAcc: number }>;
   const epsList = [...config.evalAttack.curve].sort((a, b) => a - b);
   const at = (n: ModelName, e: number) => r.curve.find((p) => p.model === n && p.eps === e)?.robustAcc;
   const names = Object.keys(r.models);
+  const seedsOf = (n: ModelName) => r.curve.find((p) => p.model === n && p.eps === 0)?.n ?? 1;
+  const verdict = claim2Verdict(r);
   return {
     headline: "robust and non-robust datasets",
     claim:
@@ -465,7 +651,10 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
       {
         caption:
           `Standard and robust test accuracy (${config.dataset}); headline eps ${r.evalEps}: ${r.evalEpsRule}. ` +
-          `D_R, D_NR and the control have ${r.setSize} images each.`,
+          `D_R, D_NR and the control have ${r.setSize} images each; fresh models: mean +- sd over ` +
+          `${r.claim2.n} seed${
+            r.claim2.n === 1 ? "" : "s"
+          } (initial weights, data order, evaluation starts).`,
         headers: [
           "model",
           "std acc (ours)",
@@ -475,17 +664,31 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
         ],
         rows: names.map((n) => [
           label(n),
-          pct(r.models[n].stdAcc),
-          pct(r.models[n].robustAcc),
+          withSd(r.models[n].stdAcc, r.models[n].stdAccSd, seedsOf(n)),
+          withSd(r.models[n].robustAcc, r.models[n].robustAccSd, seedsOf(n)),
           pct(paper[n]?.stdAcc),
           pct(paper[n]?.robustAcc),
         ]),
       },
       {
-        caption: "Robust accuracy over eps (untargeted L2 PGD)",
+        caption: config.evalAttack.strongSteps
+          ? `Robust accuracy over eps: L2 PGD (${config.evalAttack.steps} steps), then Auto-PGD with the ` +
+            `cross-entropy and the DLR loss (${config.evalAttack.strongSteps} steps, ${config.evalAttack.restarts} ` +
+            "random start each) on what PGD left; in brackets PGD alone"
+          : `Robust accuracy over eps (untargeted L2 PGD, ${config.evalAttack.steps} steps)`,
         headers: ["model", ...epsList.map((e) => `eps ${e}`)],
-        rows: names.map((n) => [label(n), ...epsList.map((e) => pct(at(n, e)))]),
+        rows: names.map((n) => [
+          label(n),
+          ...epsList.map((e) => {
+            const c = r.curve.find((c) => c.model === n && c.eps === e);
+            const cell = withSd(at(n, e), c?.sd ?? 0, c?.n ?? 1);
+            return config.evalAttack.strongSteps && c?.pgdRobustAcc !== undefined
+              ? `${cell} (${pct(c.pgdRobustAcc)})`
+              : cell;
+          }),
+        ]),
       },
+      ...(r.plant ? plantTables(r.plant, names) : []),
     ],
     charts: [
       oursVsPaperBars(
@@ -505,6 +708,11 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
       `D_R vs the size-matched control at eps ${r.evalEps}: ${pct(r.models.d_r.robustAcc)} vs ${
         pct(r.models.control.robustAcc)
       } (claim 2 needs D_R above the control, not only above the standard model)`,
+      `claim 2 verdict: ${verdict.verdict} (D_R - control ${points(r.claim2.mean)}, 95% interval ${
+        points(r.claim2.lo)
+      } to ${points(r.claim2.hi)} over ${r.claim2.n} seed${
+        r.claim2.n === 1 ? "" : "s"
+      }; criterion: ${verdict.criterion})`,
     ],
   };
 }

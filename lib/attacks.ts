@@ -1,7 +1,7 @@
 // One PGD loop with its threat model and objective as values: adversarial examples (eq. 6), robust evaluation,
 // adversarial training and representation matching (eq. 5) differ only in the objective they ascend.
 import * as tf from "@tensorflow/tfjs";
-import type { ZooModel } from "./models.ts";
+import { fakeRelu, representationPreActivation, type ZooModel } from "./models.ts";
 import { Progress } from "./progress.ts";
 import { imageSize } from "./data/batch.ts";
 import type { Split } from "./data/registry.ts";
@@ -108,6 +108,50 @@ export function untargeted(y: tf.Tensor1D): Objective {
   };
 }
 
+/**
+ * Untargeted difference-of-logits ratio (Croce & Hein 2020): (max_{i != y} z_i - z_y) / (z_pi1 - z_pi3), where
+ * z_pi1 >= z_pi2 >= z_pi3 are the largest logits. Invariant to the logits' scale and shift, so a model whose
+ * softmax saturates (cross-entropy gradient 0 in float32) still gives a direction; success = misclassified.
+ * Needs at least 3 classes.
+ */
+export function dlr(y: tf.Tensor1D): Objective {
+  return {
+    name: "untargeted DLR",
+    value: (m, x) => dlrOfLogits(m.logits(x), y),
+    success: (m, x) => m.logits(x).argMax(1).notEqual(y.toInt()).toFloat() as tf.Tensor1D,
+  };
+}
+
+/**
+ * The DLR loss of logits [batch, k] for labels y [batch] (see dlr()), with its gradient written out (tfjs has
+ * none for topk): with N = z_o - z_y (o the largest other logit) and D = z_pi1 - z_pi3, dN/dz = e_o - e_y and
+ * dD/dz = e_pi1 - e_pi3, so d(N / D)/dz = (e_o - e_y) / D - N (e_pi1 - e_pi3) / D^2.
+ */
+function dlrOfLogits(z: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1D {
+  const k = z.shape[1];
+  if (k < 3) throw new RangeError(`the DLR loss needs at least 3 classes, the model has ${k}`);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const z2 = args[0] as tf.Tensor2D, save = args[1] as tf.GradSaveFunc;
+    const eY = tf.oneHot(y.toInt(), k);
+    const eO = tf.oneHot(z2.sub(eY.mul(1e9)).argMax(1), k);
+    const top = tf.topk(z2, 3).indices;
+    const e1 = tf.oneHot(top.slice([0, 0], [-1, 1]).reshape([-1]), k);
+    const e3 = tf.oneHot(top.slice([0, 2], [-1, 1]).reshape([-1]), k);
+    const num = z2.mul(eO.sub(eY)).sum(1);
+    const den = z2.mul(e1.sub(e3)).sum(1).add(1e-12);
+    save([eO.sub(eY), e1.sub(e3), num, den]);
+    return {
+      value: num.div(den),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [dN, dD, n, d] = saved;
+        const g = dN.div(d.reshape([-1, 1])).sub(dD.mul(n.div(d.square()).reshape([-1, 1])));
+        return g.mul(dy.reshape([-1, 1]));
+      },
+    };
+  });
+  return f(z) as tf.Tensor1D;
+}
+
 /** Targeted (eq. 6): descend the cross-entropy of the targets t [batch]; success = classified as t. */
 export function targeted(t: tf.Tensor1D): Objective {
   return {
@@ -121,11 +165,41 @@ export function targeted(t: tf.Tensor1D): Objective {
  * Representation matching (eq. 5): ascend -||g(x) - target||^2, target = g(x_target) [batch, k]. The squared
  * distance has the distance's gradient direction and stays finite at distance 0.
  */
-export function matchObjective(target: tf.Tensor2D): Objective {
+export function matchObjective(
+  target: tf.Tensor2D,
+  g?: (m: ZooModel, x: tf.Tensor4D) => tf.Tensor2D,
+): Objective {
+  const rep = g ?? ((m: ZooModel, x: tf.Tensor4D) => m.representation(x));
   return {
     name: "representation distance",
-    value: (m, x) => m.representation(x).sub(target).square().sum(1).neg() as tf.Tensor1D,
+    value: (m, x) => rep(m, x).sub(target).square().sum(1).neg() as tf.Tensor1D,
   };
+}
+
+/** What representation matching (eq. 5) matches and how its gradient flows: "relu" (g itself, the true
+ * gradient), "fake-relu" (g, with the last ReLU's gradient passed through as in the authors' code), "preact"
+ * (the pre-activation of g's last ReLU). */
+export const MATCH_TARGETS = ["relu", "fake-relu", "preact"] as const;
+/** One of MATCH_TARGETS. */
+export type MatchTarget = typeof MATCH_TARGETS[number];
+
+/** The function matched and the one its target comes from, for a MatchTarget (RangeError where g has no
+ * dense + ReLU end). */
+export function matchFunctions(model: ZooModel, how: MatchTarget): {
+  g: (m: ZooModel, x: tf.Tensor4D) => tf.Tensor2D;
+  target: (x: tf.Tensor4D) => tf.Tensor2D;
+} {
+  if (how === "relu") return { g: (m, x) => m.representation(x), target: (x) => model.representation(x) };
+  const pre = representationPreActivation(model);
+  if (!pre) {
+    throw new RangeError(
+      `match target "${how}" needs a representation that ends in a dense layer with a ReLU (mlp, lenet, cnn, ` +
+        `vgg_small); ${model.arch} has none; use --match.target=relu`,
+    );
+  }
+  if (how === "preact") return { g: (_m, x) => pre(x), target: pre };
+  if (how === "fake-relu") return { g: (_m, x) => fakeRelu(pre(x)), target: (x) => model.representation(x) };
+  throw new RangeError(`unknown match target "${how}"; accepted: ${MATCH_TARGETS.join(", ")}`);
 }
 
 /** A random, differentiable transformation of a batch (expectation over transformations). */
@@ -464,6 +538,8 @@ export interface MatchSplitOptions {
   stepSize: number;
   stepSchedule?: StepSchedule;
   batchSize: number;
+  /** What is matched (default "relu": g itself with its true gradient). */
+  target?: MatchTarget;
   seed?: number;
   label?: string;
 }
@@ -482,6 +558,7 @@ export async function matchRepresentationSplit(
   distance: Float32Array;
   relDistance: Float32Array;
 }> {
+  const fns = matchFunctions(model, opts.target ?? "relu");
   const r = await perturbSplit(model, split, {
     threat: "l2",
     eps: Infinity,
@@ -489,27 +566,147 @@ export async function matchRepresentationSplit(
     stepSize: opts.stepSize,
     stepSchedule: opts.stepSchedule,
     start: opts.x0,
-    objective: (b) => matchObjective(model.representation(b.x)),
+    objective: (b) => matchObjective(fns.target(b.x), fns.g),
     batchSize: opts.batchSize,
     seed: opts.seed ?? 0,
     label: opts.label,
   });
-  const targetNorm = await representationNorms(model, split, opts.batchSize);
+  const targetNorm = await representationNorms(fns.target, split, opts.batchSize);
   const distance = r.value.map((v) => Math.sqrt(Math.max(0, -v)));
   return { x: r.x, distance, relDistance: distance.map((v, i) => v / (targetNorm[i] + 1e-12)) };
 }
 
 /** ||g(x)||_2 of every example of a split [n]. */
-async function representationNorms(model: ZooModel, split: Split, batchSize: number): Promise<Float32Array> {
+async function representationNorms(
+  g: (x: tf.Tensor4D) => tf.Tensor2D,
+  split: Split,
+  batchSize: number,
+): Promise<Float32Array> {
   const d = imageSize(split), out = new Float32Array(split.n);
   for (let s = 0; s < split.n; s += batchSize) {
     const k = Math.min(batchSize, split.n - s);
     const norms = tf.tidy(() =>
-      model.representation(tf.tensor4d(split.x.subarray(s * d, (s + k) * d), [k, ...split.shape])).square()
+      g(tf.tensor4d(split.x.subarray(s * d, (s + k) * d), [k, ...split.shape])).square()
         .sum(1).sqrt()
     );
     out.set(await norms.data() as Float32Array, s);
     norms.dispose();
   }
   return out;
+}
+
+/** Options of apgd(): an untargeted L2 attack with the step-size schedule of Auto-PGD. */
+export interface ApgdOptions {
+  /** True labels [batch]. */
+  y: tf.Tensor1D;
+  /** What to ascend: "ce" (cross-entropy) or "dlr" (difference-of-logits ratio, scale invariant). */
+  loss: "ce" | "dlr";
+  eps: number;
+  steps: number;
+  /** Random starts; an example counts as broken when any of them breaks it (default 1). */
+  restarts?: number;
+  seed: number;
+}
+
+/** The iterations at which Auto-PGD checks its progress: p_0 = 0, p_1 = 0.22, p_j+1 = p_j + max(p_j - p_j-1 -
+ * 0.03, 0.06), times the number of steps (Croce & Hein 2020, section 3). */
+export function apgdCheckpoints(steps: number): number[] {
+  const p = [0, 0.22];
+  while (p[p.length - 1] < 1) {
+    p.push(p[p.length - 1] + Math.max(p[p.length - 1] - p[p.length - 2] - 0.03, 0.06));
+  }
+  // the tolerance keeps float sums such as 0.41 + 0.16 = 0.5700000000000001 from rounding up a whole step
+  return [...new Set(p.slice(1).map((v) => Math.ceil(v * steps - 1e-9)).filter((v) => v < steps))];
+}
+
+/**
+ * Auto-PGD (Croce & Hein 2020) for the L2 ball, untargeted: momentum 0.75, a per-example step length that
+ * starts at 2 eps and halves at a checkpoint when fewer than 75% of the steps since the last one raised the
+ * loss (or when neither the step nor the best loss changed), restarting that example from its best point; a
+ * random start per restart. x [batch, h, w, c] in [0,1]. Returns 1 per example that some iterate of some
+ * restart misclassified [batch] (an example is robust only when every iterate is classified as y) and the
+ * last restart's best point. No tensors leak; the caller disposes the two results.
+ */
+export function apgd(
+  model: ZooModel,
+  x: tf.Tensor4D,
+  opts: ApgdOptions,
+): { broken: tf.Tensor1D; xAdv: tf.Tensor4D } {
+  checkAttackOptions({ threat: "l2", eps: opts.eps, steps: opts.steps, stepSize: opts.eps });
+  const lossOf = (z: tf.Tensor2D) => opts.loss === "dlr" ? dlrOfLogits(z, opts.y) : crossEntropy(z, opts.y);
+  const l2 = THREAT_MODELS.get("l2"), eps = opts.eps, n = x.shape[0];
+  const checkpoints = new Set(apgdCheckpoints(opts.steps));
+  const grad = tf.grad((xa: tf.Tensor) => lossOf(model.logits(xa as tf.Tensor4D)).sum());
+  const proj = (xa: tf.Tensor4D) =>
+    x.add(l2.project(xa.sub(x) as tf.Tensor4D, eps)).clipByValue(0, 1) as tf.Tensor4D;
+  const yInt = tf.tidy(() => opts.y.toInt());
+  // one forward pass: the loss per example and whether the model misclassifies
+  const look = (xa: tf.Tensor4D) =>
+    tf.tidy(() => {
+      const z = model.logits(xa);
+      return { v: lossOf(z), wrong: z.argMax(1).notEqual(yInt).toFloat() as tf.Tensor1D };
+    });
+  let broken = tf.keep(tf.zeros([n])) as tf.Tensor1D;
+  let best: tf.Tensor4D | null = null;
+  const swap = <T extends tf.Tensor>(old: T, next: T): T => (old.dispose(), tf.keep(next));
+  for (let r = 0; r < Math.max(1, opts.restarts ?? 1); r++) {
+    let cur = tf.tidy(() =>
+      proj(x.add(l2.randomInit(x.shape, eps, deriveSeed(opts.seed, `apgd${r}`))) as tf.Tensor4D)
+    );
+    let prev = tf.keep(cur.clone());
+    let xBest = tf.keep(cur.clone());
+    let { v: fCur, wrong } = look(cur);
+    broken = swap(broken, tf.maximum(broken, wrong));
+    wrong.dispose();
+    let fBest = tf.keep(fCur.clone());
+    let eta = tf.keep(tf.fill([n], 2 * eps)) as tf.Tensor1D;
+    let incr = tf.keep(tf.zeros([n])) as tf.Tensor1D;
+    let etaAtCk = tf.keep(eta.clone()), fBestAtCk = tf.keep(fBest.clone());
+    let lastCk = 0;
+    for (let k = 0; k < opts.steps; k++) {
+      const next = tf.tidy(() => {
+        const g = grad(cur) as tf.Tensor4D;
+        const gn = g.reshape([n, -1]).square().sum(1).sqrt().add(1e-12);
+        const step = g.mul(eta.div(gn).reshape([-1, 1, 1, 1]));
+        const z = proj(cur.add(step) as tf.Tensor4D);
+        if (k === 0) return z;
+        return proj(cur.add(z.sub(cur).mul(0.75)).add(cur.sub(prev).mul(0.25)) as tf.Tensor4D);
+      });
+      prev = swap(prev, cur);
+      cur = next;
+      const seen = look(cur);
+      broken = swap(broken, tf.maximum(broken, seen.wrong));
+      incr = swap(incr, tf.tidy(() => incr.add(seen.v.greater(fCur).toFloat())));
+      const better = tf.tidy(() => seen.v.greater(fBest));
+      xBest = swap(
+        xBest,
+        tf.tidy(() => tf.where(better.reshape([-1, 1, 1, 1]).broadcastTo(cur.shape), cur, xBest)),
+      );
+      fBest = swap(fBest, tf.maximum(fBest, seen.v));
+      better.dispose();
+      fCur = swap(fCur, seen.v);
+      seen.wrong.dispose();
+      if (checkpoints.has(k + 1)) {
+        const span = k + 1 - lastCk;
+        const halve = tf.tidy(() =>
+          incr.less(0.75 * span).logicalOr(eta.equal(etaAtCk).logicalAnd(fBest.equal(fBestAtCk)))
+        );
+        eta = swap(eta, tf.tidy(() => tf.where(halve, eta.div(2), eta)));
+        const h4 = tf.tidy(() => halve.reshape([-1, 1, 1, 1]).broadcastTo(cur.shape));
+        cur = swap(cur, tf.where(h4, xBest, cur));
+        prev = swap(prev, tf.where(h4, xBest, prev));
+        fCur = swap(fCur, tf.where(halve, fBest, fCur));
+        tf.dispose([halve, h4]);
+        etaAtCk = swap(etaAtCk, eta.clone());
+        fBestAtCk = swap(fBestAtCk, fBest.clone());
+        incr = swap(incr, tf.zerosLike(incr));
+        lastCk = k + 1;
+      }
+    }
+    tf.dispose([cur, prev, fCur, fBest, eta, incr, etaAtCk, fBestAtCk]);
+    best?.dispose();
+    best = xBest;
+  }
+  yInt.dispose();
+  return { broken, xAdv: best! };
 }

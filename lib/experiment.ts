@@ -26,6 +26,8 @@ import {
 import { type BackendInfo, BACKENDS, initBackend } from "./backend/mod.ts";
 import { type Dataset, DATASETS, loadDataset, type Split, validateDatasetName } from "./data/registry.ts";
 import { firstN } from "./data/batch.ts";
+import { NO_PLANT, type PlantConfig, plantDataset } from "./data/plant.ts";
+import { deriveSeed } from "./rng.ts";
 import type { ZooModel } from "./models.ts";
 import { exportDataset } from "./export.ts";
 import { type DataRef, sourceRef } from "./pipeline.ts";
@@ -50,6 +52,9 @@ export interface CommonConfig {
   imageSize: number;
   /** Reuse cached source models and built datasets (out/cache). */
   cache: boolean;
+  /** The planted-feature positive control (lib/data/plant.ts): a class pattern of L2 norm plant.norm in every
+   * train and test image (0 = off). */
+  plant: PlantConfig;
 }
 
 /** Defaults of the common keys. */
@@ -62,10 +67,11 @@ export const COMMON_DEFAULTS: CommonConfig = {
   trainFrom: "",
   imageSize: 0,
   cache: true,
+  plant: NO_PLANT,
 };
 
 /** Help and constraints of the common keys (merge into each experiment's key specs). */
-export const COMMON_KEYS: Record<keyof CommonConfig, KeySpec> = {
+export const COMMON_KEYS: Record<string, KeySpec> = {
   seed: {
     help: "seed of every random choice (weights, shuffles, attack starts, targets)",
     integer: true,
@@ -89,6 +95,17 @@ export const COMMON_KEYS: Record<keyof CommonConfig, KeySpec> = {
     min: 0,
   },
   cache: { help: "reuse cached source models and built datasets under out/cache" },
+  "plant.norm": {
+    help:
+      "positive control: add a seeded class pattern of this L2 norm to every train and test image (0 = off)",
+    min: 0,
+    max: 10,
+  },
+  "plant.margin": {
+    help: "positive control: map pixels into [margin, 1 - margin] first, so a pattern is not clipped",
+    min: 0,
+    max: 0.49,
+  },
 };
 
 /** The experiment id of an entry file: its name without extension (experiments/my_idea.ts -> "my_idea"). */
@@ -324,6 +341,8 @@ export interface Run<C extends CommonConfig> {
   target: string;
   backend: BackendInfo;
   data: Dataset;
+  /** The planted class patterns [numClasses][h * w * c] when --plant.norm > 0 (the data carries them). */
+  plant: { patterns: Float32Array[]; clipped: number } | null;
   meta: RunMeta;
   /** performance.now() at start, for runSeconds. */
   t0: number;
@@ -381,11 +400,23 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
   return await inRunDir(outDirOf(spec, config), opts, async (dir) => {
     if (!opts.quiet) console.error(`${spec.id}: resolved config\n${JSON.stringify(config, null, 2)}`);
     const backend = await initBackend(config.backend, { quiet: opts.quiet });
-    const data = await loadDataset(config.dataset, {
+    const loaded = await loadDataset(config.dataset, {
       ...(config.dataDir ? { dir: config.dataDir } : {}),
       ...(config.trainFrom ? { trainFrom: config.trainFrom } : {}),
       ...(config.imageSize ? { imageSize: config.imageSize } : {}),
     });
+    const planted = config.plant.norm > 0
+      ? plantDataset(loaded, config.plant, deriveSeed(config.seed, "plant"))
+      : null;
+    const data = planted ? planted.data : loaded;
+    if (planted && !opts.quiet) {
+      console.error(
+        `positive control: a class pattern of L2 norm ${config.plant.norm} planted in every image (pixels mapped ` +
+          `into [${config.plant.margin}, ${1 - config.plant.margin}]; ${
+            (100 * planted.clipped).toFixed(2)
+          }% of pixel values clipped)`,
+      );
+    }
     const meta = await writeRunConfig(dir, config, {
       backend: backend.name,
       seed: config.seed,
@@ -401,6 +432,7 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       target: outDirOf(spec, config),
       backend,
       data,
+      plant: planted ? { patterns: planted.patterns, clipped: planted.clipped } : null,
       meta,
       t0,
       common: { numClasses: data.info.numClasses, seed: config.seed, cache: config.cache },

@@ -24,6 +24,34 @@ export interface ModelOptions {
   numClasses: number;
   /** Seed of the weight initializers. */
   seed: number;
+  /** Weight initialization scheme (INITS; default "torch"). */
+  init?: string;
+}
+
+/**
+ * Weight initialization schemes by name. "torch": PyTorch's defaults for Conv2d and Linear (the authors'
+ * framework): weights and biases uniform in +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)). "he": He normal
+ * weights for ReLU layers, Glorot uniform for the logits, zero biases (the zoo's scheme before; its fresh models
+ * learn far less robustness from D_R: docs/exploration.md).
+ */
+export const INITS = ["torch", "he"] as const;
+
+/** The kernel and bias initializers of a layer with `fanIn` inputs per unit under scheme `init`. */
+function initializers(init: string, fanIn: number, seed: number, relu: boolean) {
+  if (init === "torch") {
+    const b = 1 / Math.sqrt(fanIn);
+    return {
+      kernelInitializer: tf.initializers.randomUniform({ minval: -b, maxval: b, seed }),
+      biasInitializer: tf.initializers.randomUniform({ minval: -b, maxval: b, seed: seed + 1 }),
+    };
+  }
+  if (init === "he") {
+    return {
+      kernelInitializer: relu ? tf.initializers.heNormal({ seed }) : tf.initializers.glorotUniform({ seed }),
+      biasInitializer: tf.initializers.zeros(),
+    };
+  }
+  throw new RangeError(`unknown weight initialization "${init}"; accepted: ${INITS.join(", ")}`);
 }
 
 type Builder = (x: tf.SymbolicTensor, L: LayerFactory) => tf.SymbolicTensor;
@@ -31,7 +59,7 @@ type Builder = (x: tf.SymbolicTensor, L: LayerFactory) => tf.SymbolicTensor;
 /** Layer constructors with seeded initializers and unique names (so weights are deterministic per seed). */
 class LayerFactory {
   #i = 0;
-  constructor(readonly seed: number) {}
+  constructor(readonly seed: number, readonly init = "torch") {}
   #next(kind: string): { name: string; seed: number } {
     const i = this.#i++;
     return { name: `${kind}_${i}`, seed: deriveSeed(this.seed, `${kind}_${i}`) };
@@ -43,6 +71,7 @@ class LayerFactory {
     opts: { s?: number; act?: "relu" | "linear"; bias?: boolean; pad?: "same" | "valid" } = {},
   ) {
     const { name, seed } = this.#next("conv");
+    const fanIn = k * k * (x.shape[3] as number);
     return tf.layers.conv2d({
       name,
       filters,
@@ -51,7 +80,7 @@ class LayerFactory {
       padding: opts.pad ?? "same",
       activation: opts.act ?? "relu",
       useBias: opts.bias ?? true,
-      kernelInitializer: tf.initializers.heNormal({ seed }),
+      ...initializers(this.init, fanIn, seed, true),
     }).apply(x) as tf.SymbolicTensor;
   }
   dense(x: tf.SymbolicTensor, units: number, act: "relu" | "linear" = "relu") {
@@ -60,9 +89,7 @@ class LayerFactory {
       name,
       units,
       activation: act,
-      kernelInitializer: act === "relu"
-        ? tf.initializers.heNormal({ seed })
-        : tf.initializers.glorotUniform({ seed }),
+      ...initializers(this.init, x.shape[x.shape.length - 1] as number, seed, act === "relu"),
     }).apply(x) as tf.SymbolicTensor;
   }
   bn(x: tf.SymbolicTensor) {
@@ -201,7 +228,7 @@ export function createModel(arch: string, opts: ModelOptions): ZooModel {
   if (arch === "lenet" && (h < 16 || w < 16)) {
     throw new RangeError(`lenet needs inputs of at least 16x16, got ${h}x${w}`);
   }
-  const L = new LayerFactory(opts.seed);
+  const L = new LayerFactory(opts.seed, opts.init ?? "torch");
   const input = tf.input({ shape: [h, w, c], name: "image" });
   const rep = BUILDERS[arch](input, L);
   const logits = L.dense(rep, opts.numClasses, "linear");
@@ -249,3 +276,26 @@ export function wrap(
 export function countParams(m: ZooModel): number {
   return m.model.trainableWeights.reduce((a, w) => a + (w.shape as number[]).reduce((p, d) => p * d, 1), 0);
 }
+
+/**
+ * The representation's pre-activation h (g = relu(h)) when g ends in a dense layer with a ReLU (mlp, lenet,
+ * cnn, vgg_small), else null. h [batch, repDim] is differentiable in x.
+ */
+export function representationPreActivation(m: ZooModel): ((x: tf.Tensor4D) => tf.Tensor2D) | null {
+  const last = m.rep.layers[m.rep.layers.length - 1];
+  const cfg = last.getConfig() as { activation?: string };
+  if (last.getClassName() !== "Dense" || cfg.activation !== "relu") return null;
+  const inner = tf.model({ inputs: m.rep.inputs, outputs: last.input as tf.SymbolicTensor });
+  const w = last as unknown as { kernel: { read(): tf.Tensor2D }; bias?: { read(): tf.Tensor1D } };
+  return (x) =>
+    tf.tidy(() => {
+      const h = (inner.apply(x, { training: false }) as tf.Tensor2D).matMul(w.kernel.read());
+      return (w.bias ? h.add(w.bias.read()) : h) as tf.Tensor2D;
+    });
+}
+
+/** ReLU forward, identity backward: the authors' `fake_relu`, so a unit that is off still passes a gradient. */
+export const fakeRelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const h = args[0] as tf.Tensor;
+  return { value: tf.relu(h), gradFunc: (dy: tf.Tensor) => dy };
+}) as (h: tf.Tensor2D) => tf.Tensor2D;

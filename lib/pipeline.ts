@@ -7,6 +7,7 @@ import {
   flip,
   gaussianNoise,
   matchRepresentationSplit,
+  type MatchTarget,
   type Objective,
   perturbSplit,
   type StepSchedule,
@@ -115,6 +116,7 @@ export async function trainCached(arch: string, set: DataRef, opts: {
         inputShape: set.split.shape,
         numClasses: opts.numClasses,
         seed: deriveSeed(opts.train.seed, "init"),
+        init: opts.train.init,
       });
       await trainModel(model, set.split, { ...opts.train, label: opts.train.label ?? `train ${arch}` });
       return model;
@@ -388,6 +390,8 @@ export interface MatchConfig {
   schedule: StepSchedule;
   start: string;
   batchSize: number;
+  /** What is matched and how the gradient flows through g's last ReLU (lib/attacks.ts MATCH_TARGETS). */
+  target: MatchTarget;
 }
 
 /** A set built by representation matching, with the mean relative distance reached. */
@@ -433,6 +437,7 @@ export async function buildMatched(source: { model: ZooModel; hash: string }, se
         stepSize: match.stepSize,
         stepSchedule: match.schedule,
         batchSize: match.batchSize,
+        target: match.target,
         label: `match ${name}`,
       }),
     save: async (dir, v) => {

@@ -1,7 +1,7 @@
 // Recipes several sections share (training recipes, the relabelling attack, the robust model), as config values
 // with their CLI key specs: equal recipes give equal cache keys, so sections reuse each other's artifacts.
 import type { KeySpec } from "./config.ts";
-import { ARCHITECTURES } from "./models.ts";
+import { ARCHITECTURES, INITS } from "./models.ts";
 import { OPTIMIZERS } from "./optimizers.ts";
 import type { TrainOptions } from "./train.ts";
 
@@ -18,6 +18,8 @@ export interface TrainConfig {
   schedule: "step" | "cosine" | "constant";
   augment: boolean;
   inputNoise: number;
+  /** Weight initialization (lib/models.ts INITS): "torch" (PyTorch's defaults, the authors') or "he". */
+  init: string;
 }
 
 /** The default recipe of the quick presets (reference CNN, Adam 1e-3, cosine schedule). */
@@ -32,6 +34,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   schedule: "cosine",
   augment: false,
   inputNoise: 0,
+  init: "torch",
 };
 
 /** The authors' CIFAR-10 recipe (robustness library defaults): ResNet-50, SGD 0.1, momentum 0.9, weight decay
@@ -47,6 +50,7 @@ export const PAPER_RECIPE: TrainConfig = {
   schedule: "step",
   augment: true,
   inputNoise: 0,
+  init: "torch",
 };
 
 /** Key specs of a TrainConfig stored under `prefix` (e.g. "source"). */
@@ -63,6 +67,10 @@ export function trainKeys(prefix: string, what: string): Record<string, KeySpec>
     [`${p}.schedule`]: { help: "learning-rate schedule", choices: ["step", "cosine", "constant"] },
     [`${p}.augment`]: { help: "random crop + flip (CIFAR-10)" },
     [`${p}.inputNoise`]: { help: "std of Gaussian input noise during training", min: 0 },
+    [`${p}.init`]: {
+      help: "weight initialization: torch (PyTorch's defaults) or he (He normal)",
+      choices: INITS,
+    },
   };
 }
 

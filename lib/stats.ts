@@ -61,3 +61,25 @@ export function rankCorrelation(
     note: `Spearman ${s.toFixed(3)}, Pearson ${p.toFixed(3)} over ${a.length} architectures`,
   };
 }
+
+/** Mean, sample standard deviation (n - 1; 0 for one value) and n of a list of numbers. */
+export function meanSd(v: number[]): { mean: number; sd: number; n: number } {
+  if (!v.length) throw new RangeError("meanSd needs at least one value");
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
+  return { mean, sd, n: v.length };
+}
+
+/** Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal's 1.960). */
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12,
+  2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+/** The 95% confidence interval of the mean of `v` (Student's t, n - 1 degrees of freedom); [mean, mean] for
+ * one value, which says nothing about the spread. */
+export function meanInterval95(v: number[]): { mean: number; lo: number; hi: number; n: number } {
+  const { mean, sd, n } = meanSd(v);
+  const half = n > 1 ? (T975[n - 2] ?? 1.96) * sd / Math.sqrt(n) : 0;
+  return { mean, lo: mean - half, hi: mean + half, n };
+}

@@ -1,8 +1,8 @@
 // Standard and adversarial training (optimizer and schedule as values) and evaluation; reads are asynchronous.
 import * as tf from "@tensorflow/tfjs";
 import type { ZooModel } from "./models.ts";
-import { checkAttackOptions, perturbSplit, pgd } from "./attacks.ts";
-import { augment, batchIndices, gather } from "./data/batch.ts";
+import { apgd, checkAttackOptions, perturbSplit, pgd } from "./attacks.ts";
+import { augment, batchIndices, gather, subset } from "./data/batch.ts";
 import { type OptimizerFactory, OPTIMIZERS } from "./optimizers.ts";
 import type { Split } from "./data/registry.ts";
 import { Progress } from "./progress.ts";
@@ -28,6 +28,8 @@ export interface TrainOptions {
   /** Adversarial training: PGD examples replace the clean batch. */
   adversarial?: { threat: string; eps: number; steps: number; stepSize: number } | null;
   seed: number;
+  /** Weight initialization of the model this recipe trains (lib/models.ts INITS; read by the pipeline). */
+  init?: string;
   /** Progress label; no bar when undefined. */
   label?: string;
   /** The config prefix of this recipe (e.g. "source"), so errors name the keys to change (--source.lr). */
@@ -226,6 +228,21 @@ export interface EvalAttack {
   stepSize: number;
   randomStart?: boolean;
   seed: number;
+  /**
+   * The stronger evaluation on top (L2 only): the examples PGD did not break are attacked again by Auto-PGD
+   * with the cross-entropy and with the scale-invariant DLR loss, `restarts` random starts of `steps` steps
+   * each; an example is robust only if every attack fails (as AutoAttack's APGD-CE + APGD-DLR). null = off.
+   */
+  strong?: { steps: number; restarts: number } | null;
+}
+
+/** What evaluate() measured (fractions). */
+export interface EvalResult {
+  acc: number;
+  /** Robust accuracy under every attack run (PGD, and Auto-PGD CE + DLR when `strong`). */
+  robustAcc?: number;
+  /** Robust accuracy under the PGD attack alone (differs from robustAcc only with `strong`). */
+  pgdRobustAcc?: number;
 }
 
 /** Standard accuracy, and robust accuracy under an untargeted attack when `attack` is given. */
@@ -233,15 +250,66 @@ export async function evaluate(model: ZooModel, split: Split, opts: {
   batchSize?: number;
   attack?: EvalAttack | null;
   label?: string;
-} = {}): Promise<{ acc: number; robustAcc?: number }> {
+} = {}): Promise<EvalResult> {
   checkSplitFits(model, split);
   const acc = accuracy(await predict(model, split, opts), split.y);
   if (!opts.attack) return { acc };
   checkAttackOptions(opts.attack);
-  const r = await perturbSplit(model, split, {
-    ...opts.attack,
-    batchSize: opts.batchSize ?? 250,
-    label: opts.label,
+  const bs = opts.batchSize ?? 250;
+  const r = await perturbSplit(model, split, { ...opts.attack, batchSize: bs, label: opts.label });
+  const pgdRobustAcc = 1 - r.success.reduce((s, v) => s + v, 0) / split.n;
+  const strong = opts.attack.strong;
+  if (!strong) return { acc, robustAcc: pgdRobustAcc, pgdRobustAcc };
+  if (opts.attack.threat !== "l2") {
+    throw new RangeError(
+      `the strong evaluation (Auto-PGD) is L2 only; the attack's threat is ${opts.attack.threat}`,
+    );
+  }
+  const survivors = Array.from(r.success.keys()).filter((i) => !r.success[i]);
+  const broken = await apgdSplit(model, subset(split, survivors), {
+    eps: opts.attack.eps,
+    steps: strong.steps,
+    restarts: strong.restarts,
+    seed: deriveSeed(opts.attack.seed, "strong"),
+    batchSize: bs,
+    label: opts.label ? `${opts.label}, Auto-PGD CE + DLR on ${survivors.length} left` : undefined,
   });
-  return { acc, robustAcc: 1 - r.success.reduce((s, v) => s + v, 0) / split.n };
+  const robust = survivors.length - broken.reduce((s, v) => s + v, 0);
+  return { acc, robustAcc: robust / split.n, pgdRobustAcc };
+}
+
+/** Auto-PGD with the cross-entropy and with the DLR loss over a split: 1 per example either broke. */
+async function apgdSplit(model: ZooModel, split: Split, o: {
+  eps: number;
+  steps: number;
+  restarts: number;
+  seed: number;
+  batchSize: number;
+  label?: string;
+}): Promise<Uint8Array> {
+  const out = new Uint8Array(split.n), d = split.shape[0] * split.shape[1] * split.shape[2];
+  const bar = o.label ? new Progress(o.label, split.n, { unit: "img" }) : null;
+  let left = 0;
+  for (let s = 0; s < split.n; s += o.batchSize) {
+    const k = Math.min(o.batchSize, split.n - s);
+    const broken = tf.tidy(() => {
+      const x = tf.tensor4d(split.x.subarray(s * d, (s + k) * d), [k, ...split.shape]);
+      const y = tf.tensor1d(split.y.subarray(s, s + k), "int32");
+      let any = tf.zeros([k]) as tf.Tensor1D;
+      for (const loss of ["ce", "dlr"] as const) {
+        const seed = deriveSeed(o.seed, `${loss}${s}`);
+        // apgd() keeps its results out of any tidy scope: dispose them here
+        const a = apgd(model, x, { y, loss, eps: o.eps, steps: o.steps, restarts: o.restarts, seed });
+        any = tf.maximum(any, a.broken) as tf.Tensor1D;
+        tf.dispose([a.broken, a.xAdv]);
+      }
+      return any;
+    });
+    const b = await broken.data();
+    broken.dispose();
+    for (let i = 0; i < k; i++) left += 1 - (out[s + i] = b[i]);
+    bar?.tick(k, { "robust acc": left / (s + k) });
+  }
+  bar?.done();
+  return out;
 }

@@ -31,6 +31,22 @@ export function firstN(split: Split, n: number): Split {
   return { x: split.x.subarray(0, n * d), y: split.y.subarray(0, n), n, shape: split.shape };
 }
 
+/**
+ * A validation split carved from the end of the training split: its last `n` examples, for choosing recipes
+ * without looking at the test set. Throws when they would overlap the first `used` examples a run trains on.
+ */
+export function validationSplit(train: Split, n: number, used: number): Split {
+  const usedN = used <= 0 ? train.n : Math.min(used, train.n);
+  if (!(n >= 1) || usedN + n > train.n) {
+    throw new RangeError(
+      `a validation split of ${n} images does not fit after the ${usedN} training images in use (the training ` +
+        `split has ${train.n}); lower --trainSize (0 = all uses every image) or --testSize`,
+    );
+  }
+  const d = imageSize(train), s = train.n - n;
+  return { x: train.x.subarray(s * d), y: train.y.subarray(s), n, shape: train.shape };
+}
+
 /** Indices of a seeded class-balanced subset with `perClass` examples of each class (in shuffled order). */
 export function classBalancedIndices(
   split: Split,

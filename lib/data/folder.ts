@@ -30,10 +30,23 @@ export interface FolderOptions {
   channels?: "auto" | 3;
 }
 
+/** What a directory entry is, with a symbolic link followed to its target (a dangling link: neither). */
+async function kindOf(dir: string, e: Deno.DirEntry): Promise<{ file: boolean; dir: boolean }> {
+  if (!e.isSymlink) return { file: e.isFile, dir: e.isDirectory };
+  try {
+    const st = await Deno.stat(join(dir, e.name));
+    return { file: st.isFile, dir: st.isDirectory };
+  } catch {
+    return { file: false, dir: false };
+  }
+}
+
 async function subdirs(dir: string): Promise<string[]> {
   const out: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) if (e.isDirectory && !e.name.startsWith(".")) out.push(e.name);
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.name.startsWith(".") && (await kindOf(dir, e)).dir) out.push(e.name);
+    }
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) throw new UserError(`${dir}: directory not found`);
     throw err;
@@ -46,8 +59,9 @@ async function imagesIn(dir: string, skipped: string[]): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) {
     if (e.name.startsWith(".")) continue;
-    if (e.isFile && IMAGE_EXT.test(e.name)) out.push(e.name);
-    else if (e.isFile) skipped.push(join(dir, e.name));
+    const kind = await kindOf(dir, e);
+    if (kind.file && IMAGE_EXT.test(e.name)) out.push(e.name);
+    else if (kind.file || (e.isSymlink && !kind.dir)) skipped.push(join(dir, e.name)); // a dangling link too
   }
   return out.sort().map((f) => join(dir, f));
 }

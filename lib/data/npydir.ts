@@ -150,6 +150,24 @@ export async function loadNpyDir(
   if (k < 2) {
     throw new UserError(`${pair("train").y}: every label is 0; expected at least 2 classes`);
   }
+  if (!classes) {
+    // without classes.txt the class count is the largest label + 1: a class no training image has means the
+    // labels do not run 0..C-1 (e.g. 1..10), which would add an empty class and move the chance level
+    const seen = new Set(train.y);
+    const empty = Array.from({ length: k }, (_, c) => c).filter((c) => !seen.has(c));
+    if (empty.length) {
+      throw new UserError(
+        `${pair("train").y}: the labels run up to ${k - 1}, so there would be ${k} classes, but class${
+          empty.length > 1 ? "es" : ""
+        } ${empty.slice(0, 10).join(", ")}${empty.length > 10 ? ", ..." : ""} ha${
+          empty.length > 1 ? "ve" : "s"
+        } no training image; relabel to 0..C-1, or add ${
+          join(dir, "classes.txt")
+        } with one class name a line ` +
+          `(C lines) if those classes are meant to be empty`,
+      );
+    }
+  }
   fp.fact("format", "npy");
   fp.fact("shape", train.shape);
   fp.fact("numClasses", k);

@@ -4,6 +4,9 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend/mod.ts";
 import {
+  apgd,
+  apgdCheckpoints,
+  dlr,
   expectationOverTransforms,
   flip,
   gaussianNoise,
@@ -19,7 +22,7 @@ import {
 } from "../../lib/attacks.ts";
 import { createRng } from "../../lib/rng.ts";
 import { createModel, wrap, type ZooModel } from "../../lib/models.ts";
-import { trainModel } from "../../lib/train.ts";
+import { evaluate, trainModel } from "../../lib/train.ts";
 import { loadDataset } from "../../lib/data/registry.ts";
 import { firstN } from "../../lib/data/batch.ts";
 
@@ -313,4 +316,107 @@ Deno.test("pgd() rejects bad hyper-parameters before any work", () => {
     () => pgd(model, x, { y, threat: "l2", eps: 1, steps: 1, stepSize: -1 }),
     /stepSize must be > 0, got -1/,
   );
+});
+
+Deno.test("apgdCheckpoints() follows Auto-PGD's schedule (p1 = 0.22, shrinking gaps of at least 0.06)", () => {
+  assert.deepEqual(apgdCheckpoints(100), [22, 41, 57, 70, 80, 87, 93, 99]);
+  assert.deepEqual(apgdCheckpoints(10), [3, 5, 6, 7, 8, 9]);
+});
+
+Deno.test("dlr() is invariant to the logits' scale and positive exactly on misclassified examples", () => {
+  const scaled: ZooModel = {
+    ...model,
+    logits: (xx) => tf.tidy(() => model.logits(xx).mul(1000)) as tf.Tensor2D,
+  };
+  const [a, b, wrong] = tf.tidy(() => [
+    dlr(y).value(model, x),
+    dlr(y).value(scaled, x),
+    model.logits(x).argMax(1).notEqual(y),
+  ]).map((t) => Array.from(t.dataSync()));
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i] - b[i]) < 1e-3 * Math.max(1, Math.abs(a[i])), `example ${i}: ${a[i]} vs ${b[i]}`);
+    assert.equal(a[i] > 0, wrong[i] === 1, `example ${i}: DLR ${a[i]}, misclassified ${wrong[i]}`);
+  }
+});
+
+Deno.test("apgd() stays inside the L2 ball and [0,1], breaks at least what 20-step PGD breaks, leaks nothing", () => {
+  const before = tf.memory().numTensors;
+  const eps = 1;
+  const pgdBroken = tf.tidy(() => {
+    const p = pgd(model, x, { y, threat: "l2", eps, steps: 20, stepSize: 2.5 * eps / 20, seed: 0 });
+    return p.success.sum().dataSync()[0];
+  });
+  for (const loss of ["ce", "dlr"] as const) {
+    const a = apgd(model, x, { y, loss, eps, steps: 20, restarts: 1, seed: 3 });
+    const [norms, lo, hi, broken] = tf.tidy(() => [
+      Math.max(...THREAT_MODELS.get("l2").norm(a.xAdv.sub(x) as tf.Tensor4D).dataSync()),
+      a.xAdv.min().dataSync()[0],
+      a.xAdv.max().dataSync()[0],
+      a.broken.sum().dataSync()[0],
+    ]);
+    assert.ok(norms <= eps + 1e-4, `largest ||delta|| ${norms}`);
+    assert.ok(lo >= 0 && hi <= 1, `pixels in [${lo}, ${hi}]`);
+    assert.ok(broken >= pgdBroken - 2, `apgd ${loss} broke ${broken}, pgd ${pgdBroken}`);
+    tf.dispose([a.broken, a.xAdv]);
+  }
+  assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("evaluate() with the strong evaluation is not fooled by a saturated softmax (masked gradients)", async () => {
+  // logits x 1e4: the cross-entropy's gradient underflows to 0 on every correctly classified example, so PGD
+  // on the cross-entropy cannot move; the scale-invariant DLR loss still finds what the unmasked model gives up
+  const masked: ZooModel = {
+    ...model,
+    logits: (xx) => tf.tidy(() => model.logits(xx).mul(1e4)) as tf.Tensor2D,
+  };
+  const split = firstN(train, 200);
+  const attack = { threat: "l2", eps: 1.5, steps: 20, stepSize: 2.5 * 1.5 / 20, seed: 0 };
+  const plain = await evaluate(model, split, { attack });
+  const fooled = await evaluate(masked, split, { attack });
+  const strong = await evaluate(masked, split, { attack: { ...attack, strong: { steps: 20, restarts: 1 } } });
+  assert.ok(
+    fooled.robustAcc! > plain.robustAcc! + 0.2,
+    `PGD alone: masked ${fooled.robustAcc}, plain ${plain.robustAcc}`,
+  );
+  assert.equal(strong.pgdRobustAcc, fooled.robustAcc);
+  assert.ok(
+    strong.robustAcc! <= plain.robustAcc! + 0.03,
+    `strong: masked ${strong.robustAcc}, plain ${plain.robustAcc}`,
+  );
+});
+
+Deno.test("matchRepresentationSplit() with fake-relu and preact targets lowers the distance it matches", async () => {
+  const split = firstN(train, 20);
+  const x0 = train.x.slice(100 * 784, 120 * 784);
+  for (const target of ["fake-relu", "preact"] as const) {
+    const few = await matchRepresentationSplit(model, split, {
+      x0,
+      steps: 1,
+      stepSize: 0.5,
+      batchSize: 20,
+      target,
+    });
+    const many = await matchRepresentationSplit(model, split, {
+      x0,
+      steps: 30,
+      stepSize: 0.5,
+      batchSize: 20,
+      target,
+    });
+    const mean = (v: Float32Array) => v.reduce((s, a) => s + a, 0) / v.length;
+    assert.ok(mean(many.relDistance) < 0.7 * mean(few.relDistance), `${target}: ${mean(many.relDistance)}`);
+  }
+  const cnnless = createModel("resnet_small", { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
+  await assert.rejects(
+    () =>
+      matchRepresentationSplit(cnnless, split, {
+        x0,
+        steps: 1,
+        stepSize: 0.5,
+        batchSize: 20,
+        target: "preact",
+      }),
+    { name: "RangeError", message: /resnet_small has none; use --match.target=relu/ },
+  );
+  cnnless.model.dispose();
 });

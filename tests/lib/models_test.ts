@@ -2,7 +2,13 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend/mod.ts";
-import { ARCHITECTURES, createModel, SMALL_ARCHITECTURES } from "../../lib/models.ts";
+import {
+  ARCHITECTURES,
+  createModel,
+  fakeRelu,
+  representationPreActivation,
+  SMALL_ARCHITECTURES,
+} from "../../lib/models.ts";
 
 await initBackend("fast", { quiet: true });
 
@@ -48,4 +54,33 @@ Deno.test("createModel() rejects unknown architectures (listing the choices) and
     ARCHITECTURES.includes("resnet50") && ARCHITECTURES.includes("vgg16") &&
       ARCHITECTURES.includes("resnet18"),
   );
+});
+
+Deno.test("representationPreActivation() gives h with relu(h) = g for dense + ReLU ends, null elsewhere", () => {
+  const x = tf.randomUniform([4, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D;
+  for (const arch of ["mlp", "cnn", "lenet", "vgg_small"]) {
+    const m = createModel(arch, { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
+    const pre = representationPreActivation(m)!;
+    assert.ok(pre, arch);
+    const gap = tf.tidy(() => tf.relu(pre(x)).sub(m.representation(x)).abs().max().dataSync()[0]);
+    assert.ok(gap < 1e-4, `${arch}: max |relu(h) - g| = ${gap}`);
+    const neg = tf.tidy(() => pre(x).less(0).sum().dataSync()[0]);
+    assert.ok(neg > 0, `${arch}: h has negative entries (it is not g)`);
+    m.model.dispose();
+  }
+  for (const arch of ["resnet_small", "densenet_small"]) {
+    const m = createModel(arch, { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
+    assert.equal(representationPreActivation(m), null, arch);
+    m.model.dispose();
+  }
+  x.dispose();
+});
+
+Deno.test("fakeRelu() is a ReLU forward and passes the whole gradient backward", () => {
+  const h = tf.tensor2d([[-1, 2], [3, -4]]);
+  assert.deepEqual(Array.from(fakeRelu(h).dataSync()), [0, 2, 3, 0]);
+  const g = tf.grad((v: tf.Tensor) => fakeRelu(v as tf.Tensor2D).mul(tf.tensor2d([[1, 2], [3, 4]])).sum())(h);
+  assert.deepEqual(Array.from(g.dataSync()), [1, 2, 3, 4]);
+  const real = tf.grad((v: tf.Tensor) => tf.relu(v).mul(tf.tensor2d([[1, 2], [3, 4]])).sum())(h);
+  assert.deepEqual(Array.from(real.dataSync()), [0, 2, 3, 0]);
 });

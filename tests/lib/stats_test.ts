@@ -1,6 +1,6 @@
 // Tests for lib/stats.ts: Pearson, Spearman with ties, and when a rank correlation is not computable.
 import assert from "node:assert/strict";
-import { pearson, rankCorrelation, spearman } from "../../lib/stats.ts";
+import { meanInterval95, meanSd, pearson, rankCorrelation, spearman } from "../../lib/stats.ts";
 
 Deno.test("spearman() and pearson() match hand-computed values, with ties averaged", () => {
   assert.ok(Math.abs(spearman([1, 2, 3, 4], [10, 20, 30, 40]) - 1) < 1e-12);
@@ -21,4 +21,22 @@ Deno.test("rankCorrelation() is null with a reason over fewer than 3 distinct po
   const ok = rankCorrelation([0.1, 0.2, 0.3], [0.5, 0.4, 0.9]);
   assert.ok(ok.spearman !== null && Math.abs(ok.spearman - 0.5) < 1e-12);
   assert.match(ok.note, /Spearman 0\.500/);
+});
+
+Deno.test("meanSd() gives the mean and the sample standard deviation (n - 1)", () => {
+  assert.deepEqual(meanSd([2, 4, 4, 4, 5, 5, 7, 9]), { mean: 5, sd: Math.sqrt(32 / 7), n: 8 });
+  assert.deepEqual(meanSd([3]), { mean: 3, sd: 0, n: 1 });
+  assert.throws(() => meanSd([]), RangeError);
+});
+
+Deno.test("meanInterval95() uses Student's t: 4.303 sd / sqrt(3) for three values", () => {
+  const r = meanInterval95([1, 2, 3]);
+  assert.equal(r.mean, 2);
+  assert.ok(Math.abs(r.hi - (2 + 4.303 / Math.sqrt(3))) < 1e-9, `${r.hi}`);
+  assert.ok(Math.abs(r.lo - (2 - 4.303 / Math.sqrt(3))) < 1e-9, `${r.lo}`);
+  assert.deepEqual(meanInterval95([5]), { mean: 5, lo: 5, hi: 5, n: 1 });
+  // many values: the normal quantile
+  const many = Array.from({ length: 100 }, (_, i) => i % 2);
+  const m = meanInterval95(many);
+  assert.ok(Math.abs(m.hi - m.mean - 1.96 * meanSd(many).sd / 10) < 1e-9);
 });

@@ -8,6 +8,7 @@ import {
   firstN,
   gather,
   subset,
+  validationSplit,
 } from "../../../lib/data/batch.ts";
 import type { Split } from "../../../lib/data/registry.ts";
 import { createRng } from "../../../lib/rng.ts";
@@ -122,4 +123,22 @@ Deno.test("augment: seeded; flip mirrors rows; crop is a zero-padded shift", () 
     offsets.add(match);
   }
   assert.ok(offsets.size >= 3, `only offsets ${[...offsets]} over 12 seeds`);
+});
+
+Deno.test("validationSplit() takes the last n training images and refuses an overlap with those trained on", () => {
+  const s = {
+    x: Float32Array.from({ length: 10 * 4 }, (_, i) => i),
+    y: Uint8Array.from({ length: 10 }, (_, i) => i),
+    n: 10,
+    shape: [2, 2, 1] as [number, number, number],
+  };
+  const v = validationSplit(s, 3, 7);
+  assert.equal(v.n, 3);
+  assert.deepEqual(Array.from(v.y), [7, 8, 9]);
+  assert.deepEqual(Array.from(v.x.subarray(0, 4)), [28, 29, 30, 31]);
+  assert.throws(() => validationSplit(s, 4, 7), {
+    name: "RangeError",
+    message: /4 images does not fit after the 7/,
+  });
+  assert.throws(() => validationSplit(s, 1, 0), /lower --trainSize \(0 = all uses every image\)/);
 });

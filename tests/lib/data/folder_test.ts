@@ -218,3 +218,25 @@ Deno.test('loadDataset("folder:DIR"): a cache entry of the wrong size is rebuilt
     assert.deepEqual(names, [first.fingerprint, "y.5678.tmp"]);
   });
 });
+
+Deno.test('loadDataset("folder:DIR"): symlinked images and class directories are followed; a dangling link is skipped', async () => {
+  await withTempDir(async (dir) => {
+    await writeTinyFolder(join(dir, "real"), { train: { a: 2, b: 2 }, test: { a: 1, b: 1 } });
+    const root = join(dir, "linked");
+    for (const s of ["train", "test"]) {
+      await Deno.mkdir(join(root, s, "a"), { recursive: true });
+      // class a: its images linked one by one; class b: the whole directory linked
+      for await (const e of Deno.readDir(join(dir, "real", s, "a"))) {
+        await Deno.symlink(join(dir, "real", s, "a", e.name), join(root, s, "a", e.name));
+      }
+      await Deno.symlink(join(dir, "real", s, "b"), join(root, s, "b"));
+    }
+    await Deno.symlink(join(dir, "nowhere.png"), join(root, "train", "a", "gone.png"));
+    const real = await loadDataset(`folder:${join(dir, "real")}`, quiet);
+    const linked = await loadDataset(`folder:${root}`, quiet);
+    assert.deepEqual(linked.info.classNames, ["a", "b"]);
+    assert.deepEqual([linked.train.n, linked.test.n], [4, 2]);
+    assert.deepEqual(Array.from(linked.train.y), Array.from(real.train.y));
+    assert.deepEqual(linked.train.x, real.train.x);
+  });
+});

@@ -178,3 +178,21 @@ Deno.test("loadDataset({trainFrom}): missing files, another shape and unknown cl
     ]);
   });
 });
+
+Deno.test('loadDataset("npy:DIR"): labels that skip a class are an error naming it, unless classes.txt says so', async () => {
+  await withTempDir(async (dir) => {
+    await writeTinyNpy(dir, { nTrain: 6, nTest: 3, k: 3 });
+    // labels 1..3 instead of 0..2: a 4th, empty class 0 would change the chance level
+    await Deno.writeFile(join(dir, "train_y.npy"), npyInt64([1, 2, 3, 1, 2, 3]));
+    await Deno.writeFile(join(dir, "test_y.npy"), npyInt64([1, 2, 3]));
+    await assert.rejects(
+      () => loadDataset(`npy:${dir}`, opts),
+      (e: Error) =>
+        e instanceof UserError &&
+        /so there would be 4 classes, but class 0 has no training image/.test(e.message) &&
+        /relabel to 0\.\.C-1, or add .*classes\.txt/.test(e.message),
+    );
+    await Deno.writeTextFile(join(dir, "classes.txt"), "none\na\nb\nc\n");
+    assert.equal((await loadDataset(`npy:${dir}`, opts)).info.numClasses, 4);
+  });
+});
