@@ -44,7 +44,7 @@ import {
   trainKeys,
 } from "../lib/recipes.ts";
 import { saveChart } from "../lib/report/charts.ts";
-import { pct, type Summary } from "../lib/summary.ts";
+import { pct, type SectionSummary } from "../lib/summary.ts";
 
 /** Configuration of the Section 2 experiment. */
 export interface Config extends CommonConfig {
@@ -123,6 +123,7 @@ export function parseClasses(s: string, numClasses: number): number[] {
 
 /** CLI description; the experiment id is this file's name. */
 export const SPEC = defineExperiment<Config>(import.meta.url, {
+  section: { of: "sec2", label: "Section 2", order: 20 },
   description:
     "Section 2: useful, robustly useful and useful non-robust features (representation units) of a standard " +
     "and a robust model",
@@ -467,7 +468,7 @@ function countChart(r: Results): Record<string, unknown> {
 const median = (v: number[]) => quantiles(v, [0.5])[0];
 
 /** Counts per model and eps, the distributions, and the claim in numbers. */
-export function summarize(r: Results, config: Pick<Config, "dataset" | "attack">): Summary {
+export function summarize(r: Results, config: Pick<Config, "dataset" | "attack">): SectionSummary {
   const th = r.thresholds, h = th.headlineEps;
   const share = (a: number, b: number) => (b > 0 ? pct(a / b) : "-");
   const at = (n: ModelName, eps: number) => r.models[n].counts.find((c) => c.eps === eps)!;
@@ -487,11 +488,10 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "attack">
   });
   const std = at("standard", h), rob = at("robust", h);
   return {
-    title: "Section 2: useful, robustly useful and useful non-robust features",
+    headline: "useful, robustly useful and useful non-robust features",
     claim:
       "A standard model's useful features are mostly non-robust; an adversarially trained model's useful " +
       "features mostly stay robustly useful.",
-    order: 20,
     tables: [
       {
         caption:

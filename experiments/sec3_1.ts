@@ -52,7 +52,7 @@ import { saveChart } from "../lib/report/charts.ts";
 import { imageGrid } from "../lib/report/grid.ts";
 import { createRng, deriveSeed } from "../lib/rng.ts";
 import { meanInterval95, meanSd } from "../lib/stats.ts";
-import { oursVsPaperBars, pct, type Summary } from "../lib/summary.ts";
+import { oursVsPaperBars, pct, type SectionSummary } from "../lib/summary.ts";
 import { evaluate } from "../lib/train.ts";
 
 /** Configuration of the Section 3.1 experiment. */
@@ -150,6 +150,7 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
 
 /** CLI description; the experiment id is this file's name. */
 export const SPEC = defineExperiment<Config>(import.meta.url, {
+  section: { of: "sec3_1", label: "Section 3.1 / Figure 2", order: 31 },
   description:
     "Section 3.1 / Figure 2: robust (D_R) and non-robust (D_NR) datasets by representation matching",
   defaults: DEFAULTS,
@@ -635,7 +636,7 @@ export function claim2Verdict(r: Pick<Results, "claim2" | "models">): {
 }
 
 /** Fig 2b beside the paper's, the robustness curve as a table, and what the control says. */
-export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAttack">): Summary {
+export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAttack">): SectionSummary {
   const paper = FIG2B.models as Record<string, { stdAcc: number; robustAcc: number }>;
   const epsList = [...config.evalAttack.curve].sort((a, b) => a - b);
   const at = (n: ModelName, e: number) => r.curve.find((p) => p.model === n && p.eps === e)?.robustAcc;
@@ -643,10 +644,9 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
   const seedsOf = (n: ModelName) => r.curve.find((p) => p.model === n && p.eps === 0)?.n ?? 1;
   const verdict = claim2Verdict(r);
   return {
-    title: "Section 3.1 / Figure 2: robust and non-robust datasets",
+    headline: "robust and non-robust datasets",
     claim:
       "Standard training on D_R gives robustness; standard training on D_NR gives accuracy without robustness.",
-    order: 31,
     tables: [
       {
         caption:

@@ -4,10 +4,7 @@
 // class t = rule(y) (uniform over the other classes for D_rand, t = (y+1) mod C for D_det) and relabelled as t.
 // A fresh model trained on these "mislabelled" images is then tested on the original, unmodified test set.
 // To try another rule: copy this file, `registerRelabelRule("my_rule", (y, C, rng) => ...)`, --variants=my_rule.
-import { join } from "node:path";
 import type { DeepPartial } from "../lib/config.ts";
-import { exportDataset } from "../lib/export.ts";
-import { imageSize } from "../lib/data/batch.ts";
 import {
   cli,
   COMMON_DEFAULTS,
@@ -15,20 +12,19 @@ import {
   defineExperiment,
   runExperiment,
   type RunOptions,
-  takeFirst,
 } from "../lib/experiment.ts";
 import { TABLE1 } from "../lib/paper.ts";
 import {
   buildRelabelled,
   type DataRef,
   type RelabelledSet,
-  sourceRef,
   trainRecipe,
   trainSourceModel,
 } from "../lib/pipeline.ts";
 import {
   type AttackConfig,
   attackKeys,
+  eotText,
   PAPER_RECIPE,
   RELABEL_ATTACK_FULL,
   RELABEL_ATTACK_PAPER,
@@ -43,9 +39,8 @@ import {
 } from "../lib/recipes.ts";
 import { phase } from "../lib/progress.ts";
 import { RELABEL_RULES } from "../lib/relabel.ts";
-import { imageGrid } from "../lib/report/grid.ts";
-import { oursVsPaperBars, pct, type Summary } from "../lib/summary.ts";
-import { writeFileAtomic } from "../lib/output.ts";
+import { relabelGrid } from "../lib/report/grid.ts";
+import { numCell, oursVsPaperBars, pct, pctCell, type SectionSummary } from "../lib/summary.ts";
 import { stableStringify } from "../lib/cache.ts";
 import { evaluate } from "../lib/train.ts";
 
@@ -101,6 +96,7 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
 
 /** CLI description; the experiment id (out dir, report section) is this file's name. */
 export const SPEC = defineExperiment<Config>(import.meta.url, {
+  section: { of: "sec3_2", label: "Section 3.2 / Table 1", order: 32 },
   description:
     "Section 3.2 / Table 1: train on adversarially relabelled data (D_rand, D_det), test on the original test set",
   defaults: DEFAULTS,
@@ -151,23 +147,14 @@ export interface Results {
  */
 export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promise<Results> {
   return runExperiment(spec, config, opts, async (run) => {
-    const { info } = run.data, C = info.numClasses;
-    const train = sourceRef(run.data, takeFirst(run.data.train, config.trainSize, "trainSize"));
-    const test = takeFirst(run.data.test, config.testSize, "testSize");
-    const common = { numClasses: C, seed: config.seed, cache: config.cache };
-
-    const source = await trainSourceModel(train, test, {
-      ...common,
-      recipe: config.source,
-      role: "source",
-      key: "source",
-    });
-    const sourceTestAcc = source.testAcc;
+    const { info } = run.data, { common } = run, { train, test } = run.splits(config);
+    const src = { ...common, recipe: config.source, role: "source" as const, key: "source" };
+    const source = run.track(await trainSourceModel(train, test, src));
 
     const built: Record<string, RelabelledSet> = {};
     for (const rule of config.variants) {
       built[rule] = await buildRelabelled(source, train, { ...common, rule, attack: config.attack });
-      await exportDataset(run.outDir, rule, built[rule].ref.split, { classNames: info.classNames });
+      await run.exportSet(rule, built[rule].ref.split);
     }
 
     // Table 1's first row trains the fresh recipe on D; with the source recipe that is the source model itself.
@@ -177,24 +164,26 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
     ];
     const results: Results = {
       sets: {},
-      sourceTestAcc,
+      sourceTestAcc: source.testAcc,
       eps: config.attack.eps,
       steps: config.attack.steps,
       stepSize: config.attack.stepSize,
       eot: config.attack.eot,
       nTrain: train.split.n,
       nTest: test.n,
-      numClasses: C,
+      numClasses: common.numClasses,
     };
     for (const [name, set] of sets) {
       const reuse = name === "d" && stableStringify(config.fresh) === stableStringify(config.source);
-      const fresh = reuse ? source : await trainRecipe(set, {
-        ...common,
-        recipe: config.fresh,
-        role: name === "d" ? "source" : `fresh_${name}`,
-        key: "fresh",
-        title: `fresh ${config.fresh.arch} trained on ${name}`,
-      });
+      const fresh = reuse ? source : run.track(
+        await trainRecipe(set, {
+          ...common,
+          recipe: config.fresh,
+          role: name === "d" ? "source" : `fresh_${name}`,
+          key: "fresh",
+          title: `fresh ${config.fresh.arch} trained on ${name}`,
+        }),
+      );
       const r: SetResult = { testAcc: (await evaluate(fresh.model, test)).acc };
       if (name !== "d") {
         r.trainAcc = (await evaluate(fresh.model, set.split)).acc;
@@ -203,28 +192,25 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
       }
       results.sets[name] = r;
       console.error(`${name}: test accuracy on the original test set ${pct(r.testAcc)}`);
-      if (fresh !== source) fresh.model.model.dispose();
+      if (fresh !== source) run.release(fresh);
     }
-    source.model.model.dispose();
 
     phase("figures");
-    await writeFileAtomic(
-      join(run.outDir, "fig_relabelled.png"),
-      relabelGrid(train.split, built, info.classNames),
-    );
-    return { results, summary: summarize(results, config, run.id) };
+    const variants = Object.fromEntries(Object.entries(built).map(([k, b]) => [k, b.ref.split]));
+    await run.writeFile("fig_relabelled.png", relabelGrid(train.split, variants, info.classNames));
+    return { results, summary: summarize(results, config) };
   });
 }
 
 /** Table 1 beside the paper's numbers, the bar chart and the relabelled examples. */
-export function summarize(r: Results, config: Pick<Config, "dataset">, id = SPEC.id): Summary {
+export function summarize(r: Results, config: Pick<Config, "dataset">): SectionSummary {
   const paper = TABLE1 as Record<string, Record<string, number>>;
   const label = (k: string) => (k === "d" ? "D" : k === "d_rand" ? "D_rand" : k === "d_det" ? "D_det" : k);
   const rows = Object.entries(r.sets).map(([k, s]) => [
     label(k),
-    pct(s.testAcc),
-    pct(s.attackSuccess),
-    s.meanDeltaL2?.toFixed(3) ?? "-",
+    pctCell(s.testAcc),
+    pctCell(s.attackSuccess),
+    numCell(s.meanDeltaL2),
     pct(paper.cifar10[k]),
     pct(paper.restrictedImagenet[k]),
   ]);
@@ -234,13 +220,10 @@ export function summarize(r: Results, config: Pick<Config, "dataset">, id = SPEC
       ? [{ label: label(k), source: "paper" as const, value: 100 * paper.cifar10[k] }]
       : []),
   ]);
-  const fork = id !== SPEC.id;
   return {
-    title: `${fork ? `${id} (a fork of Section 3.2)` : "Section 3.2 / Table 1"}: ` +
-      "non-robust features suffice for standard classification",
+    headline: "non-robust features suffice for standard classification",
     claim:
       "Models trained on adversarially relabelled data (D_rand, D_det) generalize to the original test set.",
-    order: fork ? 100 : 32,
     tables: [{
       caption:
         `Test accuracy on the original test set (${config.dataset}; paper: CIFAR-10 / Restricted ImageNet). ` +
@@ -261,48 +244,6 @@ export function summarize(r: Results, config: Pick<Config, "dataset">, id = SPEC
     figures: ["fig_relabelled.png"],
     notes: [`source model test accuracy ${pct(r.sourceTestAcc)}; chance = ${pct(1 / r.numClasses)}`],
   };
-}
-
-/** How the attack's EOT reads in a caption ("" for plain PGD). */
-function eotText(e: AttackConfig["eot"] | undefined): string {
-  if (!e || (e.samples === 1 && !e.translate && !e.flip && !e.noise)) return "";
-  const t = [
-    e.translate ? `shifts up to ${e.translate} px` : "",
-    e.flip ? "flips" : "",
-    e.noise ? `noise ${e.noise}` : "",
-  ].filter((x) => x).join(", ");
-  return `, each step's loss averaged over ${e.samples} random transformations (${t || "none"})`;
-}
-
-/** Fig 9-style grid: per class one example; columns x, then x_adv with its new label for each variant. */
-function relabelGrid(
-  train: { x: Float32Array; y: Uint8Array; n: number; shape: [number, number, number] },
-  built: Record<string, RelabelledSet>,
-  names: string[],
-): Uint8Array {
-  const [h, w, c] = train.shape, d = imageSize(train);
-  const variants = Object.keys(built);
-  const rows = [];
-  for (let k = 0; k < names.length; k++) {
-    const i = Array.from(train.y).findIndex((v) => v === k);
-    if (i < 0) continue;
-    const cell = (x: Float32Array, caption: string) => ({
-      image: x.subarray(i * d, (i + 1) * d),
-      h,
-      w,
-      c: c as 1 | 3,
-      caption,
-    });
-    rows.push([
-      cell(train.x, `y=${names[k]}`),
-      ...variants.map((v) => cell(built[v].ref.split.x, `t=${names[built[v].ref.split.y[i]]}`)),
-    ]);
-  }
-  return imageGrid(rows, {
-    colLabels: ["x (label y)", ...variants.map((v) => `${v} (label t)`)],
-    title: "x_adv: the image keeps its class, the new label t looks wrong",
-    scale: 3,
-  });
 }
 
 if (import.meta.main) cli(SPEC, main);

@@ -5,7 +5,6 @@
 // normally on D and measure how often the source model's targeted adversarial test examples (the same rule,
 // same attack) transfer to it. The paper finds (a) predicts (b).
 import type { DeepPartial } from "../lib/config.ts";
-import { perturbSplit } from "../lib/attacks.ts";
 import {
   cli,
   COMMON_DEFAULTS,
@@ -13,18 +12,10 @@ import {
   defineExperiment,
   runExperiment,
   type RunOptions,
-  takeFirst,
 } from "../lib/experiment.ts";
 import { ARCHITECTURES, SMALL_ARCHITECTURES } from "../lib/models.ts";
 import { FIG3 } from "../lib/paper.ts";
-import {
-  buildRelabelled,
-  relabelObjective,
-  sourceRef,
-  trainRecipe,
-  trainSourceModel,
-} from "../lib/pipeline.ts";
-import { phase } from "../lib/progress.ts";
+import { buildRelabelled, type DataRef, sourceRef, trainRecipe, trainSourceModel } from "../lib/pipeline.ts";
 import {
   type AttackConfig,
   attackKeys,
@@ -39,10 +30,9 @@ import {
   type TrainConfig,
   trainKeys,
 } from "../lib/recipes.ts";
-import { relabel, RELABEL_RULES } from "../lib/relabel.ts";
+import { RELABEL_RULES } from "../lib/relabel.ts";
 import { saveChart } from "../lib/report/charts.ts";
-import { createRng, deriveSeed } from "../lib/rng.ts";
-import { pct, type Summary } from "../lib/summary.ts";
+import { pct, pctCell, scatterPanels, type SectionSummary } from "../lib/summary.ts";
 import { accuracy, evaluate, predict } from "../lib/train.ts";
 import { rankCorrelation } from "../lib/stats.ts";
 
@@ -96,6 +86,7 @@ export const PRESETS: Record<string, DeepPartial<Config>> = {
 
 /** CLI description; the experiment id is this file's name. */
 export const SPEC = defineExperiment<Config>(import.meta.url, {
+  section: { of: "sec3_3", label: "Section 3.3 / Figure 3", order: 33 },
   description:
     "Section 3.3 / Figure 3: accuracy when trained on D_det vs transfer rate, across architectures",
   defaults: DEFAULTS,
@@ -110,11 +101,9 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
     testSize: { help: "test examples attacked and evaluated (0 = all)", integer: true, min: 0 },
     ...trainKeys("source", "standard source model"),
     ...attackKeys("attack", "the targeted attack"),
-    rule: {
-      help: "relabelling rule of the training set and the transfer targets",
-      check: RELABEL_RULES.check,
-    },
-    archs: { help: "architectures compared (comma-separated, distinct)", choices: ARCHITECTURES },
+    rule: { help: "relabelling rule of D_det and of the transfer targets", check: RELABEL_RULES.check },
+    // a repeated architecture would count one point twice in the correlation
+    archs: { help: "architectures compared", choices: ARCHITECTURES, distinct: true, minItems: 2 },
     ...trainKeys("target", "target architectures (arch ignored)"),
   },
 });
@@ -138,74 +127,36 @@ export interface Results {
   eps: number;
 }
 
-/** Rejects a list with repeated architectures (they would count one point twice in the correlation). */
-export function checkDistinct(archs: string[]): void {
-  const seen = new Set<string>();
-  for (const a of archs) {
-    if (seen.has(a)) throw new RangeError(`--archs lists "${a}" twice (${archs.join(",")}); give each once`);
-    seen.add(a);
-  }
-  if (archs.length < 2) throw new RangeError(`--archs needs at least 2 architectures, got ${archs.length}`);
-}
-
 /** Runs the experiment and writes out/<id>/. */
 export async function main(config: Config, opts: RunOptions = {}): Promise<Results> {
-  checkDistinct(config.archs);
   return await runExperiment(SPEC, config, opts, async (run) => {
-    const C = run.data.info.numClasses;
-    const train = sourceRef(run.data, takeFirst(run.data.train, config.trainSize, "trainSize"));
-    const test = takeFirst(run.data.test, config.testSize, "testSize");
-    const common = { numClasses: C, seed: config.seed, cache: config.cache };
-    const source = await trainSourceModel(train, test, {
+    const { common } = run, { train, test } = run.splits(config), { rule, attack } = config;
+    const src = { ...common, recipe: config.source, role: "source" as const, key: "source" };
+    const source = run.track(await trainSourceModel(train, test, src));
+    const ddet = await buildRelabelled(source, train, { ...common, rule, attack });
+    // the source model's targeted adversarial test examples (same rule and attack), cached like D_det
+    const adv = await buildRelabelled(source, sourceRef(run.data, test, "test"), {
       ...common,
-      recipe: config.source,
-      role: "source",
-      key: "source",
+      rule,
+      attack,
+      seedLabels: { targets: "transfer_targets", attack: "transfer" },
+      what: `targeted adversarial test examples on the source model (rule ${rule})`,
     });
-    const sourceTestAcc = source.testAcc;
-    const ddet = await buildRelabelled(source, train, {
-      ...common,
-      rule: config.rule,
-      attack: config.attack,
-    });
-
-    phase(
-      `targeted adversarial test examples on the source model (rule ${config.rule}, eps ${config.attack.eps})`,
-    );
-    const targets = relabel(config.rule, test.y, C, createRng(deriveSeed(config.seed, "transfer_targets")));
-    const adv = await perturbSplit(source.model, test, {
-      threat: "l2",
-      ...config.attack,
-      targets,
-      objective: (b) => relabelObjective(b.targets!, config.attack.eot, b.seed),
-      seed: deriveSeed(config.seed, "transfer"),
-      label: "attack test set",
-    });
-    const advSplit = { ...test, x: adv.x };
-    source.model.model.dispose();
+    const targets = adv.ref.split.y, advSplit = { ...test, x: adv.ref.split.x };
+    run.release(source);
 
     const architectures: Record<string, ArchResult> = {};
     for (const arch of config.archs) {
       const recipe = { ...config.target, arch };
-      const onDdet = await trainRecipe(ddet.ref, {
-        ...common,
-        recipe,
-        role: `ddet_${arch}`,
-        key: "target",
-        title: `${arch} trained on ${config.rule}`,
-      });
+      const trainOn = async (set: DataRef, role: string, title: string) =>
+        run.track(await trainRecipe(set, { ...common, recipe, role, key: "target", title }));
+      const onDdet = await trainOn(ddet.ref, `ddet_${arch}`, `${arch} trained on ${rule}`);
       const testAccOnDdet = (await evaluate(onDdet.model, test)).acc;
-      onDdet.model.model.dispose();
-      const onD = await trainRecipe(train, {
-        ...common,
-        recipe,
-        role: `d_${arch}`,
-        key: "target",
-        title: `${arch} trained on D (transfer target)`,
-      });
+      run.release(onDdet);
+      const onD = await trainOn(train, `d_${arch}`, `${arch} trained on D (transfer target)`);
       const stdAcc = (await evaluate(onD.model, test)).acc;
       const pred = await predict(onD.model, advSplit);
-      onD.model.model.dispose();
+      run.release(onD);
       architectures[arch] = {
         testAccOnDdet,
         transferRate: accuracy(pred, targets),
@@ -213,9 +164,7 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
         stdAcc,
       };
       console.error(
-        `${arch}: acc on ${config.rule} ${pct(testAccOnDdet)}, transfer rate ${
-          pct(architectures[arch].transferRate)
-        }`,
+        `${arch}: acc on ${rule} ${pct(testAccOnDdet)}, transfer rate ${pct(accuracy(pred, targets))}`,
       );
     }
     const xs = config.archs.map((a) => architectures[a].testAccOnDdet);
@@ -223,8 +172,8 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
     const results: Results = {
       architectures,
       correlation: rankCorrelation(xs, ys),
-      sourceTestAcc,
-      sourceAttackSuccessOnTest: adv.success.reduce((s, v) => s + v, 0) / test.n,
+      sourceTestAcc: source.testAcc,
+      sourceAttackSuccessOnTest: adv.attackSuccess,
       ddetAttackSuccess: ddet.attackSuccess,
       eps: config.attack.eps,
     };
@@ -235,61 +184,30 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
 
 /** Figure 3: ours beside the paper's, accuracy on D_det against transfer rate. */
 function fig3Spec(r: Results, config: Config): Record<string, unknown> {
-  const ours = Object.entries(r.architectures).map(([arch, v]) => ({
-    arch,
-    acc: 100 * v.testAccOnDdet,
-    transfer: 100 * v.transferRate,
-  }));
-  const paper = FIG3.map((p) => ({
-    arch: p.arch,
-    acc: 100 * p.testAccOnDdet,
-    transfer: 100 * p.transferRate,
-  }));
-  const panel = (values: typeof ours, title: string) => ({
-    title,
-    width: 300,
-    height: 260,
-    data: { values },
-    layer: [
-      {
-        mark: { type: "point", filled: true, size: 90 },
-        encoding: {
-          x: { field: "transfer", type: "quantitative", title: "transfer rate (%)", scale: { zero: false } },
-          y: {
-            field: "acc",
-            type: "quantitative",
-            title: "test accuracy when trained on D_det (%)",
-            scale: { zero: false },
-          },
-        },
-      },
-      {
-        mark: { type: "text", dy: -10, fontSize: 11 },
-        encoding: {
-          x: { field: "transfer", type: "quantitative" },
-          y: { field: "acc", type: "quantitative" },
-          text: { field: "arch" },
-        },
-      },
-    ],
+  const point = (label: string, v: ArchResult | (typeof FIG3)[number]) => ({
+    label,
+    x: 100 * v.transferRate,
+    y: 100 * v.testAccOnDdet,
   });
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: { text: "Figure 3: transfer rate vs accuracy on D_det", subtitle: `ours: ${r.correlation.note}` },
-    hconcat: [
-      panel(ours, `ours (${config.dataset}, source ${config.source.arch})`),
-      panel(paper, "paper (CIFAR-10, source ResNet-50)"),
+  return scatterPanels(
+    { text: "Figure 3: transfer rate vs accuracy on D_det", subtitle: `ours: ${r.correlation.note}` },
+    [
+      {
+        title: `ours (${config.dataset}, source ${config.source.arch})`,
+        values: Object.entries(r.architectures).map(([arch, v]) => point(arch, v)),
+      },
+      { title: "paper (CIFAR-10, source ResNet-50)", values: FIG3.map((p) => point(p.arch, p)) },
     ],
-  };
+    { x: "transfer rate (%)", y: "test accuracy when trained on D_det (%)" },
+  );
 }
 
 /** The Figure 3 table, the correlation and the paper's five points. */
-export function summarize(r: Results, config: Pick<Config, "dataset" | "rule">): Summary {
+export function summarize(r: Results, config: Pick<Config, "dataset" | "rule">): SectionSummary {
   return {
-    title: "Section 3.3 / Figure 3: transferability arises from non-robust features",
+    headline: "transferability arises from non-robust features",
     claim:
       "Architectures that learn better from D_det are more vulnerable to transfer attacks from the source model.",
-    order: 33,
     tables: [
       {
         caption:
@@ -304,10 +222,10 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "rule">):
         ],
         rows: Object.entries(r.architectures).map(([a, v]) => [
           a,
-          pct(v.testAccOnDdet),
-          pct(v.transferRate),
-          pct(v.untargetedErrorRate),
-          pct(v.stdAcc),
+          pctCell(v.testAccOnDdet),
+          pctCell(v.transferRate),
+          pctCell(v.untargetedErrorRate),
+          pctCell(v.stdAcc),
         ]),
       },
       {

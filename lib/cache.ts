@@ -53,17 +53,27 @@ const IMPORT_RES = [
   /\bfrom\s*["']([^"'\n]+)["']/g, // import ... from "x", export ... from "x"
   /\bimport\s*["']([^"'\n]+)["']/g, // import "x"
   /\bimport\s*\(\s*["']([^"'\n]+)["']\s*[,)]/g, // import("x")
-  /\bnew\s+URL\(\s*["']([^"'\n]+)["']\s*,\s*import\.meta\.url\s*\)/g, // a file it reads, e.g. native C source
 ];
+/** `new URL("./x", import.meta.url)`: a file the module reads (native C source, or a data or memo file). */
+const URL_RE = /\bnew\s+URL\(\s*["']([^"'\n]+)["']\s*,\s*import\.meta\.url\s*\)/g;
+/**
+ * The files named with `new URL(...)` that count as code: sources a module compiles or loads (C, headers,
+ * scripts, wasm). A data, memo or cache file (`../../.cache/checksums.json`, a .npy, a .json) never does: it
+ * changes whenever data is checksummed, and a code hash that followed it would invalidate every cached model.
+ */
+export const CODE_FILE = /\.(?:[cm]?[jt]sx?|c|h|cc|cpp|hpp|py|wasm)$/;
 
 /**
  * The relative specifiers a module's text imports (static, re-export, side effect, literal dynamic import) or
- * names as `new URL("./x", import.meta.url)` (files it reads, such as the native kernels' C source).
+ * names as `new URL("./x", import.meta.url)` when that is a code file (CODE_FILE: the native kernels' C source,
+ * not a data or memo file).
  */
 export function localImports(text: string): string[] {
   const out = new Set<string>();
-  for (const re of IMPORT_RES) {
-    for (const m of text.matchAll(re)) if (m[1].startsWith("./") || m[1].startsWith("../")) out.add(m[1]);
+  const local = (s: string) => s.startsWith("./") || s.startsWith("../");
+  for (const re of IMPORT_RES) for (const m of text.matchAll(re)) if (local(m[1])) out.add(m[1]);
+  for (const m of text.matchAll(URL_RE)) {
+    if (local(m[1]) && CODE_FILE.test(m[1].split(/[?#]/)[0])) out.add(m[1]);
   }
   return [...out].sort();
 }
@@ -99,7 +109,8 @@ const toHref = (m: string | URL) =>
 /**
  * Code identity: sha256 (32 hex digits) over the content of `modules` and every local file they import or
  * reference, transitively (relative specifiers of static imports, re-exports, literal dynamic imports and
- * `new URL("./x", import.meta.url)`; npm: and bare specifiers are skipped). Files are taken in the order of their paths relative to their common directory, so
+ * `new URL("./x", import.meta.url)` of a code file; npm: and bare specifiers, and data files, are skipped). Files
+ * are taken in the order of their paths relative to their common directory, so
  * the hash does not depend on where the clone lives. Memoized per process: it describes the code that runs.
  */
 export function sourceHash(modules: (string | URL)[]): Promise<string> {
@@ -280,6 +291,11 @@ export interface CacheOptions<T> {
   code?: string;
 }
 
+/** The directory name of the entry for (kind, key) built by `code` (CacheOptions.code): what cached() uses. */
+export function entryHash(kind: string, key: unknown, code?: string): Promise<string> {
+  return cacheKey(kind, code === undefined ? key : { key, code });
+}
+
 /**
  * Returns the cached artifact for (kind, key), or builds, stores and returns it. A corrupt or incomplete entry
  * is rebuilt (the miss line says why). Concurrent processes asking for one entry build it once: the others wait
@@ -291,7 +307,7 @@ export async function cached<T>(
   key: unknown,
   opts: CacheOptions<T>,
 ): Promise<{ value: T; hit: boolean; hash: string }> {
-  const hash = await cacheKey(kind, opts.code === undefined ? key : { key, code: opts.code });
+  const hash = await entryHash(kind, key, opts.code);
   const log = (s: string) => opts.verbose !== false && console.error(s);
   if (!opts.enabled) return { value: await opts.build(), hit: false, hash };
   const cacheRoot = opts.root ?? join("out", "cache");

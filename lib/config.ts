@@ -21,6 +21,10 @@ export interface KeySpec {
   max?: number;
   /** The number must be an integer (and exactly representable: at most 2^53 - 1). */
   integer?: boolean;
+  /** A list must not name one value twice. */
+  distinct?: boolean;
+  /** A list must hold at least this many values. */
+  minItems?: number;
   /**
    * An open form accepted beside `choices`, e.g. `{ pattern: /^npy:./, shown: "npy:DIR" }`: a string outside
    * `choices` that matches `pattern` is accepted; `shown` is listed with the choices in errors and --help.
@@ -51,10 +55,27 @@ export interface CliSpec<C> {
   adapt?: (config: C, ctx: { base: C; explicit: ReadonlySet<string> }) => C;
 }
 
-/** The result of parsing: the resolved config and the preset it started from. */
+/** The result of parsing: the resolved config, the preset it started from and the number of seeds to run. */
 export interface Parsed<C> {
   config: C;
   preset: string;
+  /** --seeds=N: run N times (seed, seed + 1, ...) and aggregate (lib/experiment.ts runSeeds); 1 by default. */
+  seeds: number;
+}
+
+/** Most runs --seeds accepts. */
+export const MAX_SEEDS = 100;
+
+/** Parses --seeds=N: an integer 1..MAX_SEEDS. */
+function parseSeeds(raw: string | undefined): number {
+  const n = Number(raw);
+  if (raw === undefined || raw.trim() === "" || !Number.isInteger(n) || n < 1 || n > MAX_SEEDS) {
+    throw new RangeError(
+      `--seeds expects a whole number of runs from 1 to ${MAX_SEEDS}, got "${raw ?? ""}" ` +
+        `(e.g. --seeds=3 runs seeds --seed, --seed + 1, --seed + 2)`,
+    );
+  }
+  return n;
 }
 
 type Obj = Record<string, unknown>;
@@ -136,6 +157,17 @@ const accepted = (spec: KeySpec) =>
 /** Checks one leaf against its spec; throws RangeError naming key, value and what is accepted. */
 export function checkLeaf(key: string, value: Leaf, spec: KeySpec): void {
   const items = Array.isArray(value) ? value : [value];
+  if (Array.isArray(value) && spec.minItems !== undefined && value.length < spec.minItems) {
+    throw new RangeError(
+      `--${key} needs at least ${spec.minItems} values, got ${value.length} (${value.join(",")})`,
+    );
+  }
+  if (Array.isArray(value) && spec.distinct) {
+    const twice = value.find((v, i) => value.indexOf(v as never) !== i);
+    if (twice !== undefined) {
+      throw new RangeError(`--${key} lists "${twice}" twice (${value.join(",")}); give each once`);
+    }
+  }
   for (const v of items) {
     if (spec.choices && typeof v === "string" && !spec.choices.includes(v) && !spec.form?.pattern.test(v)) {
       throw new RangeError(`--${key}: unknown value "${v}"; accepted: ${accepted(spec)}`);
@@ -197,6 +229,8 @@ export function helpText<C>(spec: CliSpec<C>, preset: string): string {
     "options:",
     `  --help`.padEnd(width) + "print this help and exit",
     `  --preset=<name>`.padEnd(width) + `start from a named preset: ${Object.keys(spec.presets).join(", ")}`,
+    `  --seeds=<n>`.padEnd(width) +
+    "run n times with seed, seed + 1, ... and write each run to seeds/<seed>/ and mean ± sd to results.json [default: 1]",
     ...rows.map(([a, b]) => a.padEnd(width) + b),
   ].join("\n");
 }
@@ -204,7 +238,7 @@ export function helpText<C>(spec: CliSpec<C>, preset: string): string {
 /** The error for `-preset=smoke` (one dash), which parseArgs would read as the short flags -p -r -e ... */
 function singleDash(raw: string, known: Map<string, Leaf>): RangeError {
   const name = raw.replace(/^-+/, "").split("=")[0];
-  const names = ["preset", "help", ...known.keys()];
+  const names = ["preset", "help", "seeds", ...known.keys()];
   const hint = names.includes(name)
     ? `; did you mean "-${raw}"?`
     : `${suggest(name, names).replace(/"([^"]+)"\?$/, '"--$1"?')} (run with --help to list all options)`;
@@ -220,17 +254,21 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
   const known = flatten(spec.defaults as Obj);
   for (const key of known.keys()) {
     if (!spec.keys[key]) throw new Error(`internal: config key "${key}" has no entry in the key specs`);
+    if (["help", "preset", "seeds"].includes(key)) {
+      throw new Error(`internal: config key "${key}" is taken by the option --${key}; rename the key`);
+    }
   }
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
     preset: { type: "string" },
+    seeds: { type: "string" },
   };
   for (const [key, value] of known) {
     options[key] = { type: typeof value === "boolean" ? "boolean" : "string" };
   }
   const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   let preset = spec.defaultPreset ?? ("quick" in spec.presets ? "quick" : "");
-  let help = false;
+  let help = false, seeds = 1;
   const overrides: [string, Leaf][] = [];
   for (const t of tokens ?? []) {
     if (t.kind === "option" && !t.rawName.startsWith("--") && t.name !== "help") {
@@ -243,6 +281,10 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
     const name = t.name;
     if (name === "help") {
       help = true;
+      continue;
+    }
+    if (name === "seeds") {
+      seeds = parseSeeds(t.value);
       continue;
     }
     if (name === "preset") {
@@ -282,5 +324,5 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
   for (const [key, value] of overrides) setDotted(config as Obj, key, value);
   if (spec.adapt) config = spec.adapt(config as C, { base, explicit: new Set(overrides.map(([k]) => k)) });
   validateConfig(config, spec.keys);
-  return { config: config as C, preset };
+  return { config: config as C, preset, seeds };
 }

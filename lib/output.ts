@@ -496,6 +496,15 @@ export interface RunMeta {
   preset: string | null;
   startedAt: string;
   argv: string[];
+  /** A run over several seeds (--seeds): which seeds, and what a seed varies. */
+  seeds?: SeedsInfo;
+}
+
+/** What a run over several seeds (--seeds=N) ran: the seeds, in order, and what changing the seed changes. */
+export interface SeedsInfo {
+  n: number;
+  values: number[];
+  varies: string;
 }
 
 /**
@@ -505,7 +514,7 @@ export interface RunMeta {
 export async function writeRunConfig(
   dir: string,
   config: unknown,
-  info: { backend?: string; seed: number; preset?: string; tfjs?: string },
+  info: { backend?: string; seed: number; preset?: string; tfjs?: string; seeds?: SeedsInfo },
 ): Promise<RunMeta> {
   const meta: RunMeta = {
     gitCommit: await gitCommit(),
@@ -516,6 +525,7 @@ export async function writeRunConfig(
     preset: info.preset ?? null,
     startedAt: new Date().toISOString(),
     argv: Deno.args,
+    ...(info.seeds ? { seeds: info.seeds } : {}),
   };
   await writeJsonAtomic(join(dir, "config.json"), { config, meta });
   return meta;

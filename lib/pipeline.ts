@@ -12,6 +12,7 @@ import {
   perturbSplit,
   type StepSchedule,
   targeted,
+  THREAT_MODELS,
   type Transform,
   translate,
 } from "./attacks.ts";
@@ -27,6 +28,7 @@ import { trainOptions } from "./recipes.ts";
 import { relabel, RELABEL_RULES } from "./relabel.ts";
 import { createRng, deriveSeed } from "./rng.ts";
 import { evaluate, trainModel, type TrainOptions } from "./train.ts";
+import { OPTIMIZERS } from "./optimizers.ts";
 import { UserError } from "./errors.ts";
 
 /** A training set with its cache identity: the data's content, how it was derived, and its size. */
@@ -36,9 +38,9 @@ export interface DataRef {
   id: { data: string; name: string; n: number };
 }
 
-/** The first `split.n` training examples of a loaded dataset as a DataRef. */
-export function sourceRef(data: Dataset, split: Split): DataRef {
-  return { split, id: { data: data.fingerprint, name: `train[:${split.n}]`, n: split.n } };
+/** The first `split.n` examples of a loaded dataset's training (or test) split as a DataRef. */
+export function sourceRef(data: Dataset, split: Split, part: "train" | "test" = "train"): DataRef {
+  return { split, id: { data: data.fingerprint, name: `${part}[:${split.n}]`, n: split.n } };
 }
 
 /** A derived set (built from `parent` with the artifact `hash`) as a DataRef. */
@@ -66,6 +68,24 @@ function codeFiles(): URL[] {
 /** Hash of codeFiles() and their local imports (sourceHash memoizes it per process). */
 const codeHash = (): Promise<string> => sourceHash(codeFiles());
 
+/**
+ * The code identity of an artifact: lib's code hash, and when it uses a value registered from outside lib/ (a
+ * fork's relabelling rule, optimizer or threat model: Registry.origin()), the import graph of each module that
+ * registered one. So a fork's rule `(y + SHIFT) % C` rebuilds its dataset when `const SHIFT` changes, which the
+ * rule's source text alone does not see.
+ *
+ * Why the registering module and not the experiment's entry file: the entry file is different in every section,
+ * and hashing it into every artifact would stop sec3_3 from reusing sec3_2's source model and D_det, and a fork
+ * from reusing the sections' source models. An artifact that uses only lib's values keeps lib's code hash alone,
+ * so it is shared by every entry; only what a fork's value can change gets the fork's code in its key. What
+ * this does not see: code in a copied main() that edits data before it reaches the pipeline (docs/forking.md).
+ */
+export async function artifactCode(origins: (string | null)[]): Promise<string> {
+  const base = await codeHash();
+  const forks = [...new Set(origins.filter((o): o is string => o !== null))];
+  return forks.length ? `${base}+${await sourceHash(forks)}` : base;
+}
+
 /** Trains `arch` on a set (or loads the identical model from the cache). */
 export async function trainCached(arch: string, set: DataRef, opts: {
   numClasses: number;
@@ -84,9 +104,13 @@ export async function trainCached(arch: string, set: DataRef, opts: {
     numClasses: opts.numClasses,
     train: { ...rest, optimizer },
   };
+  const adv = opts.train.adversarial;
   const r = await cached("model", key, {
     enabled: opts.cache,
-    code: await codeHash(),
+    code: await artifactCode([
+      OPTIMIZERS.origin(optimizer),
+      ...(adv ? [THREAT_MODELS.origin(adv.threat)] : []),
+    ]),
     build: async () => {
       const model = createModel(arch, {
         inputShape: set.split.shape,
@@ -216,6 +240,21 @@ export interface RelabelledSet {
   hash: string;
 }
 
+/** The seed labels of a relabelled set's targets and attack (deriveSeed); default `targets_<rule>`, `attack_<rule>`. */
+export interface RelabelSeeds {
+  targets: string;
+  attack: string;
+}
+
+/** What a relabelled set is built from besides the source model and the set. */
+export interface RelabelOptions {
+  rule: string;
+  attack: AttackConfig;
+  seed: number;
+  /** Other seed labels (Section 3.3's transfer attack on the test set); part of the key when given. */
+  seedLabels?: RelabelSeeds;
+}
+
 /**
  * The cache key of a relabelled set: the source model, the set's identity, the rule (its name and source text,
  * so editing a rule rebuilds), the attack and the seed (the code's hash goes in as cached()'s `code`).
@@ -223,7 +262,7 @@ export interface RelabelledSet {
 export function relabelledKey(
   sourceHash: string,
   set: DataRef,
-  opts: { rule: string; attack: AttackConfig; seed: number },
+  opts: RelabelOptions,
 ): Record<string, unknown> {
   return {
     kind: "relabelled",
@@ -232,42 +271,57 @@ export function relabelledKey(
     data: set.id,
     attack: opts.attack,
     seed: opts.seed,
+    ...(opts.seedLabels ? { seedLabels: opts.seedLabels } : {}),
+  };
+}
+
+/**
+ * The cache identity of a relabelled set: relabelledKey() and the code that builds it (lib's, plus the module
+ * that registered the rule when that is a fork: artifactCode()). buildRelabelled() stores it under
+ * entryHash("dataset", key, code).
+ */
+export async function relabelledEntry(
+  sourceHash: string,
+  set: DataRef,
+  opts: RelabelOptions,
+): Promise<{ key: Record<string, unknown>; code: string }> {
+  return {
+    key: relabelledKey(sourceHash, set, opts),
+    code: await artifactCode([RELABEL_RULES.origin(opts.rule), THREAT_MODELS.origin("l2")]),
   };
 }
 
 /**
  * Section 3.2 (Fig 6): x_adv = targeted L2 PGD toward t = rule(y) on the source model, relabelled as t. Cached
- * by the source model, the set, the rule (name and source text), the attack and the seed.
+ * by the source model, the set, the rule (name and source text), the attack and the seed. Section 3.3 builds its
+ * transferred test examples the same way (`seedLabels`, `what` for the phase header).
  */
-export async function buildRelabelled(source: { model: ZooModel; hash: string }, set: DataRef, opts: {
-  rule: string;
-  numClasses: number;
-  attack: AttackConfig;
-  seed: number;
-  cache: boolean;
-}): Promise<RelabelledSet> {
+export async function buildRelabelled(
+  source: { model: ZooModel; hash: string },
+  set: DataRef,
+  opts: RelabelOptions & { numClasses: number; cache: boolean; what?: string },
+): Promise<RelabelledSet> {
   const { rule, attack } = opts;
+  const labels = opts.seedLabels ?? { targets: `targets_${rule}`, attack: `attack_${rule}` };
   phase(
-    `build ${rule}: targeted L2 PGD (eps ${attack.eps}, ${attack.steps} steps of ${attack.stepSize}${
+    `${
+      opts.what ?? `build ${rule}`
+    }: targeted L2 PGD (eps ${attack.eps}, ${attack.steps} steps of ${attack.stepSize}${
       attack.eot.samples > 1 ? `, EOT over ${attack.eot.samples}` : ""
     })`,
   );
   const split = set.split;
-  const targets = relabel(
-    rule,
-    split.y,
-    opts.numClasses,
-    createRng(deriveSeed(opts.seed, `targets_${rule}`)),
-  );
+  const targets = relabel(rule, split.y, opts.numClasses, createRng(deriveSeed(opts.seed, labels.targets)));
   type Built = {
     x: Float32Array;
     t: Uint8Array;
     y: Uint8Array;
     stats: { attackSuccess: number; meanDeltaL2: number };
   };
-  const r = await cached<Built>("dataset", relabelledKey(source.hash, set, opts), {
+  const entry = await relabelledEntry(source.hash, set, opts);
+  const r = await cached<Built>("dataset", entry.key, {
     enabled: opts.cache,
-    code: await codeHash(),
+    code: entry.code,
     build: async () => {
       const a = await perturbSplit(source.model, split, {
         threat: "l2",
@@ -277,7 +331,7 @@ export async function buildRelabelled(source: { model: ZooModel; hash: string },
         batchSize: attack.batchSize,
         targets,
         objective: (b) => relabelObjective(b.targets!, attack.eot, b.seed),
-        seed: deriveSeed(opts.seed, `attack_${rule}`),
+        seed: deriveSeed(opts.seed, labels.attack),
         label: `attack ${rule}`,
       });
       const attackSuccess = a.success.reduce((s, v) => s + v, 0) / split.n;

@@ -118,6 +118,17 @@ export function attackKeys(prefix: string, what: string): Record<string, KeySpec
   };
 }
 
+/** How an attack's EOT reads in a caption: "" for plain PGD, else ", each step's loss averaged over ...". */
+export function eotText(e: EotConfig | undefined): string {
+  if (!e || (e.samples === 1 && !e.translate && !e.flip && !e.noise)) return "";
+  const t = [
+    e.translate ? `shifts up to ${e.translate} px` : "",
+    e.flip ? "flips" : "",
+    e.noise ? `noise ${e.noise}` : "",
+  ].filter((x) => x).join(", ");
+  return `, each step's loss averaged over ${e.samples} random transformations (${t || "none"})`;
+}
+
 /** No expectation over transformations: the plain attack. */
 export const NO_EOT: EotConfig = { samples: 1, translate: 0, flip: false, noise: 0 };
 

@@ -2,11 +2,28 @@
 // figures. Stored in results.json as `summary`; printed at the end of a run and rendered by `deno task report`.
 import { formatPct, markdownTable } from "./report/table.ts";
 
-/** One table: a header row and string cells (numbers already formatted). */
+/**
+ * A number in a table, kept as a number so runs over several seeds can be merged exactly: a fraction shown as a
+ * percentage ("pct") or a plain number ("fixed") to `digits` decimals; `sd` and `n` when it is a mean over runs.
+ */
+export interface NumberCell {
+  value: number | null;
+  format: "pct" | "fixed";
+  /** Decimals shown (default 1 for pct, 3 for fixed). */
+  digits?: number;
+  /** Sample standard deviation over `n` runs (set by lib/seeds.ts). */
+  sd?: number;
+  n?: number;
+}
+
+/** A table cell: text, or a number that a multi-seed run turns into "mean ± sd (n=N)". */
+export type Cell = string | NumberCell;
+
+/** One table: a header row and cells (text, or NumberCell for the numbers a seed changes). */
 export interface SummaryTable {
   caption?: string;
   headers: string[];
-  rows: string[][];
+  rows: Cell[][];
 }
 
 /** An experiment's summary, enough for the report to render it with no per-experiment code. */
@@ -15,7 +32,7 @@ export interface Summary {
   title: string;
   /** The paper's claim this run tests, in one sentence. */
   claim: string;
-  /** Where the section sits in the report (paper order; forks default to after the paper's sections). */
+  /** Where the section sits in the report (paper order; forks after the paper's sections). */
   order: number;
   tables: SummaryTable[];
   /** Vega-lite specs with inline data (e.g. ours beside the paper's). */
@@ -26,8 +43,41 @@ export interface Summary {
   notes: string[];
 }
 
+/**
+ * What a section's summarize() returns: a Summary without its heading's label and report position, which
+ * runExperiment() takes from the spec (ExperimentSpec.title, .order), so a copy or a fork is never titled as the
+ * section it came from.
+ */
+export type SectionSummary = Omit<Summary, "title" | "order"> & {
+  /** The finding in a few words, e.g. "non-robust features suffice for standard classification". */
+  headline: string;
+};
+
 /** Formats a fraction as a percentage ("-" for null/undefined/NaN). */
 export const pct = (v: number | null | undefined): string => formatPct(v);
+
+/** A fraction as a table cell shown as a percentage ("-" for null/undefined/NaN). */
+export const pctCell = (v: number | null | undefined, digits = 1): NumberCell => ({
+  value: v ?? null,
+  format: "pct",
+  digits,
+});
+
+/** A number as a table cell shown to `digits` decimals. */
+export const numCell = (v: number | null | undefined, digits = 3): NumberCell => ({
+  value: v ?? null,
+  format: "fixed",
+  digits,
+});
+
+/** The text of a cell: "63.3%", "0.123", and for a mean over runs "63.3 ± 1.2% (n=3)". */
+export function cellText(c: Cell): string {
+  if (typeof c === "string") return c;
+  if (c.value === null || !Number.isFinite(c.value)) return "-";
+  const pct = c.format === "pct", d = c.digits ?? (pct ? 1 : 3), k = pct ? 100 : 1, unit = pct ? "%" : "";
+  const v = (k * c.value).toFixed(d);
+  return c.n === undefined ? `${v}${unit}` : `${v} ± ${(k * (c.sd ?? 0)).toFixed(d)}${unit} (n=${c.n})`;
+}
 
 /** The summary as markdown, as printed at the end of a run. */
 export function summaryMarkdown(s: Summary): string {
@@ -35,7 +85,7 @@ export function summaryMarkdown(s: Summary): string {
   for (const t of s.tables) {
     parts.push("");
     if (t.caption) parts.push(t.caption, "");
-    parts.push(markdownTable(t.headers, t.rows));
+    parts.push(markdownTable(t.headers, t.rows.map((r) => r.map(cellText))));
   }
   if (s.notes.length) parts.push("", ...s.notes.map((n) => `- ${n}`));
   return parts.join("\n");
@@ -65,5 +115,41 @@ export function oursVsPaperBars(
       y: { field: "value", type: "quantitative", title: yTitle },
       color: { field: "source", type: "nominal", title: null, scale: { domain: ["ours", "paper"] } },
     },
+  };
+}
+
+/** One labelled point of a scatter panel (x, y in the axes' units). */
+export interface ScatterPoint {
+  label: string;
+  x: number;
+  y: number;
+}
+
+/**
+ * Labelled scatter panels side by side (e.g. ours beside the paper's): each point drawn and named, the axes
+ * titled `axes.x`, `axes.y`, not forced to include zero.
+ */
+export function scatterPanels(
+  title: { text: string; subtitle?: string },
+  panels: { title: string; values: ScatterPoint[] }[],
+  axes: { x: string; y: string },
+): Record<string, unknown> {
+  const at = {
+    x: { field: "x", type: "quantitative", title: axes.x, scale: { zero: false } },
+    y: { field: "y", type: "quantitative", title: axes.y, scale: { zero: false } },
+  };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title,
+    hconcat: panels.map((p) => ({
+      title: p.title,
+      width: 300,
+      height: 260,
+      data: { values: p.values },
+      layer: [
+        { mark: { type: "point", filled: true, size: 90 }, encoding: at },
+        { mark: { type: "text", dy: -10, fontSize: 11 }, encoding: { ...at, text: { field: "label" } } },
+      ],
+    })),
   };
 }

@@ -9,14 +9,18 @@ import { Matrix } from "./linalg.ts";
 import { runClaims } from "./claims.ts";
 import { figure4Spec, lambdaEpsSpec, worstCosineSpec } from "./figures.ts";
 import type { Summary } from "../lib/summary.ts";
+import type { SectionInfo } from "../lib/experiment.ts";
+
+/** The paper section this entry checks; `deno task report` finds it here (theory has no experiment SPEC). */
+export const SECTION: SectionInfo = { of: "theory", label: "Section 4", order: 40 };
 
 /** The report's summary of the theory run: one row per claim, the figures. */
 function theorySummary(claims: ReturnType<typeof runClaims>, figures: string[]): Summary {
   const g = (v: number) => (Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toPrecision(6));
   return {
-    title: "Section 4: the Gaussian model (Theorems 1-3, Figure 4)",
+    title: `${SECTION.label}: the Gaussian model (Theorems 1-3, Figure 4)`,
     claim: "Closed forms of the paper checked against independent numerical computations.",
-    order: 40,
+    order: SECTION.order,
     tables: [{
       headers: ["claim", "closed form", "numerical", "error", "tolerance", "result"],
       rows: claims.map((

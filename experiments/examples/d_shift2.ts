@@ -1,10 +1,9 @@
 // A worked fork (docs/forking.md): Section 3.2 with one more relabelling rule, t = (y + 2) mod C, beside D_det.
 //
-// Only the rule is new, so this file registers it and reuses Section 3.2's procedure with its own spec: the
-// experiment id (out/d_shift2/, the report section) comes from this file's name. To change the procedure
-// itself, copy experiments/sec3_2.ts instead and edit its main().
-import type { DeepPartial } from "../../lib/config.ts";
-import { cli, defineExperiment, type RunOptions } from "../../lib/experiment.ts";
+// Only the rule is new, so this file registers it and reuses Section 3.2's procedure under SPEC.extend(): every
+// field of sec3_2's spec carries over (keys, presets, the --dataset adaptation) and the id (out/d_shift2/, the
+// report section) comes from this file's name. To change the procedure, copy experiments/sec3_2.ts instead.
+import { cli, type RunOptions } from "../../lib/experiment.ts";
 import { registerRelabelRule } from "../../lib/relabel.ts";
 import * as sec3_2 from "../sec3_2.ts";
 
@@ -13,19 +12,12 @@ registerRelabelRule("d_shift2", (y, numClasses) => Uint8Array.from(y, (v) => (v 
 
 export type Config = sec3_2.Config;
 
-/** Section 3.2's defaults with the new rule beside D_det. */
-export const DEFAULTS: Config = { ...sec3_2.DEFAULTS, variants: ["d_det", "d_shift2"] };
-
-/** Section 3.2's presets (smoke, quick, paper). */
-export const PRESETS: Record<string, DeepPartial<Config>> = sec3_2.PRESETS;
-
-/** The CLI spec: Section 3.2's keys, this file's id. */
-export const SPEC = defineExperiment<Config>(import.meta.url, {
+/** Section 3.2's spec under this file's id, with the new rule beside D_det. */
+export const SPEC = sec3_2.SPEC.extend(import.meta.url, {
   description: "Section 3.2 with t = (y + 2) mod C (d_shift2) beside D_det: a worked fork",
-  defaults: DEFAULTS,
-  presets: PRESETS,
-  keys: sec3_2.SPEC.keys,
+  defaults: { variants: ["d_det", "d_shift2"] },
 });
+export const { defaults: DEFAULTS, presets: PRESETS } = SPEC;
 
 /** Runs Section 3.2's procedure under this experiment's id. */
 export function main(config: Config, opts: RunOptions = {}): Promise<sec3_2.Results> {

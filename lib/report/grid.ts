@@ -94,3 +94,37 @@ export function imageGrid(
   parts.push("</svg>");
   return svgToPng(parts.join(""), 1);
 }
+
+/**
+ * Fig 9-style grid of relabelled sets: per class one training example (its first); columns x with its label y,
+ * then each variant's image of that example with its new label t. `train`: x [n, h, w, c], y [n]; each variant:
+ * x [n, h, w, c], y [n] (the new labels). Returns PNG bytes.
+ */
+export function relabelGrid(
+  train: { x: Float32Array; y: Uint8Array; shape: [number, number, number] },
+  variants: Record<string, { x: Float32Array; y: Uint8Array }>,
+  names: string[],
+): Uint8Array {
+  const [h, w, c] = train.shape, d = h * w * c;
+  const rows: GridCell[][] = [];
+  for (let k = 0; k < names.length; k++) {
+    const i = train.y.indexOf(k);
+    if (i < 0) continue;
+    const cell = (x: Float32Array, caption: string) => ({
+      image: x.subarray(i * d, (i + 1) * d),
+      h,
+      w,
+      c: c as 1 | 3,
+      caption,
+    });
+    rows.push([
+      cell(train.x, `y=${names[k]}`),
+      ...Object.values(variants).map((v) => cell(v.x, `t=${names[v.y[i]]}`)),
+    ]);
+  }
+  return imageGrid(rows, {
+    colLabels: ["x (label y)", ...Object.keys(variants).map((v) => `${v} (label t)`)],
+    title: "x_adv: the image keeps its class, the new label t looks wrong",
+    scale: 3,
+  });
+}

@@ -2,11 +2,13 @@
 // page, out/report.html (images embedded, no network): results beside the paper's, figures, each run's config.
 import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { runMain, UserError } from "../errors.ts";
 import { assertWritableDir, writeFileAtomic } from "../output.ts";
 import { encodeBase64 } from "./base64.ts";
 import { renderChart } from "./charts.ts";
-import type { Summary, SummaryTable } from "../summary.ts";
+import { cellText, type Summary, type SummaryTable } from "../summary.ts";
+import { experimentId, FORK_ORDER, type SectionInfo } from "../experiment.ts";
 
 type Json = Record<string, unknown>;
 
@@ -18,7 +20,7 @@ function table(t: SummaryTable): string {
   return `${t.caption ? `<p class="caption">${esc(t.caption)}</p>` : ""}<table><thead><tr>${
     t.headers.map((h) => `<th>${esc(h)}</th>`).join("")
   }</tr></thead><tbody>${
-    t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")
+    t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(cellText(c))}</td>`).join("")}</tr>`).join("")
   }</tbody></table>`;
 }
 
@@ -96,21 +98,49 @@ async function figures(dir: string, names: string[]): Promise<string> {
   return out.join("");
 }
 
-/** The experiments the project ships (shown as "not run yet" until they have results). */
-export const KNOWN = [
-  { id: "theory", command: "deno task theory", order: 40 },
-  { id: "sec3_1", command: "deno task sec3_1", order: 31 },
-  { id: "sec3_2", command: "deno task sec3_2", order: 32 },
-  { id: "sec3_3", command: "deno task sec3_3", order: 33 },
-];
+/** A paper section the project ships: shown in paper order, as "not run yet" until it has results. */
+export interface KnownSection {
+  id: string;
+  label: string;
+  order: number;
+  /** How to run it, e.g. "deno task sec3_2". */
+  command: string;
+}
+
+/** The repository root (where deno.json is). */
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
- * Builds the report HTML from an out/ directory: every results.json one level down with a summary, in paper order
- * (forks after the paper's sections), plus a line for each shipped experiment that has not run yet.
+ * The shipped sections, from the code and not from a list here: every `deno task` of deno.json that runs one
+ * entry file whose SPEC declares the section that file reproduces (`section.of` is its own id, so a copy does
+ * not count), or that exports a SECTION (theory). Sorted in paper order.
+ */
+export async function knownSections(root = ROOT): Promise<KnownSection[]> {
+  const tasks = JSON.parse(await Deno.readTextFile(join(root, "deno.json"))).tasks as Record<string, string>;
+  const out: KnownSection[] = [];
+  for (const [task, cmd] of Object.entries(tasks)) {
+    const m = /^deno run -A (\S+\.ts)$/.exec(cmd.trim());
+    if (!m) continue;
+    const file = join(root, m[1]);
+    const mod = await import(new URL(`file://${file}`).href);
+    const spec = mod.SPEC as { section?: SectionInfo | null } | undefined;
+    const section = (spec?.section ?? mod.SECTION) as SectionInfo | undefined;
+    if (!section || (spec?.section && section.of !== experimentId(file))) continue;
+    out.push({ id: section.of, label: section.label, order: section.order, command: `deno task ${task}` });
+  }
+  return out.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
+}
+
+/**
+ * Builds the report HTML from an out/ directory: every results.json one level down with a summary, titled and
+ * ordered by that summary (paper order, forks after the paper's sections), plus a line for each shipped section
+ * (`known`, default knownSections()) that has not run yet.
  */
 export async function buildReport(
   outRoot: string,
+  opts: { known?: KnownSection[] } = {},
 ): Promise<{ html: string; sections: { id: string; status: string }[] }> {
+  const known = opts.known ?? await knownSections();
   let entries: string[];
   try {
     // experiment dirs only: not the cache, nor a run's staging / old siblings (sec3_2.partial-123, ...)
@@ -131,23 +161,27 @@ export async function buildReport(
     config?: Json;
     skipped?: string;
     command?: string;
+    label?: string;
   };
   const found: Found[] = [];
   for (const id of entries) {
     const r = await readResults(join(outRoot, id), REQUIRED);
     if (!r.results && !r.skipped) continue;
-    const order = Number(get(r.results, "summary.order")) || KNOWN.find((k) => k.id === id)?.order || 100;
+    const order = Number(get(r.results, "summary.order")) || known.find((k) => k.id === id)?.order ||
+      FORK_ORDER;
     found.push({ id, order, ...r });
   }
-  for (const k of KNOWN) {
-    if (!found.some((f) => f.id === k.id)) found.push({ id: k.id, order: k.order, command: k.command });
+  for (const k of known) {
+    if (!found.some((f) => f.id === k.id)) {
+      found.push({ id: k.id, order: k.order, command: k.command, label: k.label });
+    }
   }
   found.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
   const parts: string[] = [], status: { id: string; status: string }[] = [];
   for (const f of found) {
     const dir = join(outRoot, f.id);
     const s = f.results?.summary as Summary | undefined;
-    parts.push(`<section id="${esc(f.id)}"><h2>${esc(s?.title ?? f.id)}</h2>`);
+    parts.push(`<section id="${esc(f.id)}"><h2>${esc(s?.title ?? f.label ?? f.id)}</h2>`);
     if (f.skipped) {
       parts.push(`<p class="warn">skipped: ${esc(f.skipped)}</p>`);
       status.push({ id: f.id, status: "skipped" });

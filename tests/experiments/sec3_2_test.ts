@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DEFAULTS, main, PRESETS, SPEC } from "../../experiments/sec3_2.ts";
 import { parseCli } from "../../lib/config.ts";
+import { type Cell, cellText, pctCell } from "../../lib/summary.ts";
 import { assertExport, assertFractions, readOutputs, smokeConfig } from "./smoke_helpers.ts";
 
 Deno.test("sec3_2 main() smoke preset writes Table 1 (sets.*), its summary and the d_rand/d_det exports", async () => {
@@ -27,11 +28,12 @@ Deno.test("sec3_2 main() smoke preset writes Table 1 (sets.*), its summary and t
   assert.equal(results.experiment, "sec3_2");
   assert.equal(saved.meta.seed, config.seed);
   assert.deepEqual(saved.config, config);
-  const summary = results.summary as { tables: { rows: string[][] }[]; figures: string[] };
+  const summary = results.summary as { tables: { rows: Cell[][] }[]; figures: string[] };
   const rows = summary.tables[0].rows;
   assert.deepEqual(rows.map((row) => row[0]), ["D", "D_rand", "D_det"]);
   assert.equal(rows[1][4], "63.3%", "the paper's D_rand beside ours");
-  assert.equal(rows[2][1], `${(100 * r.sets.d_det.testAcc).toFixed(1)}%`);
+  assert.equal(cellText(rows[2][1]), `${(100 * r.sets.d_det.testAcc).toFixed(1)}%`);
+  assert.deepEqual(rows[2][1], pctCell(r.sets.d_det.testAcc), "ours as a number, so seeds can be merged");
   assert.deepEqual(summary.figures, ["fig_relabelled.png"]);
   for (const v of ["d_rand", "d_det"]) await assertExport(config.out, v, config.trainSize, [28, 28, 1], 10);
   assert.ok((await Deno.stat(join(config.out, "fig_relabelled.png"))).size > 1000);

@@ -1,7 +1,8 @@
 // Smoke run of Section 3.3: per-architecture results, the correlation (or why none), Figure 3, bad lists.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { checkDistinct, DEFAULTS, main, PRESETS } from "../../experiments/sec3_3.ts";
+import { DEFAULTS, main, PRESETS, SPEC } from "../../experiments/sec3_3.ts";
+import { parseCli } from "../../lib/config.ts";
 import { assertFractions, readOutputs, smokeConfig } from "./smoke_helpers.ts";
 import { DEFAULTS as SEC3_2, PRESETS as SEC3_2_PRESETS } from "../../experiments/sec3_2.ts";
 
@@ -22,10 +23,19 @@ Deno.test("sec3_3 main() smoke preset writes architectures.<name> fields and fig
   await Deno.remove(config.out, { recursive: true });
 });
 
-Deno.test("checkDistinct() rejects a repeated architecture and a single one", () => {
-  assert.throws(() => checkDistinct(["mlp", "mlp"]), /--archs lists "mlp" twice \(mlp,mlp\)/);
-  assert.throws(() => checkDistinct(["cnn"]), /at least 2 architectures, got 1/);
-  checkDistinct(["mlp", "cnn", "lenet"]);
+Deno.test("sec3_3 --archs rejects a repeated architecture and a single one", async () => {
+  assert.throws(
+    () => parseCli(["--archs=mlp,mlp"], SPEC),
+    /--archs lists "mlp" twice \(mlp,mlp\); give each once/,
+  );
+  assert.throws(() => parseCli(["--archs=cnn"], SPEC), /--archs needs at least 2 values, got 1 \(cnn\)/);
+  assert.deepEqual(parseCli(["--archs=mlp,cnn,lenet"], SPEC)!.config.archs, ["mlp", "cnn", "lenet"]);
+  const config = await smokeConfig(DEFAULTS, PRESETS);
+  await assert.rejects(
+    () => main({ ...config, archs: ["cnn", "cnn"] }, { quiet: true }),
+    /--archs lists "cnn" twice/,
+  );
+  await Deno.remove(config.out, { recursive: true });
 });
 
 Deno.test("sec3_3 full and quick presets share sec3_2's source model and D_det (same size, source recipe, attack)", () => {

@@ -197,7 +197,7 @@ Deno.test("cached() removes temp dirs of dead processes and keeps those of live 
   await Deno.remove(root, { recursive: true });
 });
 
-Deno.test("localImports() finds static, re-export, side-effect and dynamic relative imports only", () => {
+Deno.test("localImports() finds relative imports and code files named by new URL(), never a data or memo file", () => {
   const text = [
     `import { a,`,
     `  b } from "./a.ts";`,
@@ -209,6 +209,9 @@ Deno.test("localImports() finds static, re-export, side-effect and dynamic relat
     `import { join } from "node:path";`,
     `import x from "npm:pngjs@7";`,
     `const SOURCE = fileURLToPath(new URL("./native/fastops.c", import.meta.url));`,
+    `const MEMO = fileURLToPath(new URL("../../.cache/checksums.json", import.meta.url));`,
+    `const DIR = fileURLToPath(new URL("../../.cache/native", import.meta.url));`,
+    `const DATA = new URL("./fixtures/x.npy", import.meta.url);`,
   ].join("\n");
   assert.deepEqual(localImports(text), [
     "../t.ts",
@@ -233,6 +236,10 @@ Deno.test("sourceHash() changes when a transitively imported file changes, not f
   await w("sub/k.c", `int k(void) { return 1; }\n`);
   await w("d.ts", `export const d = 1;\n`);
   await w("unrelated.ts", `export const u = 1;\n`);
+  // a memo file the module names with new URL() (as lib/data/fingerprint.ts names .cache/checksums.json)
+  await w("memo.ts", `export const MEMO = new URL("./memo.json", import.meta.url);\n`);
+  await w("memo.json", `{"version":1,"entries":{}}\n`);
+  await w("main.ts", `import { b } from "./b.ts";\nimport "./memo.ts";\nexport const a = b;\n`);
   const hash = async () => {
     const r = await spawnDeno("source_hash.ts", ["main.ts"], { cwd: dir }).done;
     assert.equal(r.code, 0, r.stderr);
@@ -242,6 +249,8 @@ Deno.test("sourceHash() changes when a transitively imported file changes, not f
   assert.match(h0, /^[0-9a-f]{32}$/);
   await w("unrelated.ts", `export const u = 2;\n`);
   assert.equal(await hash(), h0, "an unrelated file does not count");
+  await w("memo.json", `{"version":1,"entries":{"/data/new.bin":{"size":1,"mtimeMs":2,"sha256":"ab"}}}\n`);
+  assert.equal(await hash(), h0, "a data or memo file named with new URL() is not code");
   await w("d.ts", `export const d = 2;\n`);
   const h1 = await hash();
   assert.notEqual(h1, h0, "a change three imports deep counts");

@@ -148,3 +148,14 @@ Deno.test("checkLeaf() accepts an open form beside the choices and applies a cus
   }
   assert.match(lines.join("\n"), /--dataset=<string> +dataset \(one of: fashion-mnist, cifar10, npy:DIR\)/);
 });
+
+Deno.test("checkLeaf() enforces distinct and minItems on lists, naming the repeated value and the count", () => {
+  const spec = { help: "h", distinct: true, minItems: 2 };
+  assert.throws(
+    () => checkLeaf("archs", ["mlp", "cnn", "mlp"], spec),
+    /--archs lists "mlp" twice \(mlp,cnn,mlp\)/,
+  );
+  assert.throws(() => checkLeaf("archs", ["cnn"], spec), /--archs needs at least 2 values, got 1 \(cnn\)/);
+  checkLeaf("archs", ["mlp", "cnn"], spec);
+  checkLeaf("archs", ["mlp", "mlp"], { help: "h" });
+});

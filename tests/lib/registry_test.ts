@@ -19,3 +19,13 @@ Deno.test("Registry.register() refuses a taken name unless replace is set, and n
   assert.equal(r.get("alpha"), 3);
   assert.throws(() => r.register("two words", 1), /must be letters, digits/);
 });
+
+Deno.test("Registry.origin() is the module outside lib/ that registered an entry; null for lib's own", () => {
+  const r = new Registry<number>("widget", { alpha: 1 });
+  r.register("beta", 2);
+  assert.equal(r.origin("alpha"), null);
+  assert.equal(r.origin("beta"), import.meta.url);
+  r.register("gamma", 3, { origin: "file:///elsewhere/fork.ts" });
+  assert.equal(r.origin("gamma"), "file:///elsewhere/fork.ts");
+  assert.throws(() => r.origin("delta"), /unknown widget "delta"/);
+});

@@ -5,13 +5,12 @@ import { join } from "node:path";
 import { DEFAULTS, main, PRESETS, SPEC } from "../../../experiments/examples/d_shift2.ts";
 import { SPEC as SEC32 } from "../../../experiments/sec3_2.ts";
 import { outDirOf } from "../../../lib/experiment.ts";
-import { relabelledKey, sourceRef } from "../../../lib/pipeline.ts";
-import { cacheKey } from "../../../lib/cache.ts";
+import { relabelledHash } from "../../lib/fixtures/relabelled.ts";
 import { relabel } from "../../../lib/relabel.ts";
 import { createRng } from "../../../lib/rng.ts";
 import { buildReport } from "../../../lib/report/main.ts";
 import { assertExport, readOutputs } from "../smoke_helpers.ts";
-import { merge } from "../../../lib/config.ts";
+import { merge, parseCli } from "../../../lib/config.ts";
 
 Deno.test("d_shift2: id, default out dir and command come from the file name, not from sec3_2", () => {
   assert.equal(SPEC.id, "d_shift2");
@@ -22,18 +21,24 @@ Deno.test("d_shift2: id, default out dir and command come from the file name, no
   assert.deepEqual(Array.from(relabel("d_shift2", y, 10, createRng(0))), [2, 3, 0, 1]);
 });
 
+Deno.test("d_shift2 adapts to --dataset=cifar10 like sec3_2 (attack.eps scaled), keeping its own variants", () => {
+  const orig = console.error;
+  console.error = () => {};
+  try {
+    const fork = parseCli(["--dataset=cifar10"], SPEC)!.config;
+    const parent = parseCli(["--dataset=cifar10"], SEC32)!.config;
+    assert.notEqual(parent.attack.eps, DEFAULTS.attack.eps, "sec3_2 scales eps on cifar10");
+    assert.deepEqual(fork.attack, parent.attack);
+    assert.deepEqual([fork.source.arch, fork.fresh.epochs], [parent.source.arch, parent.fresh.epochs]);
+    assert.deepEqual(fork.variants, ["d_det", "d_shift2"]);
+    assert.deepEqual(Object.keys(PRESETS), Object.keys(SEC32.presets));
+  } finally {
+    console.error = orig;
+  }
+});
+
 Deno.test("d_shift2: a new rule gets its own cache key (editing a rule rebuilds its dataset)", async () => {
-  const split = {
-    x: new Float32Array(4),
-    y: new Uint8Array(4),
-    n: 4,
-    shape: [2, 2, 1] as [number, number, number],
-  };
-  const ref = sourceRef({ fingerprint: "f" } as Parameters<typeof sourceRef>[0], split);
-  const opts = { attack: DEFAULTS.attack, seed: 0 };
-  const det = await cacheKey("dataset", relabelledKey("src", ref, { ...opts, rule: "d_det" }));
-  const shift = await cacheKey("dataset", relabelledKey("src", ref, { ...opts, rule: "d_shift2" }));
-  assert.notEqual(det, shift);
+  assert.notEqual(await relabelledHash("d_shift2"), await relabelledHash("d_det"));
 });
 
 Deno.test("d_shift2 smoke preset writes its own out dir, and the report renders its summary", async () => {
@@ -47,7 +52,7 @@ Deno.test("d_shift2 smoke preset writes its own out dir, and the report renders 
   await assertExport(out, "d_shift2", config.trainSize, [28, 28, 1], 10);
   const { html, sections } = await buildReport(root);
   assert.deepEqual(sections.find((s) => s.id === "d_shift2"), { id: "d_shift2", status: "ok" });
-  assert.match(html, /d_shift2 \(a fork of Section 3\.2\)/);
+  assert.match(html, /d_shift2 \(a fork of Section 3\.2 \/ Table 1\): non-robust features suffice/);
   assert.match(html, /<td>d_shift2<\/td>/);
   await Deno.remove(root, { recursive: true });
 });

@@ -1,7 +1,7 @@
 // Tests for lib/report/main.ts: skipped/missing sections, and the page rendered in headless chromium.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildReport } from "../../../lib/report/main.ts";
+import { buildReport, knownSections } from "../../../lib/report/main.ts";
 import { encodePng } from "../../../lib/report/grid.ts";
 import { findChromium, openPage } from "./browser.ts";
 
@@ -43,23 +43,31 @@ async function fixture(): Promise<string> {
     "my_idea/results.json",
     JSON.stringify({ summary: { ...summary, title: "my_idea: a fork", order: 100, figures: [] } }),
   );
+  // an experiment with no section of its own and an order of 0: after the paper's sections
+  await w(
+    "aaa_other/results.json",
+    JSON.stringify({ summary: { ...summary, title: "aaa_other", order: 0, figures: [] } }),
+  );
   // a run's staging sibling is not an experiment
   await w("sec3_2.partial-123/results.json", JSON.stringify({ summary }));
   await w("sec3_1/results.json", JSON.stringify({ models: {} })); // older schema, no summary
   await w("sec3_3/results.json", "{ not json"); // corrupted
-  return root; // theory: missing
+  return root; // sec2 and theory: missing
 }
 
 Deno.test("buildReport() renders every summary (forks too) in paper order, names skipped files, lists missing runs", async () => {
   const root = await fixture();
   const { html, sections } = await buildReport(root);
   assert.deepEqual(sections, [
+    { id: "sec2", status: "missing" },
     { id: "sec3_1", status: "skipped" },
     { id: "sec3_2", status: "ok" },
     { id: "sec3_3", status: "skipped" },
     { id: "theory", status: "missing" },
+    { id: "aaa_other", status: "ok" },
     { id: "my_idea", status: "ok" },
   ]);
+  assert.match(html, /<h2>Section 2<\/h2>\n<p class="missing">not run yet: <code>deno task sec2<\/code>/);
   assert.match(html, /sec3_1\/results\.json: missing summary\.title/);
   assert.match(html, /sec3_3\/results\.json: not valid JSON/);
   assert.match(html, /not run yet: <code>deno task theory<\/code>/);
@@ -70,6 +78,18 @@ Deno.test("buildReport() renders every summary (forks too) in paper order, names
   assert.doesNotMatch(html, /partial-123/);
   assert.doesNotMatch(html, /https?:\/\/(?!vega\.github\.io)/, "no network references");
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("knownSections() finds every shipped section from its SPEC or SECTION and its deno task, in paper order", async () => {
+  const known = await knownSections();
+  assert.deepEqual(known.map((k) => [k.id, k.command]), [
+    ["sec2", "deno task sec2"],
+    ["sec3_1", "deno task sec3_1"],
+    ["sec3_2", "deno task sec3_2"],
+    ["sec3_3", "deno task sec3_3"],
+    ["theory", "deno task theory"],
+  ]);
+  assert.equal(known.find((k) => k.id === "sec3_2")?.label, "Section 3.2 / Table 1");
 });
 
 Deno.test({
