@@ -29,7 +29,9 @@ import { firstN } from "../../lib/data/batch.ts";
 await initBackend("fast", { quiet: true });
 const ds = await loadDataset("fashion-mnist");
 const train = firstN(ds.train, 1000);
-const model = createModel("mlp", { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
+// the fixture keeps the He-normal init it was written with (the zoo default is now PyTorch's): these tests are
+// about the attacks; after 30 Adam steps from the smaller init the targeted attack below reached 84%, not > 90%
+const model = createModel("mlp", { inputShape: [28, 28, 1], numClasses: 10, seed: 0, init: "he" });
 await trainModel(model, train, {
   epochs: 3,
   batchSize: 100,
@@ -72,7 +74,8 @@ for (const threat of ["l2", "linf"]) {
 Deno.test("pgd() targeted reaches its targets for > 90% of examples at a generous eps", () => {
   const t = tf.tidy(() => y.add(1).mod(10) as tf.Tensor1D);
   const r = pgd(model, x, { y, threat: "l2", eps: 6, steps: 20, stepSize: 0.75, targeted: true, targets: t });
-  assert.ok(r.success.mean().dataSync()[0] > 0.9);
+  const rate = r.success.mean().dataSync()[0];
+  assert.ok(rate > 0.9, `reached the target on ${rate}`);
   const pred = model.logits(r.xAdv).argMax(1).dataSync(), tt = t.dataSync();
   assert.ok(pred.filter((p, i) => p === tt[i]).length / 100 > 0.9, "success means classified as the target");
   tf.dispose([t, r.xAdv, r.success, r.value]);
