@@ -26,6 +26,29 @@ export interface SummaryTable {
   rows: Cell[][];
 }
 
+/** A claim's verdict, decided by a criterion written in code before the numbers were seen. */
+export type Verdict = "reproduces" | "partly" | "does not" | "not run";
+
+/** One of the paper's claims as a run tested it: the paper's number, ours, and the verdict with its criterion. */
+export interface Claim {
+  /** The claim in a few words, e.g. "claim 2: standard training on D_R gives robustness". */
+  name: string;
+  paper: string;
+  ours: string;
+  verdict: Verdict;
+  /** The rule that decided the verdict, in words. */
+  criterion: string;
+}
+
+/** The claims-at-a-glance table: claim | paper | ours | verdict | criterion. */
+export function claimsTable(claims: Claim[], caption = "Claims at a glance"): SummaryTable {
+  return {
+    caption,
+    headers: ["claim", "paper", "ours", "verdict", "criterion (fixed in code before the run)"],
+    rows: claims.map((c) => [c.name, c.paper, c.ours, c.verdict, c.criterion]),
+  };
+}
+
 /** An experiment's summary, enough for the report to render it with no per-experiment code. */
 export interface Summary {
   /** e.g. "Section 3.2 / Table 1: non-robust features suffice for standard classification". */
@@ -41,6 +64,8 @@ export interface Summary {
   figures: string[];
   /** Short findings in plain words. */
   notes: string[];
+  /** The paper's claims this run tested, each with a verdict (printed first, and at the top of the report). */
+  claims?: Claim[];
 }
 
 /**
@@ -82,7 +107,7 @@ export function cellText(c: Cell): string {
 /** The summary as markdown, as printed at the end of a run. */
 export function summaryMarkdown(s: Summary): string {
   const parts = [`## ${s.title}`, "", `_${s.claim}_`];
-  for (const t of s.tables) {
+  for (const t of [...(s.claims?.length ? [claimsTable(s.claims)] : []), ...s.tables]) {
     parts.push("");
     if (t.caption) parts.push(t.caption, "");
     parts.push(markdownTable(t.headers, t.rows.map((r) => r.map(cellText))));

@@ -7,7 +7,7 @@ import { runMain, UserError } from "../errors.ts";
 import { assertWritableDir, writeFileAtomic } from "../output.ts";
 import { encodeBase64 } from "./base64.ts";
 import { renderChart } from "./charts.ts";
-import { cellText, type Summary, type SummaryTable } from "../summary.ts";
+import { cellText, type Claim, type Summary, type SummaryTable } from "../summary.ts";
 import { experimentId, FORK_ORDER, type SectionInfo } from "../experiment.ts";
 
 type Json = Record<string, unknown>;
@@ -107,6 +107,42 @@ export interface KnownSection {
   command: string;
 }
 
+/**
+ * The claims-at-a-glance table at the top of the report: every claim of every run section with its verdict, and a
+ * "not run" row (with the command) for each known section without results.
+ */
+export function claimsAtAGlance(
+  sections: { id: string; title: string; claims?: Claim[]; command?: string; ran: boolean }[],
+): string {
+  const rows: string[] = [];
+  for (const sec of sections) {
+    const link = `<a href="#${esc(sec.id)}">${esc(sec.title)}</a>`;
+    if (sec.claims?.length) {
+      for (const c of sec.claims) {
+        rows.push(
+          `<tr><td>${esc(c.name)}<br><small>${link}</small></td><td>${esc(c.paper)}</td><td>${
+            esc(c.ours)
+          }</td><td class="verdict-${c.verdict.replace(" ", "-")}">${esc(c.verdict)}</td><td>${
+            esc(c.criterion)
+          }</td></tr>`,
+        );
+      }
+    } else if (!sec.ran) {
+      rows.push(
+        `<tr><td>${link}</td><td>-</td><td>-</td><td class="verdict-not-run">not run</td><td>run <code>${
+          esc(sec.command ?? `deno run -A experiments/${sec.id}.ts`)
+        }</code></td></tr>`,
+      );
+    } else {
+      rows.push(`<tr><td>${link}</td><td colspan="4">ran; this section declares no claim verdict</td></tr>`);
+    }
+  }
+  return `<section id="claims"><h2>Claims at a glance</h2><table><thead><tr><th>claim</th><th>paper</th>` +
+    `<th>ours</th><th>verdict</th><th>criterion (fixed in code before the run)</th></tr></thead><tbody>${
+      rows.join("")
+    }</tbody></table></section>`;
+}
+
 /** The repository root (where deno.json is). */
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -177,6 +213,13 @@ export async function buildReport(
     }
   }
   found.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
+  const glance = claimsAtAGlance(found.map((f) => ({
+    id: f.id,
+    title: (f.results?.summary as Summary | undefined)?.title ?? f.label ?? f.id,
+    claims: (f.results?.summary as Summary | undefined)?.claims,
+    command: f.command ?? known.find((k) => k.id === f.id)?.command,
+    ran: Boolean(f.results),
+  })));
   const parts: string[] = [], status: { id: string; status: string }[] = [];
   for (const f of found) {
     const dir = join(outRoot, f.id);
@@ -191,6 +234,8 @@ export async function buildReport(
     } else {
       const results = f.results, meta = (f.config?.meta ?? {}) as Json;
       parts.push(`<p class="claim">${esc(s.claim)}</p>`);
+      const rerun = known.find((k) => k.id === f.id)?.command;
+      if (rerun) parts.push(`<p class="meta">rerun: <code>${esc(rerun)}</code></p>`);
       parts.push(
         `<p class="meta">experiment ${esc(f.id)}, dataset ${
           esc(results.dataset ?? get(f.config, "config.dataset") ?? "-")
@@ -214,11 +259,19 @@ export async function buildReport(
     parts.push("</section>");
   }
   const html =
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Adversarial Examples are not Bugs, they are Features: reproduction report</title>
-<style>body{font-family:system-ui,DejaVu Sans,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.claim{font-style:italic}.meta{color:#555;font-size:90%}.missing,.warn{background:#fff4d6;padding:6px}figure{display:inline-block;margin:0.5em}figure img,img.chart{max-width:100%;border:1px solid #eee}pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:80%}</style></head><body>
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Adversarial Examples are not Bugs, they are Features: reproduction report</title>
+<style>body{font-family:system-ui,DejaVu Sans,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0;display:block;max-width:100%;overflow-x:auto}.verdict-reproduces{background:#dff0d8}.verdict-partly{background:#fcf8e3}.verdict-does-not{background:#f2dede}.verdict-not-run{background:#eee}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.claim{font-style:italic}.meta{color:#555;font-size:90%}.missing,.warn{background:#fff4d6;padding:6px}figure{display:inline-block;margin:0.5em}figure img,img.chart{max-width:100%;border:1px solid #eee}pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:80%}</style></head><body>
 <h1>Adversarial Examples are not Bugs, they are Features: reproduction report</h1><p>Generated ${
       esc(new Date().toISOString())
     } from <code>${esc(outRoot)}/</code>. Our numbers beside the paper's (Ilyas et al., NeurIPS 2019).</p>
+${glance}
+<nav><h2>Contents</h2><ol>${
+      found.map((f) =>
+        `<li><a href="#${esc(f.id)}">${
+          esc((f.results?.summary as Summary | undefined)?.title ?? f.label ?? f.id)
+        }</a>${f.results ? "" : " (not run yet)"}</li>`
+      ).join("")
+    }</ol></nav>
 ${parts.join("\n")}</body></html>`;
   return { html, sections: status };
 }

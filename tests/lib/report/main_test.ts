@@ -1,7 +1,7 @@
 // Tests for lib/report/main.ts: skipped/missing sections, and the page rendered in headless chromium.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildReport, knownSections } from "../../../lib/report/main.ts";
+import { buildReport, claimsAtAGlance, knownSections } from "../../../lib/report/main.ts";
 import { encodePng } from "../../../lib/report/grid.ts";
 import { findChromium, openPage } from "./browser.ts";
 
@@ -117,4 +117,29 @@ Deno.test({
       await Deno.remove(root, { recursive: true });
     }
   },
+});
+
+Deno.test("claimsAtAGlance() lists every claim with its verdict, marks a section not run with its command", () => {
+  const claim = {
+    name: "claim 2: D_R gives robustness",
+    paper: "48%",
+    ours: "+12.0 points",
+    verdict: "partly" as const,
+    criterion: "interval above 0",
+  };
+  const html = claimsAtAGlance([
+    { id: "sec3_1", title: "Section 3.1", claims: [claim], ran: true },
+    { id: "sec3_2", title: "Section 3.2", command: "deno task sec3_2", ran: false },
+    { id: "sec2", title: "Section 2", ran: true },
+  ]);
+  assert.match(
+    html,
+    /claim 2: D_R gives robustness.*48%.*\+12\.0 points.*class="verdict-partly">partly<.*interval above 0/s,
+  );
+  assert.match(
+    html,
+    /Section 3\.2<\/a><\/td><td>-<\/td><td>-<\/td><td class="verdict-not-run">not run<.*deno task sec3_2/s,
+  );
+  assert.match(html, /Section 2<\/a><\/td><td colspan="4">ran; this section declares no claim verdict/);
+  assert.equal((html.match(/<tr>/g) ?? []).length, 4); // header + 3 rows
 });
