@@ -4,6 +4,7 @@
 // class t = rule(y) (uniform over the other classes for D_rand, t = (y+1) mod C for D_det) and relabelled as t.
 // A fresh model trained on these "mislabelled" images is then tested on the original, unmodified test set.
 // To try another rule: copy this file, `registerRelabelRule("my_rule", (y, C, rng) => ...)`, --variants=my_rule.
+import { table1Claim } from "../lib/claims.ts";
 import type { DeepPartial } from "../lib/config.ts";
 import {
   cli,
@@ -40,15 +41,7 @@ import {
 import { phase } from "../lib/progress.ts";
 import { RELABEL_RULES } from "../lib/relabel.ts";
 import { relabelGrid } from "../lib/report/grid.ts";
-import {
-  type Claim,
-  numCell,
-  oursVsPaperBars,
-  pct,
-  pctCell,
-  type SectionSummary,
-  type Verdict,
-} from "../lib/summary.ts";
+import { numCell, oursVsPaperBars, pct, pctCell, type SectionSummary } from "../lib/summary.ts";
 import { stableStringify } from "../lib/cache.ts";
 import { evaluate } from "../lib/train.ts";
 
@@ -211,32 +204,6 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
 }
 
 /** Table 1 beside the paper's numbers, the bar chart and the relabelled examples. */
-/**
- * Claim 1's verdict (Table 1), by a criterion fixed before the numbers: "reproduces" when D_rand and D_det each
- * reach >= 0.9x the paper's CIFAR-10 test accuracy (57.0%, 39.3%); "partly" when both are above twice chance;
- * "does not" otherwise. A set the run did not build makes it "not run".
- */
-export function table1Claim(r: Pick<Results, "sets" | "numClasses">): Claim {
-  const paper = TABLE1.cifar10 as Record<string, number>, chance = 1 / r.numClasses;
-  const rand = r.sets.d_rand?.testAcc, det = r.sets.d_det?.testAcc;
-  const criterion =
-    "reproduces: D_rand and D_det >= 0.9x the paper's test accuracy; partly: both > 2x chance";
-  const verdict: Verdict = rand === undefined || det === undefined
-    ? "not run"
-    : rand >= 0.9 * paper.d_rand && det >= 0.9 * paper.d_det
-    ? "reproduces"
-    : rand > 2 * chance && det > 2 * chance
-    ? "partly"
-    : "does not";
-  return {
-    name: "claim 1: non-robust features suffice: models trained on D_rand / D_det generalize to the test set",
-    paper: `D_rand ${pct(paper.d_rand)}, D_det ${pct(paper.d_det)} (CIFAR-10)`,
-    ours: `D_rand ${pct(rand)}, D_det ${pct(det)} (chance ${pct(chance)})`,
-    verdict,
-    criterion,
-  };
-}
-
 export function summarize(r: Results, config: Pick<Config, "dataset">): SectionSummary {
   const paper = TABLE1 as Record<string, Record<string, number>>;
   const label = (k: string) => (k === "d" ? "D" : k === "d_rand" ? "D_rand" : k === "d_det" ? "D_det" : k);

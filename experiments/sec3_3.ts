@@ -4,6 +4,7 @@
 // are reused), for each architecture: (a) train it on D_det and test on the original test set; (b) train it
 // normally on D and measure how often the source model's targeted adversarial test examples (the same rule,
 // same attack) transfer to it. The paper finds (a) predicts (b).
+import { figure3Claim } from "../lib/claims.ts";
 import type { DeepPartial } from "../lib/config.ts";
 import {
   cli,
@@ -32,14 +33,7 @@ import {
 } from "../lib/recipes.ts";
 import { RELABEL_RULES } from "../lib/relabel.ts";
 import { saveChart } from "../lib/report/charts.ts";
-import {
-  type Claim,
-  pct,
-  pctCell,
-  scatterPanels,
-  type SectionSummary,
-  type Verdict,
-} from "../lib/summary.ts";
+import { pct, pctCell, scatterPanels, type SectionSummary } from "../lib/summary.ts";
 import { accuracy, evaluate, predict } from "../lib/train.ts";
 import { rankCorrelation } from "../lib/stats.ts";
 
@@ -210,30 +204,6 @@ function fig3Spec(r: Results, config: Config): Record<string, unknown> {
 }
 
 /** The Figure 3 table, the correlation and the paper's five points. */
-/**
- * Figure 3's verdict, by a criterion fixed before the numbers: "reproduces" when the rank correlation of
- * (accuracy learned from D_det, transfer rate) over the architectures is >= 0.8; "partly" when it is >= 0.4;
- * "does not" below, or "not run" when it could not be computed.
- */
-export function figure3Claim(r: Pick<Results, "correlation" | "architectures">): Claim {
-  const rho = r.correlation.spearman, n = Object.keys(r.architectures).length;
-  const verdict: Verdict = rho === null
-    ? "not run"
-    : rho >= 0.8
-    ? "reproduces"
-    : rho >= 0.4
-    ? "partly"
-    : "does not";
-  return {
-    name:
-      "claim 4: architectures that learn more from D_det are those the source's adversarial examples transfer to",
-    paper: "Spearman 1.0 over 5 architectures (CIFAR-10)",
-    ours: rho === null ? r.correlation.note : `Spearman ${rho.toFixed(2)} over ${n} architectures`,
-    verdict,
-    criterion: "reproduces: Spearman >= 0.8; partly: >= 0.4",
-  };
-}
-
 export function summarize(r: Results, config: Pick<Config, "dataset" | "rule">): SectionSummary {
   return {
     claims: [figure3Claim(r)],
