@@ -496,8 +496,23 @@ export interface RunMeta {
   preset: string | null;
   startedAt: string;
   argv: string[];
+  /** The CPU model and core count this run had, e.g. "AMD EPYC, 2 cores" (machineName()). */
+  machine?: string;
   /** A run over several seeds (--seeds): which seeds, and what a seed varies. */
   seeds?: SeedsInfo;
+}
+
+/** The CPU model (from /proc/cpuinfo where there is one) and the core count: "AMD EPYC, 2 cores". */
+export function machineName(): string {
+  let model = "";
+  try {
+    const line = Deno.readTextFileSync("/proc/cpuinfo").split("\n").find((l) => l.startsWith("model name"));
+    model = line?.split(":")[1]?.trim() ?? "";
+  } catch {
+    model = "";
+  }
+  const cores = navigator.hardwareConcurrency;
+  return `${model || `${Deno.build.os} ${Deno.build.arch}`}, ${cores} core${cores === 1 ? "" : "s"}`;
 }
 
 /** What a run over several seeds (--seeds=N) ran: the seeds, in order, and what changing the seed changes. */
@@ -518,6 +533,7 @@ export async function writeRunConfig(
 ): Promise<RunMeta> {
   const meta: RunMeta = {
     gitCommit: await gitCommit(),
+    machine: machineName(),
     deno: Deno.version.deno,
     tfjs: info.tfjs ?? null,
     backend: info.backend ?? null,

@@ -7,6 +7,7 @@ import { runMain, UserError } from "../errors.ts";
 import { assertWritableDir, writeFileAtomic } from "../output.ts";
 import { encodeBase64 } from "./base64.ts";
 import { renderChart } from "./charts.ts";
+import { readRecordedRuns, type RecordedRun, recordRuns, resultsPage, sortRuns } from "./results.ts";
 import { cellText, type Claim, type Summary, type SummaryTable } from "../summary.ts";
 import { experimentId, FORK_ORDER, type SectionInfo } from "../experiment.ts";
 
@@ -141,6 +142,22 @@ export function claimsAtAGlance(
     `<th>ours</th><th>verdict</th><th>criterion (fixed in code before the run)</th></tr></thead><tbody>${
       rows.join("")
     }</tbody></table></section>`;
+}
+
+/** Records every run of `outRoot` into `<dirname(page)>/results/` and writes the markdown results page. */
+async function writePage(outRoot: string, page: string): Promise<void> {
+  await assertWritableDir(dirname(page), "--page");
+  const runs: RecordedRun[] = [];
+  for (const e of [...Deno.readDirSync(outRoot)].filter((e) => e.isDirectory && !e.name.includes("."))) {
+    const r = await readResults(join(outRoot, e.name), REQUIRED);
+    if (r.results) runs.push({ id: e.name, results: r.results, meta: r.config?.meta as Json | undefined });
+  }
+  const dir = join(dirname(page), "results");
+  await recordRuns(dir, sortRuns(runs));
+  const known = await knownSections();
+  const missing = known.filter((k) => !runs.some((r) => r.id === k.id));
+  await writeFileAtomic(page, resultsPage(await readRecordedRuns(dir), missing));
+  console.log(`wrote ${page} and ${dir}/ (${runs.length} runs: ${runs.map((r) => r.id).join(", ")})`);
 }
 
 /** The repository root (where deno.json is). */
@@ -283,14 +300,18 @@ if (import.meta.main) {
       options: {
         out: { type: "string", default: "out/report.html" },
         dir: { type: "string", default: "out" },
+        page: { type: "string" },
         help: { type: "boolean" },
       },
     });
     if (values.help) {
       return void console.log(
-        "deno task report [--out=out/report.html] [--dir=out]: one self-contained HTML page of every result",
+        "deno task report [--out=out/report.html] [--dir=out] [--page=docs/results.md]: one self-contained HTML\n" +
+          "page of every result; --page also records every run of --dir into <page dir>/results/ and writes the\n" +
+          "markdown results page from them (the README quotes it)",
       );
     }
+    if (values.page) await writePage(values.dir!, values.page);
     await assertWritableDir(dirname(values.out!), "--out");
     const { html, sections } = await buildReport(values.dir!);
     await writeFileAtomic(values.out!, html);

@@ -1,0 +1,61 @@
+// Tests of lib/report/results.ts: the provenance line, the claims table, and that the committed docs/results.md
+// is exactly what the report renders from the runs recorded in docs/results/.
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { claimsMarkdown, provenance, readRecordedRuns, resultsPage } from "../../../lib/report/results.ts";
+import { knownSections } from "../../../lib/report/main.ts";
+
+const run = (id: string, verdict: string, order: number) => ({
+  id,
+  results: {
+    gitCommit: "0123456789abcdef",
+    dataset: "fashion-mnist",
+    preset: "quick",
+    runSeconds: 12.5,
+    machine: "AMD EPYC, 2 cores",
+    summary: {
+      title: `Section ${id}`,
+      claim: "c",
+      order,
+      tables: [{ headers: ["a"], rows: [["1"]] }],
+      charts: [],
+      figures: [],
+      notes: [],
+      claims: [{ name: `claim ${id}: x`, paper: "40%", ours: "41%", verdict, criterion: `rule ${id}` }],
+    },
+  },
+  meta: { startedAt: "2026-12-04T18:00:00.000Z" },
+});
+
+Deno.test("provenance() names commit, date, machine, dataset, preset and run time once", () => {
+  assert.equal(
+    provenance(run("a", "partly", 1)),
+    "_a: commit 0123456789ab, 2026-12-04, AMD EPYC, 2 cores, dataset fashion-mnist, preset quick, 12.5 s_",
+  );
+  assert.match(
+    provenance({ id: "b", results: {} }),
+    /unknown commit, date not recorded, machine not recorded/,
+  );
+});
+
+Deno.test("resultsPage() opens with every run's claims and their criteria, then each run under its provenance", () => {
+  const page = resultsPage([run("a", "partly", 1), run("b", "reproduces", 2)], [
+    { label: "Section 9", command: "deno task sec9" },
+  ]);
+  assert.match(claimsMarkdown([run("a", "partly", 1)]), /\| claim a: x \| +40% \| +41% \| partly +\| a +\|/);
+  const at = (s: string) => page.indexOf(s);
+  assert.ok(at("## Claims at a glance") < at("| claim a: x") && at("| claim b: x") < at("## a: Section a"));
+  assert.ok(at("## a: Section a") < at("## b: Section b"));
+  assert.match(page, /- claim a: rule a/);
+  assert.match(page, /Not recorded here: Section 9 \(`deno task sec9`\)\./);
+});
+
+Deno.test("docs/results.md is what the report renders from docs/results/ (numbers are never typed by hand)", async () => {
+  const root = fileURLToPath(new URL("../../../", import.meta.url));
+  const runs = await readRecordedRuns(join(root, "docs", "results"));
+  assert.ok(runs.length > 0, "docs/results/ records no run");
+  const missing = (await knownSections()).filter((k) => !runs.some((r) => r.id === k.id));
+  const page = await Deno.readTextFile(join(root, "docs", "results.md"));
+  assert.equal(page, resultsPage(runs, missing), "regenerate: deno task report --page=docs/results.md");
+});
