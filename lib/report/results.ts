@@ -18,9 +18,12 @@ export function provenance(r: RecordedRun): string {
   const sha = get("gitCommit"), commit = sha ? `commit ${String(sha).slice(0, 12)}` : "unknown commit";
   const date = String(r.meta?.startedAt ?? "").slice(0, 10) || "date not recorded";
   const machine = String(get("machine") ?? "machine not recorded");
+  const rendered = r.results.summaryRenderedAt
+    ? `; summary rendered from its numbers at commit ${String(r.results.summaryRenderedAt).slice(0, 12)}`
+    : "";
   return `_${r.id}: ${commit}, ${date}, ${machine}, dataset ${get("dataset") ?? "-"}, preset ${
     get("preset") ?? "-"
-  }, ${get("runSeconds") ?? "-"} s_`;
+  }, ${get("runSeconds") ?? "-"} s${rendered}_`;
 }
 
 /** Every claim of every run, as one markdown table with the run it comes from. */
