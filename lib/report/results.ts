@@ -54,10 +54,10 @@ export function resultsPage(runs: RecordedRun[], missing: { label: string; comma
     "",
     "Criteria (fixed in code before the runs):",
     "",
-    ...[
-      ...new Set(runs.flatMap((r) => ((r.results.summary as Summary | undefined)?.claims ?? []) as Claim[])),
-    ]
-      .map((c) => `- ${c.name.split(":")[0]}: ${c.criterion}`),
+    ...new Set(
+      runs.flatMap((r) => ((r.results.summary as Summary | undefined)?.claims ?? []) as Claim[])
+        .map((c) => `- ${c.name.split(":")[0]}: ${c.criterion}`),
+    ),
   ];
   if (missing.length) {
     parts.push(
