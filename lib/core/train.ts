@@ -266,6 +266,7 @@ export async function evaluate(model: ZooModel, split: Split, opts: {
     );
   }
   const survivors = Array.from(r.success.keys()).filter((i) => !r.success[i]);
+  if (!survivors.length) return { acc, robustAcc: 0, pgdRobustAcc };
   const broken = await apgdSplit(model, subset(split, survivors), {
     eps: opts.attack.eps,
     steps: strong.steps,
