@@ -14,6 +14,7 @@ if (import.meta.main) {
         out: { type: "string", default: "out/report.html" },
         dir: { type: "string", default: "out" },
         page: { type: "string" },
+        rerender: { type: "boolean" },
         help: { type: "boolean" },
       },
     });
@@ -21,10 +22,11 @@ if (import.meta.main) {
       return void console.log(
         "deno task report [--out=out/report.html] [--dir=out] [--page=docs/results.md]: one self-contained HTML\n" +
           "page of every result; --page also records every run of --dir into <page dir>/results/ and writes the\n" +
-          "markdown results page from them (the README quotes it)",
+          "markdown results page from them (the README quotes it); --rerender renders each shipped section's summary\n" +
+          "again from its recorded numbers with today's code",
       );
     }
-    if (values.page) await writePage(values.dir!, values.page);
+    if (values.page) await writePage(values.dir!, values.page, values.rerender);
     await assertWritableDir(dirname(values.out!), "--out");
     const { html, sections } = await buildReport(values.dir!);
     await writeFileAtomic(values.out!, html);

@@ -3,12 +3,12 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../util/errors.ts";
-import { assertWritableDir, writeFileAtomic } from "../run/output.ts";
+import { assertWritableDir, gitCommit, writeFileAtomic } from "../run/output.ts";
 import { encodeBase64 } from "./base64.ts";
 import { renderChart } from "./charts.ts";
 import { readRecordedRuns, type RecordedRun, recordRuns, resultsPage, sortRuns } from "./results.ts";
 import { cellText, type Claim, type Summary, type SummaryTable } from "../run/summary.ts";
-import { experimentId, FORK_ORDER, type SectionInfo } from "../run/experiment.ts";
+import { experimentId, FORK_ORDER, type SectionInfo, withIdentity } from "../run/experiment.ts";
 
 type Json = Record<string, unknown>;
 
@@ -143,17 +143,43 @@ export function claimsAtAGlance(
     }</tbody></table></section>`;
 }
 
-/** Records every run of `outRoot` into `<dirname(page)>/results/` and writes the markdown results page. */
-export async function writePage(outRoot: string, page: string): Promise<void> {
+/**
+ * A run's summary rendered again by today's code from its recorded numbers: the section module named by
+ * `results.experiment` (a shipped section) turns results + config into the summary (summarize() is pure), so a
+ * run made before a table or a verdict was added shows it. The run's numbers and commit stay its own;
+ * `summaryRenderedAt` says which code rendered the summary. Null when the section has no summarize().
+ */
+async function resummarize(
+  results: Json,
+  config: Json | undefined,
+  known: KnownSection[],
+): Promise<Json | null> {
+  const k = known.find((s) => s.id === results.experiment);
+  const file = k && /^deno task (\S+)$/.exec(k.command)?.[1];
+  if (!k || !file || !config) return null;
+  const tasks = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks as Record<string, string>;
+  const entry = /^deno run -A (\S+\.ts)$/.exec(tasks[file]?.trim() ?? "")?.[1];
+  if (!entry) return null;
+  const mod = await import(new URL(`file://${join(ROOT, entry)}`).href);
+  if (typeof mod.summarize !== "function" || !mod.SPEC) return null;
+  const summary = withIdentity(mod.SPEC, mod.summarize(results, config));
+  return { ...results, summary, summaryRenderedAt: await gitCommit() };
+}
+
+/** Records every run of `outRoot` into `<dirname(page)>/results/` and writes the markdown results page;
+ * `rerender` renders each shipped section's summary again from its numbers (resummarize()). */
+export async function writePage(outRoot: string, page: string, rerender = false): Promise<void> {
   await assertWritableDir(dirname(page), "--page");
+  const known = await knownSections();
   const runs: RecordedRun[] = [];
   for (const e of [...Deno.readDirSync(outRoot)].filter((e) => e.isDirectory && !e.name.includes("."))) {
     const r = await readResults(join(outRoot, e.name), REQUIRED);
-    if (r.results) runs.push({ id: e.name, results: r.results, meta: r.config?.meta as Json | undefined });
+    if (!r.results) continue;
+    const results = (rerender && await resummarize(r.results, r.config?.config as Json, known)) || r.results;
+    runs.push({ id: e.name, results, meta: r.config?.meta as Json | undefined });
   }
   const dir = join(dirname(page), "results");
   await recordRuns(dir, sortRuns(runs));
-  const known = await knownSections();
   const missing = known.filter((k) => !runs.some((r) => r.id === k.id));
   await writeFileAtomic(page, resultsPage(await readRecordedRuns(dir), missing));
   console.log(`wrote ${page} and ${dir}/ (${runs.length} runs: ${runs.map((r) => r.id).join(", ")})`);

@@ -18,9 +18,12 @@ export function provenance(r: RecordedRun): string {
   const sha = get("gitCommit"), commit = sha ? `commit ${String(sha).slice(0, 12)}` : "unknown commit";
   const date = String(r.meta?.startedAt ?? "").slice(0, 10) || "date not recorded";
   const machine = String(get("machine") ?? "machine not recorded");
+  const rendered = r.results.summaryRenderedAt
+    ? `; summary rendered from its numbers at commit ${String(r.results.summaryRenderedAt).slice(0, 12)}`
+    : "";
   return `_${r.id}: ${commit}, ${date}, ${machine}, dataset ${get("dataset") ?? "-"}, preset ${
     get("preset") ?? "-"
-  }, ${get("runSeconds") ?? "-"} s_`;
+  }, ${get("runSeconds") ?? "-"} s${rendered}_`;
 }
 
 /** Every claim of every run, as one markdown table with the run it comes from. */
@@ -51,10 +54,10 @@ export function resultsPage(runs: RecordedRun[], missing: { label: string; comma
     "",
     "Criteria (fixed in code before the runs):",
     "",
-    ...[
-      ...new Set(runs.flatMap((r) => ((r.results.summary as Summary | undefined)?.claims ?? []) as Claim[])),
-    ]
-      .map((c) => `- ${c.name.split(":")[0]}: ${c.criterion}`),
+    ...new Set(
+      runs.flatMap((r) => ((r.results.summary as Summary | undefined)?.claims ?? []) as Claim[])
+        .map((c) => `- ${c.name.split(":")[0]}: ${c.criterion}`),
+    ),
   ];
   if (missing.length) {
     parts.push(
