@@ -59,3 +59,21 @@ Deno.test("docs/results.md is what the report renders from docs/results/ (number
   const page = await Deno.readTextFile(join(root, "docs", "results.md"));
   assert.equal(page, resultsPage(runs, missing), "regenerate: deno task report --page=docs/results.md");
 });
+
+Deno.test("the README's claims table is docs/results.md's, row for row", async () => {
+  const root = fileURLToPath(new URL("../../../", import.meta.url));
+  const firstTableAfter = (text: string, heading: string) => {
+    const from = text.indexOf(heading);
+    assert.ok(from >= 0, `no "${heading}"`);
+    const lines = text.slice(from).split("\n");
+    const start = lines.findIndex((l) => l.startsWith("|"));
+    const end = lines.findIndex((l, i) => i > start && !l.startsWith("|"));
+    return lines.slice(start, end).join("\n");
+  };
+  const readme = await Deno.readTextFile(join(root, "README.md"));
+  const page = await Deno.readTextFile(join(root, "docs", "results.md"));
+  assert.equal(
+    firstTableAfter(readme, "## Claims at a glance"),
+    firstTableAfter(page, "## Claims at a glance"),
+  );
+});
