@@ -1,13 +1,13 @@
 // `deno task bench`: throughput of the selected backend (train step, PGD input-gradient step, forward) on the
-// reference CNN and the largest 28x28 zoo model, sgemm GFLOP/s, and the loops of lib/attacks.ts and lib/train.ts;
+// reference CNN and the largest 28x28 zoo model, sgemm GFLOP/s, and the loops of lib/core/attacks.ts and lib/core/train.ts;
 // `--vs=torch` runs the same models in PyTorch (bench/torch_peer.py) right after ours and prints the ratios.
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { runMain } from "../lib/errors.ts";
-import { createModel, type ZooModel } from "../lib/models.ts";
-import { matchObjective, pgd } from "../lib/attacks.ts";
-import { trainModel } from "../lib/train.ts";
-import { createRng } from "../lib/rng.ts";
+import { runMain } from "../lib/util/errors.ts";
+import { createModel, type ZooModel } from "../lib/core/models.ts";
+import { matchObjective, pgd } from "../lib/core/attacks.ts";
+import { trainModel } from "../lib/core/train.ts";
+import { createRng } from "../lib/util/rng.ts";
 import { BACKENDS, initBackend } from "../lib/backend/mod.ts";
 import { FastAdam } from "../lib/backend/adam.ts";
 import { loadBlas, type Sgemm } from "../lib/backend/blas.ts";
@@ -20,9 +20,9 @@ import {
   runTorchPeer,
   TORCH_SETUP,
 } from "../lib/backend/peer.ts";
-import { SMALL_ARCHITECTURES } from "../lib/models.ts";
+import { SMALL_ARCHITECTURES } from "../lib/core/models.ts";
 import { matMulGflops } from "../lib/backend/webgpu.ts";
-import { UserError } from "../lib/errors.ts";
+import { UserError } from "../lib/util/errors.ts";
 
 /** The median of timings (for an even count the upper of the two middle values), sorting `t` in place. */
 export const medianTime = (t: number[]): number => t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
@@ -243,7 +243,7 @@ export async function benchModel(
     trainImgPerSec: b / await time(train, t),
     inputGradImgPerSec: b / await time(inputGrad, t),
     forwardImgPerSec: b / await time(forward, t),
-    /** pgd() from lib/attacks.ts, 10 steps: image-steps/s (NaN when loops are off). */
+    /** pgd() from lib/core/attacks.ts, 10 steps: image-steps/s (NaN when loops are off). */
     pgdStepImgPerSec: (b * steps) / pgdS,
     /** pgd() over as many raw input gradients, timed in turn with it (NaN when loops are off). */
     pgdVsInputGrad: rawGradS / pgdS,
@@ -251,7 +251,7 @@ export async function benchModel(
     matchStepImgPerSec: (b * steps) / matchS,
     /** Representation matching over as many raw input gradients, timed in turn with it (NaN when off). */
     matchVsInputGrad: rawGradMatchS / matchS,
-    /** trainModel() from lib/train.ts over LOOP_STEPS batches: images/s (NaN when loops are off). */
+    /** trainModel() from lib/core/train.ts over LOOP_STEPS batches: images/s (NaN when loops are off). */
     trainLoopImgPerSec: (LOOP_STEPS * b) / loopS,
     /** trainModel() over as many raw train steps, timed in turn with it (NaN when loops are off). */
     trainLoopVsTrain: rawTrainS / loopS,
@@ -421,7 +421,7 @@ if (import.meta.main) {
       );
       if (Number.isNaN(r.pgdStepImgPerSec)) continue;
       console.log(
-        `  pgd() loop      ${r.pgdStepImgPerSec.toFixed(0).padStart(6)} img-steps/s (lib/attacks.ts; ${
+        `  pgd() loop      ${r.pgdStepImgPerSec.toFixed(0).padStart(6)} img-steps/s (lib/core/attacks.ts; ${
           (100 * r.pgdVsInputGrad).toFixed(0)
         }% of the raw input gradient, timed in turn)`,
       );
@@ -433,7 +433,7 @@ if (import.meta.main) {
         }% of the raw input gradient, timed in turn)`,
       );
       console.log(
-        `  trainModel()    ${r.trainLoopImgPerSec.toFixed(0).padStart(6)} img/s (lib/train.ts; ${
+        `  trainModel()    ${r.trainLoopImgPerSec.toFixed(0).padStart(6)} img/s (lib/core/train.ts; ${
           (100 * r.trainLoopVsTrain).toFixed(0)
         }% of the raw train step, timed in turn)`,
       );

@@ -3,8 +3,8 @@
 // `deno run -A bench/profile.ts --models=resnet_small --ab=dnnl`.
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { runMain } from "../lib/errors.ts";
-import { createModel } from "../lib/models.ts";
+import { runMain } from "../lib/util/errors.ts";
+import { createModel } from "../lib/core/models.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import { fixedBatch, medianTime, readBack, type Shape } from "./bench.ts";
 import { registerFastKernels } from "../lib/backend/kernels.ts";

@@ -48,7 +48,7 @@ def tf_same_pad(x, k, s):
 
 
 class Cnn(nn.Module):
-    """lib/models.ts `cnn`: conv 32 3x3, conv 64 3x3 /2, conv 64 3x3 /2 (relu, 'same'), dense 128 relu, dense k.
+    """lib/core/models.ts `cnn`: conv 32 3x3, conv 64 3x3 /2, conv 64 3x3 /2 (relu, 'same'), dense 128 relu, dense k.
     Takes NHWC images in [0,1] and flattens in NHWC order, so tfjs weights load unchanged."""
 
     def __init__(self, h=28, w=28, c=1, k=10):
@@ -70,7 +70,7 @@ class Cnn(nn.Module):
 
 
 def load_tfjs_cnn(d):
-    """A cnn saved by lib/checkpoint.ts saveModel (model.json + weights.bin) as a PyTorch Cnn."""
+    """A cnn saved by lib/run/checkpoint.ts saveModel (model.json + weights.bin) as a PyTorch Cnn."""
     j = json.load(open(os.path.join(d, "model.json")))
     raw = np.fromfile(os.path.join(d, "weights.bin"), dtype=np.float32)
     ws, off = {}, 0
@@ -163,7 +163,7 @@ def curve(model, x, y, eps_list, strong=False):
 
 
 def he_init(m):
-    """lib/models.ts's initializers: He normal for the ReLU layers, Glorot uniform for the logits, zero biases."""
+    """lib/core/models.ts's initializers: He normal for the ReLU layers, Glorot uniform for the logits, zero biases."""
     with torch.no_grad():
         for layer in [m.c0, m.c1, m.c2, m.d0]:
             nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")

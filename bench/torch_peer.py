@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer of `deno task bench --vs=torch`: the zoo models of lib/models.ts, layer for layer, timed the same way.
+"""PyTorch peer of `deno task bench --vs=torch`: the zoo models of lib/core/models.ts, layer for layer, timed the same way.
 
 Prints one JSON object: {"torch": version, "ompWaitPolicy": ..., "threads": n, "models": {arch: {trainImgPerSec, inputGradImgPerSec,
 forwardImgPerSec}}}. Same protocol as bench/bench.ts: a fixed random batch, Adam (lr 1e-3) train step in
@@ -24,7 +24,7 @@ def same_pad(k):
 
 
 class ConvBn(nn.Module):
-    """conv (no bias) + batch norm (+ relu): the ResNet unit of lib/models.ts."""
+    """conv (no bias) + batch norm (+ relu): the ResNet unit of lib/core/models.ts."""
 
     def __init__(self, cin, cout, k, s=1, relu=True):
         super().__init__()
@@ -111,7 +111,7 @@ def vgg16(cin, hw, classes):
 
 
 def build(arch, shape, classes=10):
-    """The zoo model `arch` of lib/models.ts for inputs [h, w, c] (NCHW in PyTorch)."""
+    """The zoo model `arch` of lib/core/models.ts for inputs [h, w, c] (NCHW in PyTorch)."""
     h, w, c = shape
     if arch == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(h * w * c, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),

@@ -8,8 +8,8 @@
 // rho = E[y s f(x)] and gamma(eps) = E[min over ||delta||_2 <= eps of y s f(x + delta)], the inner minimum by
 // L2 PGD on that single feature (each (unit, example) with its own delta).
 import { join } from "node:path";
-import type { DeepPartial } from "../lib/config.ts";
-import { cached, sourceHash } from "../lib/cache.ts";
+import type { DeepPartial } from "../lib/run/config.ts";
+import { cached, sourceHash } from "../lib/run/cache.ts";
 import type { Split } from "../lib/data/registry.ts";
 import { readNpy, writeNpy } from "../lib/data/npy.ts";
 import {
@@ -21,7 +21,7 @@ import {
   runExperiment,
   type RunOptions,
   takeFirst,
-} from "../lib/experiment.ts";
+} from "../lib/run/experiment.ts";
 import {
   countFeatures,
   type FeatureCounts,
@@ -30,9 +30,9 @@ import {
   prepareFeatures,
   quantiles,
   robustUsefulness,
-} from "../lib/features.ts";
-import { type DataRef, sourceRef, trainSourceModel } from "../lib/pipeline.ts";
-import { phase } from "../lib/progress.ts";
+} from "../lib/core/features.ts";
+import { type DataRef, sourceRef, trainSourceModel } from "../lib/run/pipeline.ts";
+import { phase } from "../lib/util/progress.ts";
 import {
   PAPER_RECIPE,
   ROBUST_QUICK,
@@ -42,9 +42,9 @@ import {
   TRAIN_SIZE_QUICK,
   type TrainConfig,
   trainKeys,
-} from "../lib/recipes.ts";
+} from "../lib/run/recipes.ts";
 import { saveChart } from "../lib/report/charts.ts";
-import { pct, type SectionSummary } from "../lib/summary.ts";
+import { pct, type SectionSummary } from "../lib/run/summary.ts";
 
 /** Configuration of the Section 2 experiment. */
 export interface Config extends CommonConfig {
@@ -240,7 +240,7 @@ async function trainSources(run: Run<Config>, train: DataRef, test: Split) {
   const { eps, steps, stepSize, ...recipe } = config.robust;
   const out = {} as Record<
     ModelName,
-    { model: import("../lib/models.ts").ZooModel; hash: string; acc: number }
+    { model: import("../lib/core/models.ts").ZooModel; hash: string; acc: number }
   >;
   for (
     const [name, m] of [
@@ -259,7 +259,7 @@ const round4 = (v: number) => Math.round(v * 1e4) / 1e4;
 /** Step 2: one model's units standardized on the training set, rho on the test set, gamma by PGD per eps. */
 async function measure(
   run: Run<Config>,
-  source: { model: import("../lib/models.ts").ZooModel; hash: string; acc: number },
+  source: { model: import("../lib/core/models.ts").ZooModel; hash: string; acc: number },
   ctx: { name: ModelName; train: DataRef; test: Split; classes: number[]; eps: number[] },
 ): Promise<ModelFeatures> {
   const { config } = run, { test, classes } = ctx;
@@ -279,7 +279,7 @@ async function measure(
       `${jobs.unit.length} (unit, example) problems per eps`,
   );
   const table = (v: Float64Array) => classes.map((_, t) => live.map((u) => round4(v[t * fm.units + u])));
-  const code = await sourceHash([new URL("../lib/features.ts", import.meta.url)]);
+  const code = await sourceHash([new URL("../lib/core/features.ts", import.meta.url)]);
   const gamma: number[][][] = [], gammaSe: number[][][] = [];
   const counts: ModelFeatures["counts"] = [
     { eps: 0, ...countFeatures(rho.values, rho.values, config.thresholds) },

@@ -5,11 +5,11 @@
 // fresh standard models trained on D_R and D_NR, and a control trained on a random subset of D of the same
 // size with the same recipe; standard and robust test accuracy of all of them.
 import { join } from "node:path";
-import type { DeepPartial } from "../lib/config.ts";
+import type { DeepPartial } from "../lib/run/config.ts";
 import { firstN, imageSize, subset, validationSplit } from "../lib/data/batch.ts";
 import type { Split } from "../lib/data/registry.ts";
-import { MATCH_TARGETS } from "../lib/attacks.ts";
-import { exportDataset } from "../lib/export.ts";
+import { MATCH_TARGETS } from "../lib/core/attacks.ts";
+import { exportDataset } from "../lib/run/export.ts";
 import {
   cli,
   COMMON_DEFAULTS,
@@ -19,10 +19,10 @@ import {
   runExperiment,
   type RunOptions,
   takeFirst,
-} from "../lib/experiment.ts";
-import { ARCHITECTURES, type ZooModel } from "../lib/models.ts";
-import { writeFileAtomic } from "../lib/output.ts";
-import { FIG2B } from "../lib/paper.ts";
+} from "../lib/run/experiment.ts";
+import { ARCHITECTURES, type ZooModel } from "../lib/core/models.ts";
+import { writeFileAtomic } from "../lib/run/output.ts";
+import { FIG2B } from "../lib/run/paper.ts";
 import {
   buildMatched,
   type DataRef,
@@ -33,9 +33,9 @@ import {
   startingPoints,
   trainRecipe,
   trainSourceModel,
-} from "../lib/pipeline.ts";
-import { type PatternReliance, patternReliance, setEnergies } from "../lib/control.ts";
-import { phase } from "../lib/progress.ts";
+} from "../lib/run/pipeline.ts";
+import { type PatternReliance, patternReliance, setEnergies } from "../lib/core/control.ts";
+import { phase } from "../lib/util/progress.ts";
 import {
   PAPER_RECIPE,
   RIMAGENET,
@@ -47,13 +47,13 @@ import {
   TRAIN_SIZE_QUICK,
   type TrainConfig,
   trainKeys,
-} from "../lib/recipes.ts";
+} from "../lib/run/recipes.ts";
 import { saveChart } from "../lib/report/charts.ts";
 import { imageGrid } from "../lib/report/grid.ts";
-import { createRng, deriveSeed } from "../lib/rng.ts";
-import { meanInterval95, meanSd } from "../lib/stats.ts";
-import { type Claim, oursVsPaperBars, pct, type SectionSummary, type Verdict } from "../lib/summary.ts";
-import { evaluate } from "../lib/train.ts";
+import { createRng, deriveSeed } from "../lib/util/rng.ts";
+import { meanInterval95, meanSd } from "../lib/util/stats.ts";
+import { type Claim, oursVsPaperBars, pct, type SectionSummary, type Verdict } from "../lib/run/summary.ts";
+import { evaluate } from "../lib/core/train.ts";
 
 /** Configuration of the Section 3.1 experiment. */
 export interface Config extends CommonConfig {

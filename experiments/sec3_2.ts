@@ -4,8 +4,8 @@
 // class t = rule(y) (uniform over the other classes for D_rand, t = (y+1) mod C for D_det) and relabelled as t.
 // A fresh model trained on these "mislabelled" images is then tested on the original, unmodified test set.
 // To try another rule: copy this file, `registerRelabelRule("my_rule", (y, C, rng) => ...)`, --variants=my_rule.
-import { table1Claim } from "../lib/claims.ts";
-import type { DeepPartial } from "../lib/config.ts";
+import { table1Claim } from "../lib/run/claims.ts";
+import type { DeepPartial } from "../lib/run/config.ts";
 import {
   cli,
   COMMON_DEFAULTS,
@@ -13,15 +13,15 @@ import {
   defineExperiment,
   runExperiment,
   type RunOptions,
-} from "../lib/experiment.ts";
-import { TABLE1 } from "../lib/paper.ts";
+} from "../lib/run/experiment.ts";
+import { TABLE1 } from "../lib/run/paper.ts";
 import {
   buildRelabelled,
   type DataRef,
   type RelabelledSet,
   trainRecipe,
   trainSourceModel,
-} from "../lib/pipeline.ts";
+} from "../lib/run/pipeline.ts";
 import {
   type AttackConfig,
   attackKeys,
@@ -37,13 +37,13 @@ import {
   TRAIN_SIZE_QUICK,
   type TrainConfig,
   trainKeys,
-} from "../lib/recipes.ts";
-import { phase } from "../lib/progress.ts";
-import { RELABEL_RULES } from "../lib/relabel.ts";
+} from "../lib/run/recipes.ts";
+import { phase } from "../lib/util/progress.ts";
+import { RELABEL_RULES } from "../lib/core/relabel.ts";
 import { relabelGrid } from "../lib/report/grid.ts";
-import { numCell, oursVsPaperBars, pct, pctCell, type SectionSummary } from "../lib/summary.ts";
-import { stableStringify } from "../lib/cache.ts";
-import { evaluate } from "../lib/train.ts";
+import { numCell, oursVsPaperBars, pct, pctCell, type SectionSummary } from "../lib/run/summary.ts";
+import { stableStringify } from "../lib/run/cache.ts";
+import { evaluate } from "../lib/core/train.ts";
 
 /** Configuration of the Section 3.2 experiment. */
 export interface Config extends CommonConfig {
@@ -57,7 +57,7 @@ export interface Config extends CommonConfig {
   attack: AttackConfig;
   /** Fresh models trained on D and on each relabelled set. */
   fresh: TrainConfig;
-  /** Relabelling rules to build (registered names, lib/relabel.ts). */
+  /** Relabelling rules to build (registered names, lib/core/relabel.ts). */
   variants: string[];
 }
 
@@ -114,7 +114,7 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
     ...attackKeys("attack", "the targeted attack"),
     ...trainKeys("fresh", "fresh models trained on D and each relabelled set"),
     variants: {
-      help: "relabelling rules to build (registered in lib/relabel.ts or by a fork)",
+      help: "relabelling rules to build (registered in lib/core/relabel.ts or by a fork)",
       check: RELABEL_RULES.check,
     },
   },

@@ -4,8 +4,8 @@
 // are reused), for each architecture: (a) train it on D_det and test on the original test set; (b) train it
 // normally on D and measure how often the source model's targeted adversarial test examples (the same rule,
 // same attack) transfer to it. The paper finds (a) predicts (b).
-import { figure3Claim } from "../lib/claims.ts";
-import type { DeepPartial } from "../lib/config.ts";
+import { figure3Claim } from "../lib/run/claims.ts";
+import type { DeepPartial } from "../lib/run/config.ts";
 import {
   cli,
   COMMON_DEFAULTS,
@@ -13,10 +13,16 @@ import {
   defineExperiment,
   runExperiment,
   type RunOptions,
-} from "../lib/experiment.ts";
-import { ARCHITECTURES, SMALL_ARCHITECTURES } from "../lib/models.ts";
-import { FIG3 } from "../lib/paper.ts";
-import { buildRelabelled, type DataRef, sourceRef, trainRecipe, trainSourceModel } from "../lib/pipeline.ts";
+} from "../lib/run/experiment.ts";
+import { ARCHITECTURES, SMALL_ARCHITECTURES } from "../lib/core/models.ts";
+import { FIG3 } from "../lib/run/paper.ts";
+import {
+  buildRelabelled,
+  type DataRef,
+  sourceRef,
+  trainRecipe,
+  trainSourceModel,
+} from "../lib/run/pipeline.ts";
 import {
   type AttackConfig,
   attackKeys,
@@ -30,12 +36,12 @@ import {
   TRAIN_SIZE_QUICK,
   type TrainConfig,
   trainKeys,
-} from "../lib/recipes.ts";
-import { RELABEL_RULES } from "../lib/relabel.ts";
+} from "../lib/run/recipes.ts";
+import { RELABEL_RULES } from "../lib/core/relabel.ts";
 import { saveChart } from "../lib/report/charts.ts";
-import { pct, pctCell, scatterPanels, type SectionSummary } from "../lib/summary.ts";
-import { accuracy, evaluate, predict } from "../lib/train.ts";
-import { rankCorrelation } from "../lib/stats.ts";
+import { pct, pctCell, scatterPanels, type SectionSummary } from "../lib/run/summary.ts";
+import { accuracy, evaluate, predict } from "../lib/core/train.ts";
+import { rankCorrelation } from "../lib/util/stats.ts";
 
 /** Configuration of the Section 3.3 experiment. */
 export interface Config extends CommonConfig {

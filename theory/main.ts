@@ -1,15 +1,15 @@
 // `deno task theory`: checks every Section 4 claim numerically, prints a table, writes results.json and figures.
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { runMain } from "../lib/errors.ts";
-import { resolveOutDir, writeJsonAtomic, writeRunConfig } from "../lib/output.ts";
+import { runMain } from "../lib/util/errors.ts";
+import { resolveOutDir, writeJsonAtomic, writeRunConfig } from "../lib/run/output.ts";
 import { type ChartSpec, saveChart } from "../lib/report/charts.ts";
 import { markdownTable } from "../lib/report/table.ts";
 import { Matrix } from "./linalg.ts";
 import { runClaims } from "./claims.ts";
 import { figure4Spec, lambdaEpsSpec, worstCosineSpec } from "./figures.ts";
-import type { Summary } from "../lib/summary.ts";
-import type { SectionInfo } from "../lib/experiment.ts";
+import type { Summary } from "../lib/run/summary.ts";
+import type { SectionInfo } from "../lib/run/experiment.ts";
 
 /** The paper section this entry checks; `deno task report` finds it here (theory has no experiment SPEC). */
 export const SECTION: SectionInfo = { of: "theory", label: "Section 4", order: 40 };

@@ -3,8 +3,7 @@
 // Only the rule is new, so this file registers it and reuses Section 3.2's procedure under SPEC.extend(): every
 // field of sec3_2's spec carries over (keys, presets, the --dataset adaptation) and the id (out/d_shift2/, the
 // report section) comes from this file's name. To change the procedure, copy experiments/sec3_2.ts instead.
-import { cli, type RunOptions } from "../../lib/experiment.ts";
-import { registerRelabelRule } from "../../lib/relabel.ts";
+import { cli, registerRelabelRule, type RunOptions } from "../../lib/mod.ts";
 import * as sec3_2 from "../sec3_2.ts";
 
 /** t = (y + 2) mod C: like D_det a fixed permutation of the classes, but two classes over. */

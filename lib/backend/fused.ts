@@ -1,11 +1,11 @@
-// Fused ops that the library loops (lib/attacks.ts) call when the fast backend has them: one native kernel where
+// Fused ops that the library loops (lib/core/attacks.ts) call when the fast backend has them: one native kernel where
 // tfjs would run a chain of small elementwise and reduction kernels.
 import * as tf from "@tensorflow/tfjs";
 import { AFFINE_RELU, hasFastKernel, L2_STEP } from "./kernels.ts";
 
 /**
  * pgd()'s L2 step as one kernel: clip(x + project(delta + stepSize g / ||g||), 0, 1) - x, with ||.|| per example
- * (+ 1e-12) and the projection onto the eps-ball (eps Infinity: none), the formula of lib/attacks.ts's l2 threat
+ * (+ 1e-12) and the projection onto the eps-ball (eps Infinity: none), the formula of lib/core/attacks.ts's l2 threat
  * model to float rounding (norms accumulated in double). Null when the fast backend's kernel is not there or the
  * tensors are not float32 of one shape [batch, ...]; the caller then runs its own ops.
  */
@@ -24,7 +24,7 @@ export function l2StepProjectClip(
 
 /**
  * relu(x * scale + shift) with scale and shift [C] along x's last axis, as one kernel (an inference-mode batch
- * norm and its ReLU: lib/inference.ts). Differentiable in all three. Null when the fast backend's kernel is not
+ * norm and its ReLU: lib/core/inference.ts). Differentiable in all three. Null when the fast backend's kernel is not
  * there or the shapes or dtypes do not fit; the caller then runs its own ops.
  */
 export function affineRelu(x: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor): tf.Tensor | null {

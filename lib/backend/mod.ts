@@ -1,6 +1,6 @@
 // Backend selection: webgpu (hardware GPU) > tensorflow (tfjs-node(-gpu)) > fast (wasm + BLAS kernels) > cpu.
 import * as tf from "@tensorflow/tfjs";
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 import { loadBlas, type Sgemm } from "./blas.ts";
 import { registerFastKernels } from "./kernels.ts";
 import { loadNativeOps } from "./native.ts";

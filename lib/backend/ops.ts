@@ -143,7 +143,7 @@ export interface FastOps {
   avgPool?(x: Float32Array, y: Float32Array, ci: ConvInfo): void;
   /**
    * out = max(0, x * scale[c] + shift[c]) over rows of `channels` values: an inference-mode batch norm with its
-   * ReLU in one pass (lib/inference.ts). Native only.
+   * ReLU in one pass (lib/core/inference.ts). Native only.
    */
   affineRelu?(
     x: Float32Array,

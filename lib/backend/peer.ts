@@ -1,7 +1,7 @@
 // The PyTorch peer of `deno task bench --vs=torch`: finds a Python with torch, runs bench/torch_peer.py (the zoo
 // models layer for layer, same batch, threads, warm-up and median of repeats) and sets its rates beside ours.
 import { fileURLToPath } from "node:url";
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 import { passiveOpenMp } from "./native.ts";
 
 /** The peer script (part of the project). */

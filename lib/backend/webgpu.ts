@@ -1,6 +1,6 @@
 // The webgpu backend: finds Deno's WebGPU adapter, tells a hardware GPU from a software rasterizer, starts tfjs.
 import * as tf from "@tensorflow/tfjs";
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 
 /** The adapter fields we read (WebGPU's GPUAdapterInfo; all optional so a test can hand in a fake). */
 export interface AdapterInfoLike {

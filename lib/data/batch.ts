@@ -1,5 +1,5 @@
 // Seeded subsets, shuffles, batches and augmentation over in-memory splits.
-import { createRng, type Rng } from "../rng.ts";
+import { createRng, type Rng } from "../util/rng.ts";
 import type { Split } from "./registry.ts";
 
 /** Number of values in one image of the split. */

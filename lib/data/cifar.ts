@@ -1,5 +1,5 @@
 // CIFAR-10 / CIFAR-100 binary readers: records of label byte(s) + 3x32x32 CHW bytes -> NHWC float32 in [0,1].
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 
 /** Record size of the CIFAR-10 binary format (1 label byte + 3072 pixel bytes). */
 export const CIFAR_RECORD = 3073;

@@ -2,9 +2,9 @@
 // else the Debian package for Fashion-MNIST when apt-get and root are available, else exact instructions.
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { UserError } from "../errors.ts";
-import { writeFileAtomic } from "../output.ts";
-import { Progress } from "../progress.ts";
+import { UserError } from "../util/errors.ts";
+import { writeFileAtomic } from "../run/output.ts";
+import { Progress } from "../util/progress.ts";
 import { type DatasetInfo, hasFiles, IDX_FILES } from "./info.ts";
 
 /** Official download locations (checked by length and gzip magic, then by the IDX parser on load). */

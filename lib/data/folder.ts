@@ -1,8 +1,8 @@
 // Image-folder datasets (`folder:DIR`, Restricted ImageNet): class directories of PNG/JPEG files, decoded once
 // into uint8 .npy under a cache directory keyed by the files' checksums, so later loads skip the decoding.
 import { basename, dirname, join, relative } from "node:path";
-import { UserError } from "../errors.ts";
-import { Progress } from "../progress.ts";
+import { UserError } from "../util/errors.ts";
+import { Progress } from "../util/progress.ts";
 import type { Fingerprint } from "./fingerprint.ts";
 import { decodeImage, isGray, resizeSquare, rgbOf } from "./image.ts";
 import { type DatasetInfo, defaultsFor, RESTRICTED_IMAGENET, type Split } from "./info.ts";

@@ -1,5 +1,5 @@
 // IDX file reader (the MNIST / Fashion-MNIST format), raw or gzip-compressed.
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 
 /** Decompresses gzip bytes (detected by the 1f 8b magic); returns other bytes unchanged. */
 export async function maybeGunzip(bytes: Uint8Array, path: string): Promise<Uint8Array> {

@@ -2,7 +2,7 @@
 import { Buffer } from "node:buffer";
 import { PNG } from "pngjs";
 import jpeg from "jpeg-js";
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 
 /** A decoded image: RGBA bytes, row-major [height, width, 4]. */
 export interface Rgba {

@@ -1,6 +1,6 @@
 // Static facts about datasets: the in-memory types, the registry table, file layouts and name checks.
 import { join } from "node:path";
-import { suggest } from "../names.ts";
+import { suggest } from "../util/names.ts";
 
 /** One split of a dataset, held in memory. */
 export interface Split {
@@ -15,7 +15,7 @@ export interface Split {
 
 /** What the presets should use on a dataset when the user does not say (applied by the experiments). */
 export interface DatasetDefaults {
-  /** Architecture of the quick presets' models (a name from lib/models.ts). */
+  /** Architecture of the quick presets' models (a name from lib/core/models.ts). */
   arch: string;
   /** Factor on every L2 radius of the quick presets (tuned on Fashion-MNIST, where it is 1). */
   epsScale: number;

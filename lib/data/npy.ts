@@ -1,6 +1,6 @@
 // .npy reader and writer (format 1.0-3.0, C order): float32/uint8 exports, any numeric dtype for reading.
-import { UserError } from "../errors.ts";
-import { writeFileAtomic } from "../output.ts";
+import { UserError } from "../util/errors.ts";
+import { writeFileAtomic } from "../run/output.ts";
 
 /** A typed n-d array as stored in a .npy file. */
 export type NpyArray =

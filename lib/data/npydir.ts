@@ -1,6 +1,6 @@
 // `npy:DIR` datasets (train_x/train_y/test_x/test_y .npy, optional classes.txt) and export pairs as a train split.
 import { basename, join } from "node:path";
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 import type { Fingerprint } from "./fingerprint.ts";
 import { type DatasetInfo, defaultsFor, NPY_FILES, type Split } from "./info.ts";
 import { decodeNpyAny, isIntegerDtype, type NpyAny } from "./npy.ts";

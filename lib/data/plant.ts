@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import type { Dataset, Split } from "./info.ts";
 import { imageSize } from "./batch.ts";
-import { createRng } from "../rng.ts";
+import { createRng } from "../util/rng.ts";
 
 /** Settings of the planted patterns; norm 0 = no planting. */
 export interface PlantConfig {

@@ -1,7 +1,7 @@
 // Dataset loading: the format readers by name (idx, cifar, cifar100, npy, folder, rimagenet) and loadDataset().
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 import { parseCifarBin } from "./cifar.ts";
 import { CIFAR100_LAYOUT, CIFAR10_LAYOUT, type CifarLayout } from "./cifar.ts";
 import { ensureDataset, instructions } from "./fetch.ts";

@@ -3,7 +3,7 @@ import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { Resvg } from "@resvg/resvg-js";
 import { join } from "node:path";
-import { writeFileAtomic } from "../output.ts";
+import { writeFileAtomic } from "../run/output.ts";
 
 /** A vega-lite specification as plain JSON (data inline); checked by the vega-lite compiler at render time. */
 export type ChartSpec = Record<string, unknown>;

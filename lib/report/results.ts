@@ -1,8 +1,8 @@
 // The results page (docs/results.md) rendered from recorded runs: the claims table, then each run's tables, each
 // labelled once with its commit, date, machine and preset; a README quotes it instead of retyping numbers.
 import { join } from "node:path";
-import { type Claim, type Summary, summaryMarkdown } from "../summary.ts";
-import { writeFileAtomic } from "../output.ts";
+import { type Claim, type Summary, summaryMarkdown } from "../run/summary.ts";
+import { writeFileAtomic } from "../run/output.ts";
 import { markdownTable } from "./table.ts";
 
 /** One recorded run: its id (the out dir's name) and its results.json (with config.json's meta, if read). */

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { benchModel, forwardFlops, memoryRun, pairedTimes, peakRssMiB } from "../../bench/bench.ts";
 import { initBackend } from "../../lib/backend/mod.ts";
-import { createModel } from "../../lib/models.ts";
+import { createModel } from "../../lib/core/models.ts";
 import { findTorch, PEER_RATES } from "../../lib/backend/peer.ts";
 
 await initBackend("fast", { quiet: true });

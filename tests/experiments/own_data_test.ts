@@ -6,7 +6,7 @@ import { DEFAULTS, main, PRESETS } from "../../experiments/sec3_2.ts";
 import { writeNpy } from "../../lib/data/npy.ts";
 import { loadDataset } from "../../lib/data/registry.ts";
 import { firstN } from "../../lib/data/batch.ts";
-import { exportDataset } from "../../lib/export.ts";
+import { exportDataset } from "../../lib/run/export.ts";
 import { readOutputs, smokeConfig } from "./smoke_helpers.ts";
 
 Deno.test("sec3_2 smoke runs on --dataset=npy:DIR and trains on its own export with --trainFrom", async () => {

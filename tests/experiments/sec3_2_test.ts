@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DEFAULTS, main, PRESETS, SPEC } from "../../experiments/sec3_2.ts";
-import { parseCli } from "../../lib/config.ts";
-import { type Cell, cellText, pctCell } from "../../lib/summary.ts";
+import { parseCli } from "../../lib/run/config.ts";
+import { type Cell, cellText, pctCell } from "../../lib/run/summary.ts";
 import { assertExport, assertFractions, readOutputs, smokeConfig } from "./smoke_helpers.ts";
 
 Deno.test("sec3_2 main() smoke preset writes Table 1 (sets.*), its summary and the d_rand/d_det exports", async () => {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DEFAULTS, main, PRESETS, SPEC } from "../../experiments/sec3_3.ts";
-import { parseCli } from "../../lib/config.ts";
+import { parseCli } from "../../lib/run/config.ts";
 import { assertFractions, readOutputs, smokeConfig } from "./smoke_helpers.ts";
 import { DEFAULTS as SEC3_2, PRESETS as SEC3_2_PRESETS } from "../../experiments/sec3_2.ts";
 

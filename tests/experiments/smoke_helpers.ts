@@ -1,7 +1,7 @@
 // Shared helpers of the experiment smoke tests: temp out dirs, preset resolution, export checks.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type DeepPartial, merge } from "../../lib/config.ts";
+import { type DeepPartial, merge } from "../../lib/run/config.ts";
 import { readNpy } from "../../lib/data/npy.ts";
 
 /** The smoke preset of an experiment with its output redirected to a fresh temp dir. */

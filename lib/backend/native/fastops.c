@@ -368,7 +368,7 @@ void fo_batchnorm(const float *x, const float *mean, int32_t nm, const float *va
 }
 
 /* out = max(0, x * scale[c] + shift[c]) over rows of C values (NaN stays NaN, as tfjs's relu): an inference-mode
- * batch norm and the ReLU after it in one pass; lib/inference.ts folds the statistics into scale and shift. */
+ * batch norm and the ReLU after it in one pass; lib/core/inference.ts folds the statistics into scale and shift. */
 void fo_affine_relu(const float *x, const float *scale, const float *shift, float *out, int32_t n, int32_t C) {
   const int64_t rows = n / C, per = C >= 4096 ? 1 : 4096 / C;
 #pragma omp parallel for schedule(static) if (n >= par_min)

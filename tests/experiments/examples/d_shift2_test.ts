@@ -4,13 +4,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DEFAULTS, main, PRESETS, SPEC } from "../../../experiments/examples/d_shift2.ts";
 import { SPEC as SEC32 } from "../../../experiments/sec3_2.ts";
-import { outDirOf } from "../../../lib/experiment.ts";
-import { relabelledHash } from "../../lib/fixtures/relabelled.ts";
-import { relabel } from "../../../lib/relabel.ts";
-import { createRng } from "../../../lib/rng.ts";
-import { buildReport } from "../../../lib/report/main.ts";
+import { outDirOf } from "../../../lib/run/experiment.ts";
+import { relabelledHash } from "../../lib/run/fixtures/relabelled.ts";
+import { relabel } from "../../../lib/core/relabel.ts";
+import { createRng } from "../../../lib/util/rng.ts";
+import { buildReport } from "../../../lib/report/page.ts";
 import { assertExport, readOutputs } from "../smoke_helpers.ts";
-import { merge, parseCli } from "../../../lib/config.ts";
+import { merge, parseCli } from "../../../lib/run/config.ts";
 
 Deno.test("d_shift2: id, default out dir and command come from the file name, not from sec3_2", () => {
   assert.equal(SPEC.id, "d_shift2");

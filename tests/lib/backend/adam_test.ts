@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
 import { FastAdam } from "../../../lib/backend/adam.ts";
 import { ADAM_STEP } from "../../../lib/backend/kernels.ts";
-import { createRng } from "../../../lib/rng.ts";
+import { createRng } from "../../../lib/util/rng.ts";
 
 await initBackend("fast", { quiet: true });
 

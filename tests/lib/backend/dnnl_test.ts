@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { CONV_KINDS, dnnlGeometry, DNNLOPS, loadDnnl } from "../../../lib/backend/dnnl.ts";
 import { buildLibrary, sha256File } from "../../../lib/backend/build.ts";
-import { createRng } from "../../../lib/rng.ts";
+import { createRng } from "../../../lib/util/rng.ts";
 import { assertClose } from "./assert_close.ts";
 import { evalInChild } from "./child.ts";
 

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
 import { affineRelu, l2StepProjectClip } from "../../../lib/backend/fused.ts";
-import { pgd, THREAT_MODELS, type ThreatModel } from "../../../lib/attacks.ts";
-import { createModel } from "../../../lib/models.ts";
+import { pgd, THREAT_MODELS, type ThreatModel } from "../../../lib/core/attacks.ts";
+import { createModel } from "../../../lib/core/models.ts";
 import { profileKernels } from "../../../bench/profile.ts";
-import { createRng } from "../../../lib/rng.ts";
+import { createRng } from "../../../lib/util/rng.ts";
 import { assertClose } from "./assert_close.ts";
 
 await initBackend("fast", { quiet: true });

@@ -13,7 +13,7 @@ import {
 } from "../../../lib/backend/gradients.ts";
 import tfc from "@tensorflow/tfjs-core";
 import { profileKernels } from "../../../bench/profile.ts";
-import { createRng } from "../../../lib/rng.ts";
+import { createRng } from "../../../lib/util/rng.ts";
 import { assertClose } from "./assert_close.ts";
 
 await initBackend("fast", { quiet: true });

@@ -13,7 +13,7 @@ import { loadBlas } from "../../../lib/backend/blas.ts";
 import { loadNativeOps } from "../../../lib/backend/native.ts";
 import { loadDnnl, type NativeConv, type NativeSgemm } from "../../../lib/backend/dnnl.ts";
 import { type FastOps, tsOps } from "../../../lib/backend/ops.ts";
-import { createRng } from "../../../lib/rng.ts";
+import { createRng } from "../../../lib/util/rng.ts";
 import { assertClose } from "./assert_close.ts";
 
 await initBackend("fast", { quiet: true });

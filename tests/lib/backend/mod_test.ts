@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
 import { betterCoreType, loadBlas, tsSgemm } from "../../../lib/backend/blas.ts";
-import { createModel, SMALL_ARCHITECTURES } from "../../../lib/models.ts";
-import { createRng } from "../../../lib/rng.ts";
+import { createModel, SMALL_ARCHITECTURES } from "../../../lib/core/models.ts";
+import { createRng } from "../../../lib/util/rng.ts";
 import { assertClose } from "./assert_close.ts";
 
 Deno.test("initBackend(): auto falls through to fast when tfjs-node(-gpu) is absent, saying why", async () => {

@@ -14,7 +14,7 @@ import { sha256File } from "../../../lib/backend/build.ts";
 import { evalInChild } from "./child.ts";
 import { loadBlas } from "../../../lib/backend/blas.ts";
 import { activationCode, ACTIVATIONS, tsOps } from "../../../lib/backend/ops.ts";
-import { createRng } from "../../../lib/rng.ts";
+import { createRng } from "../../../lib/util/rng.ts";
 
 function rand(n: number, seed: number): Float32Array {
   const rng = createRng(seed);

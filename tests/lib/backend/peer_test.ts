@@ -10,7 +10,7 @@ import {
   runTorchPeer,
   TORCH_SETUP,
 } from "../../../lib/backend/peer.ts";
-import { SMALL_ARCHITECTURES } from "../../../lib/models.ts";
+import { SMALL_ARCHITECTURES } from "../../../lib/core/models.ts";
 
 Deno.test("pythonCandidates(): $PYTHON first, then python3 and Debian's /usr/bin/python3, without repeats", () => {
   assert.deepEqual(pythonCandidates("/opt/py/bin/python3"), [

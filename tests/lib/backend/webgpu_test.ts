@@ -5,11 +5,11 @@ import * as tf from "@tensorflow/tfjs";
 import { type GpuLike, initWebgpu, isSoftwareAdapter, WEBGPU_SETUP } from "../../../lib/backend/webgpu.ts";
 import { adapterName } from "../../../lib/backend/webgpu.ts";
 import { initBackend } from "../../../lib/backend/mod.ts";
-import { UserError } from "../../../lib/errors.ts";
-import { createModel, type ZooModel } from "../../../lib/models.ts";
-import { pgd } from "../../../lib/attacks.ts";
+import { UserError } from "../../../lib/util/errors.ts";
+import { createModel, type ZooModel } from "../../../lib/core/models.ts";
+import { pgd } from "../../../lib/core/attacks.ts";
 import { benchModel, memoryRun } from "../../../bench/bench.ts";
-import { createRng } from "../../../lib/rng.ts";
+import { createRng } from "../../../lib/util/rng.ts";
 import { assertClose, maxRelError } from "./assert_close.ts";
 
 /**
@@ -221,7 +221,7 @@ async function layerCase(
   return res;
 }
 
-/** A layer case: a small graph of the zoo's layer types (lib/models.ts LayerFactory) on an input shape. */
+/** A layer case: a small graph of the zoo's layer types (lib/core/models.ts LayerFactory) on an input shape. */
 interface LayerCase {
   name: string;
   build: (x: tf.SymbolicTensor) => tf.SymbolicTensor;

@@ -11,7 +11,7 @@ import {
   validationSplit,
 } from "../../../lib/data/batch.ts";
 import type { Split } from "../../../lib/data/registry.ts";
-import { createRng } from "../../../lib/rng.ts";
+import { createRng } from "../../../lib/util/rng.ts";
 
 /** n 2x2x1 images whose pixels all equal the example index; labels i mod k. */
 function toy(n: number, k = 10): Split {

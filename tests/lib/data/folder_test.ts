@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { RESTRICTED_IMAGENET } from "../../../lib/data/info.ts";
 import { encodeNpy } from "../../../lib/data/npy.ts";
 import { loadDataset } from "../../../lib/data/registry.ts";
-import { UserError } from "../../../lib/errors.ts";
+import { UserError } from "../../../lib/util/errors.ts";
 import { assertMessage, jpegBytes, pngBytes, withTempDir, writeTinyFolder } from "./helpers.ts";
 
 const quiet = { quiet: true, memoPath: null, cacheDir: null } as const;

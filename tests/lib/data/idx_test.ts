@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeIdx, maybeGunzip, parseIdx, readIdx } from "../../../lib/data/idx.ts";
-import { UserError } from "../../../lib/errors.ts";
+import { UserError } from "../../../lib/util/errors.ts";
 import { assertMessage, gzip, pixels } from "./helpers.ts";
 
 Deno.test("readIdx: raw and gzip files round trip dims and bytes", async () => {

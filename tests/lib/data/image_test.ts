@@ -1,7 +1,7 @@
 // Tests for lib/data/image.ts: PNG/JPEG decoding by magic number, resizing to a square, bad files.
 import assert from "node:assert/strict";
 import { decodeImage, imageKind, isGray, resizeSquare, rgbOf } from "../../../lib/data/image.ts";
-import { UserError } from "../../../lib/errors.ts";
+import { UserError } from "../../../lib/util/errors.ts";
 import { assertMessage, jpegBytes, pngBytes } from "./helpers.ts";
 
 Deno.test("decodeImage() reads PNG and JPEG by their magic numbers, whatever the file is called", () => {

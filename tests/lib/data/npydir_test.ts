@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeNpy } from "../../../lib/data/npy.ts";
 import { loadDataset } from "../../../lib/data/registry.ts";
-import { UserError } from "../../../lib/errors.ts";
+import { UserError } from "../../../lib/util/errors.ts";
 import { assertMessage, npyInt64, withTempDir, writeTinyIdx, writeTinyNpy } from "./helpers.ts";
 
 const opts = { memoPath: null, quiet: true };

@@ -8,7 +8,7 @@ import {
   swapPatterns,
 } from "../../../lib/data/plant.ts";
 import type { Dataset, Split } from "../../../lib/data/info.ts";
-import { createRng } from "../../../lib/rng.ts";
+import { createRng } from "../../../lib/util/rng.ts";
 
 const near = (a: number, b: number, tol: number) =>
   assert.ok(Math.abs(a - b) <= tol, `expected ${b} +- ${tol}, got ${a}`);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { encodeIdx } from "../../../lib/data/idx.ts";
 import { datasetInfo, DATASETS, loadDataset, validateDatasetName } from "../../../lib/data/registry.ts";
 import { defaultsFor, epsScaleFor } from "../../../lib/data/info.ts";
-import { UserError } from "../../../lib/errors.ts";
+import { UserError } from "../../../lib/util/errors.ts";
 import {
   assertMessage,
   cifar100Records,

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { claimsMarkdown, provenance, readRecordedRuns, resultsPage } from "../../../lib/report/results.ts";
-import { knownSections } from "../../../lib/report/main.ts";
+import { knownSections } from "../../../lib/report/page.ts";
 
 const run = (id: string, verdict: string, order: number) => ({
   id,

@@ -1,0 +1,34 @@
+// Positive-control measurements on planted data (lib/data/plant.ts): how much a model follows the planted class
+// pattern, and how much pattern energy a built set carries.
+import type { Split } from "../data/info.ts";
+import { patternEnergy, swapPatterns } from "../data/plant.ts";
+import type { ZooModel } from "./models.ts";
+import { predict } from "./train.ts";
+
+/** How a model labels test images whose pattern was swapped for class (y + 1)'s (fractions). */
+export interface PatternReliance {
+  /** Predicted y + 1: the model follows the planted pattern. */
+  followsPattern: number;
+  /** Predicted y: the model follows the image's content. */
+  followsContent: number;
+}
+
+/** Swaps each planted test image's pattern for class (y + 1) mod C's and counts whom the model follows. */
+export async function patternReliance(
+  model: ZooModel,
+  planted: Split,
+  patterns: Float32Array[],
+): Promise<PatternReliance> {
+  const C = patterns.length, pred = await predict(model, swapPatterns(planted, patterns, 1));
+  let pattern = 0, content = 0;
+  for (let i = 0; i < planted.n; i++) {
+    if (pred[i] === (planted.y[i] + 1) % C) pattern++;
+    else if (pred[i] === planted.y[i]) content++;
+  }
+  return { followsPattern: pattern / planted.n, followsContent: content / planted.n };
+}
+
+/** Pattern energy (patternEnergy()) of each named set, under its own labels. */
+export function setEnergies(sets: Record<string, Split>, patterns: Float32Array[]): Record<string, number> {
+  return Object.fromEntries(Object.entries(sets).map(([k, s]) => [k, patternEnergy(s, patterns)]));
+}

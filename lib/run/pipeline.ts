@@ -1,0 +1,455 @@
+// Cached building blocks the experiments share: train a model on a set, build a relabelled set (Section 3.2) or a
+// representation-matched set (Section 3.1). Each cache key holds the config, the data's content and the code.
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import {
+  expectationOverTransforms,
+  flip,
+  gaussianNoise,
+  matchRepresentationSplit,
+  type MatchTarget,
+  type Objective,
+  perturbSplit,
+  type StepSchedule,
+  targeted,
+  THREAT_MODELS,
+  type Transform,
+  translate,
+} from "../core/attacks.ts";
+import { cached, sourceHash } from "./cache.ts";
+import { loadModel, saveModel } from "./checkpoint.ts";
+import { imageSize } from "../data/batch.ts";
+import { readNpy, writeNpy } from "../data/npy.ts";
+import type { Dataset, Split } from "../data/registry.ts";
+import { createModel, type ZooModel } from "../core/models.ts";
+import { phase } from "../util/progress.ts";
+import type { AttackConfig, EotConfig, TrainConfig } from "./recipes.ts";
+import { trainOptions } from "./recipes.ts";
+import { relabel, RELABEL_RULES } from "../core/relabel.ts";
+import { createRng, deriveSeed } from "../util/rng.ts";
+import { evaluate, trainModel, type TrainOptions } from "../core/train.ts";
+import { OPTIMIZERS } from "../core/optimizers.ts";
+import { UserError } from "../util/errors.ts";
+
+/** A training set with its cache identity: the data's content, how it was derived, and its size. */
+export interface DataRef {
+  split: Split;
+  /** e.g. { data: "<fingerprint>", name: "train[:20000]" } or { data: ..., name: "d_det(<hash>)" }. */
+  id: { data: string; name: string; n: number };
+}
+
+/** The first `split.n` examples of a loaded dataset's training (or test) split as a DataRef. */
+export function sourceRef(data: Dataset, split: Split, part: "train" | "test" = "train"): DataRef {
+  return { split, id: { data: data.fingerprint, name: `${part}[:${split.n}]`, n: split.n } };
+}
+
+/** A derived set (built from `parent` with the artifact `hash`) as a DataRef. */
+export function derivedRef(parent: DataRef, name: string, hash: string, split: Split): DataRef {
+  return { split, id: { data: parent.id.data, name: `${name}(${hash})`, n: split.n } };
+}
+
+/** The files whose code decides a trained model's or built dataset's bytes (lib + the backend's kernels). */
+function codeFiles(): URL[] {
+  const here = (p: string) => new URL(p, import.meta.url);
+  const native = here("../backend/native/");
+  const nativeFiles = [...Deno.readDirSync(native)].filter((e) => e.isFile && /\.(c|h)$/.test(e.name))
+    .map((e) => new URL(e.name, native));
+  return [
+    here("./pipeline.ts"),
+    here("../core/train.ts"),
+    here("../core/attacks.ts"),
+    here("../core/models.ts"),
+    here("./checkpoint.ts"),
+    here("../backend/mod.ts"),
+    ...nativeFiles,
+  ];
+}
+
+/** Hash of codeFiles() and their local imports (sourceHash memoizes it per process). */
+const codeHash = (): Promise<string> => sourceHash(codeFiles());
+
+/**
+ * The code identity of an artifact: lib's code hash, and when it uses a value registered from outside lib/ (a
+ * fork's relabelling rule, optimizer or threat model: Registry.origin()), the import graph of each module that
+ * registered one. So a fork's rule `(y + SHIFT) % C` rebuilds its dataset when `const SHIFT` changes, which the
+ * rule's source text alone does not see.
+ *
+ * Why the registering module and not the experiment's entry file: the entry file is different in every section,
+ * and hashing it into every artifact would stop sec3_3 from reusing sec3_2's source model and D_det, and a fork
+ * from reusing the sections' source models. An artifact that uses only lib's values keeps lib's code hash alone,
+ * so it is shared by every entry; only what a fork's value can change gets the fork's code in its key. What
+ * this does not see: code in a copied main() that edits data before it reaches the pipeline (docs/forking.md).
+ */
+export async function artifactCode(origins: (string | null)[]): Promise<string> {
+  const base = await codeHash();
+  const forks = [...new Set(origins.filter((o): o is string => o !== null))];
+  return forks.length ? `${base}+${await sourceHash(forks)}` : base;
+}
+
+/** Trains `arch` on a set (or loads the identical model from the cache). */
+export async function trainCached(arch: string, set: DataRef, opts: {
+  numClasses: number;
+  train: TrainOptions;
+  cache: boolean;
+  title: string;
+}): Promise<{ model: ZooModel; hash: string; hit: boolean }> {
+  phase(opts.title);
+  const { label: _l, configKey: _k, optimizer, ...rest } = opts.train;
+  if (typeof optimizer !== "string") {
+    throw new TypeError("trainCached: the optimizer must be a registered name");
+  }
+  const key = {
+    arch,
+    data: set.id,
+    numClasses: opts.numClasses,
+    train: { ...rest, optimizer },
+  };
+  const adv = opts.train.adversarial;
+  const r = await cached("model", key, {
+    enabled: opts.cache,
+    code: await artifactCode([
+      OPTIMIZERS.origin(optimizer),
+      ...(adv ? [THREAT_MODELS.origin(adv.threat)] : []),
+    ]),
+    build: async () => {
+      const model = createModel(arch, {
+        inputShape: set.split.shape,
+        numClasses: opts.numClasses,
+        seed: deriveSeed(opts.train.seed, "init"),
+        init: opts.train.init,
+      });
+      await trainModel(model, set.split, { ...opts.train, label: opts.train.label ?? `train ${arch}` });
+      return model;
+    },
+    save: (dir, m) => saveModel(m, dir),
+    load: (dir) => loadModel(dir),
+  });
+  return { model: r.value, hash: r.hash, hit: r.hit };
+}
+
+/**
+ * Trains a recipe on a set with the seed label `role` (e.g. "source", "fresh_d_rand"); `key` is the recipe's
+ * config prefix (named in errors). Sections that use the same recipe, set and role share one cache entry.
+ */
+export function trainRecipe(set: DataRef, opts: {
+  recipe: TrainConfig;
+  role: string;
+  key: string;
+  numClasses: number;
+  seed: number;
+  cache: boolean;
+  title: string;
+  adversarial?: TrainOptions["adversarial"];
+}): Promise<{ model: ZooModel; hash: string; hit: boolean }> {
+  const arch = opts.recipe.arch;
+  return trainCached(arch, set, {
+    numClasses: opts.numClasses,
+    train: {
+      ...trainOptions(
+        opts.recipe,
+        deriveSeed(opts.seed, opts.role),
+        `train ${arch} (${opts.role})`,
+        opts.key,
+      ),
+      adversarial: opts.adversarial ?? null,
+    },
+    cache: opts.cache,
+    title: opts.title,
+  });
+}
+
+/**
+ * Stops a run whose source model is near chance (below `factor` x chance accuracy on the test set): a dataset
+ * built from it would say nothing. `key` is the recipe's config prefix, named in the fix.
+ */
+export function requireUseful(acc: number, numClasses: number, key: string, factor = 1.5): void {
+  const chance = 1 / numClasses;
+  if (acc < factor * chance) {
+    throw new UserError(
+      `the ${key} model reached only ${(100 * acc).toFixed(1)}% test accuracy (chance ${
+        (100 * chance).toFixed(1)
+      }%, needed at least ${
+        (100 * factor * chance).toFixed(1)
+      }%); nothing built from it would be meaningful. ` +
+        `Check --${key}.lr, --${key}.epochs and --${key}.optimizer`,
+    );
+  }
+}
+
+/** A source model with its test accuracy. */
+export interface SourceModel {
+  model: ZooModel;
+  hash: string;
+  testAcc: number;
+}
+
+/**
+ * A source model every section shares through the cache: `recipe` trained on `set` with the seed label `role`
+ * ("source" for the standard model; "robust" with `adversarial` for L2 adversarial training), tested on
+ * `test`, and refused when near chance (requireUseful).
+ */
+export async function trainSourceModel(set: DataRef, test: Split, opts: {
+  recipe: TrainConfig;
+  role: "source" | "robust";
+  key: string;
+  numClasses: number;
+  seed: number;
+  cache: boolean;
+  adversarial?: { eps: number; steps: number; stepSize: number };
+}): Promise<SourceModel> {
+  const arch = opts.recipe.arch, adv = opts.adversarial;
+  const m = await trainRecipe(set, {
+    ...opts,
+    adversarial: adv ? { threat: "l2", ...adv } : null,
+    title: adv
+      ? `robust source model: L2 adversarial training of ${arch} (eps ${adv.eps}, ${adv.steps} steps of ${adv.stepSize})`
+      : `source model: standard training of ${arch} on ${set.split.n} images`,
+  });
+  const testAcc = (await evaluate(m.model, test)).acc;
+  console.error(`${opts.key} model test accuracy ${(100 * testAcc).toFixed(1)}%`);
+  requireUseful(testAcc, opts.numClasses, opts.key);
+  return { model: m.model, hash: m.hash, testAcc };
+}
+
+/** The transformations an EOT config asks for. */
+export function eotTransforms(e: EotConfig): Transform[] {
+  return [
+    ...(e.translate > 0 ? [translate(e.translate)] : []),
+    ...(e.flip ? [flip] : []),
+    ...(e.noise > 0 ? [gaussianNoise(e.noise)] : []),
+  ];
+}
+
+/** The targeted objective of eq. 6 toward `targets`, averaged over transformations when `eot` asks for it. */
+export function relabelObjective(targets: tf.Tensor1D, eot: EotConfig, seed: number): Objective {
+  const transforms = eotTransforms(eot);
+  if (eot.samples === 1 && transforms.length === 0) return targeted(targets);
+  return expectationOverTransforms(targeted(targets), { samples: eot.samples, transforms, seed });
+}
+
+/** A relabelled dataset with its construction statistics. */
+export interface RelabelledSet {
+  /** The set (x_adv, labelled t) with its cache identity. */
+  ref: DataRef;
+  /** Original labels y [n] (the new labels are ref.split.y = t). */
+  original: Uint8Array;
+  /** Fraction of examples the source model classifies as t after the attack. */
+  attackSuccess: number;
+  /** Mean ||x_adv - x||_2. */
+  meanDeltaL2: number;
+  hash: string;
+}
+
+/** The seed labels of a relabelled set's targets and attack (deriveSeed); default `targets_<rule>`, `attack_<rule>`. */
+export interface RelabelSeeds {
+  targets: string;
+  attack: string;
+}
+
+/** What a relabelled set is built from besides the source model and the set. */
+export interface RelabelOptions {
+  rule: string;
+  attack: AttackConfig;
+  seed: number;
+  /** Other seed labels (Section 3.3's transfer attack on the test set); part of the key when given. */
+  seedLabels?: RelabelSeeds;
+}
+
+/**
+ * The cache key of a relabelled set: the source model, the set's identity, the rule (its name and source text,
+ * so editing a rule rebuilds), the attack and the seed (the code's hash goes in as cached()'s `code`).
+ */
+export function relabelledKey(
+  sourceHash: string,
+  set: DataRef,
+  opts: RelabelOptions,
+): Record<string, unknown> {
+  return {
+    kind: "relabelled",
+    rule: { name: opts.rule, source: RELABEL_RULES.get(opts.rule).toString() },
+    source: sourceHash,
+    data: set.id,
+    attack: opts.attack,
+    seed: opts.seed,
+    ...(opts.seedLabels ? { seedLabels: opts.seedLabels } : {}),
+  };
+}
+
+/**
+ * The cache identity of a relabelled set: relabelledKey() and the code that builds it (lib's, plus the module
+ * that registered the rule when that is a fork: artifactCode()). buildRelabelled() stores it under
+ * entryHash("dataset", key, code).
+ */
+export async function relabelledEntry(
+  sourceHash: string,
+  set: DataRef,
+  opts: RelabelOptions,
+): Promise<{ key: Record<string, unknown>; code: string }> {
+  return {
+    key: relabelledKey(sourceHash, set, opts),
+    code: await artifactCode([RELABEL_RULES.origin(opts.rule), THREAT_MODELS.origin("l2")]),
+  };
+}
+
+/**
+ * Section 3.2 (Fig 6): x_adv = targeted L2 PGD toward t = rule(y) on the source model, relabelled as t. Cached
+ * by the source model, the set, the rule (name and source text), the attack and the seed. Section 3.3 builds its
+ * transferred test examples the same way (`seedLabels`, `what` for the phase header).
+ */
+export async function buildRelabelled(
+  source: { model: ZooModel; hash: string },
+  set: DataRef,
+  opts: RelabelOptions & { numClasses: number; cache: boolean; what?: string },
+): Promise<RelabelledSet> {
+  const { rule, attack } = opts;
+  const labels = opts.seedLabels ?? { targets: `targets_${rule}`, attack: `attack_${rule}` };
+  phase(
+    `${
+      opts.what ?? `build ${rule}`
+    }: targeted L2 PGD (eps ${attack.eps}, ${attack.steps} steps of ${attack.stepSize}${
+      attack.eot.samples > 1 ? `, EOT over ${attack.eot.samples}` : ""
+    })`,
+  );
+  const split = set.split;
+  const targets = relabel(rule, split.y, opts.numClasses, createRng(deriveSeed(opts.seed, labels.targets)));
+  type Built = {
+    x: Float32Array;
+    t: Uint8Array;
+    y: Uint8Array;
+    stats: { attackSuccess: number; meanDeltaL2: number };
+  };
+  const entry = await relabelledEntry(source.hash, set, opts);
+  const r = await cached<Built>("dataset", entry.key, {
+    enabled: opts.cache,
+    code: entry.code,
+    build: async () => {
+      const a = await perturbSplit(source.model, split, {
+        threat: "l2",
+        eps: attack.eps,
+        steps: attack.steps,
+        stepSize: attack.stepSize,
+        batchSize: attack.batchSize,
+        targets,
+        objective: (b) => relabelObjective(b.targets!, attack.eot, b.seed),
+        seed: deriveSeed(opts.seed, labels.attack),
+        label: `attack ${rule}`,
+      });
+      const attackSuccess = a.success.reduce((s, v) => s + v, 0) / split.n;
+      const meanDeltaL2 = a.deltaL2.reduce((s, v) => s + v, 0) / split.n;
+      return { x: a.x, t: targets, y: split.y.slice(), stats: { attackSuccess, meanDeltaL2 } };
+    },
+    save: async (dir, b) => {
+      await writeNpy(join(dir, "x.npy"), { dtype: "float32", shape: [split.n, ...split.shape], data: b.x });
+      await writeNpy(join(dir, "t.npy"), { dtype: "uint8", shape: [split.n], data: b.t });
+      await writeNpy(join(dir, "y.npy"), { dtype: "uint8", shape: [split.n], data: b.y });
+      await Deno.writeTextFile(join(dir, "stats.json"), JSON.stringify(b.stats));
+    },
+    load: async (dir) => ({
+      x: (await readNpy(join(dir, "x.npy"))).data as Float32Array,
+      t: (await readNpy(join(dir, "t.npy"))).data as Uint8Array,
+      y: (await readNpy(join(dir, "y.npy"))).data as Uint8Array,
+      stats: JSON.parse(await Deno.readTextFile(join(dir, "stats.json"))),
+    }),
+  });
+  const b = r.value;
+  console.error(
+    `${rule}: attack success ${(100 * b.stats.attackSuccess).toFixed(1)}%, mean ||delta||_2 ${
+      b.stats.meanDeltaL2.toFixed(3)
+    }`,
+  );
+  const out = { x: b.x, y: b.t, n: split.n, shape: split.shape };
+  return { ref: derivedRef(set, rule, r.hash, out), original: b.y, ...b.stats, hash: r.hash };
+}
+
+/** Starting points x0 [n, h, w, c]: a random other image of `pool` per example (paper) or uniform noise. */
+export function startingPoints(
+  split: Split,
+  pool: Split,
+  opts: { start: string; seed: number },
+): Float32Array {
+  const rng = createRng(opts.seed), d = imageSize(split);
+  const x0 = new Float32Array(split.n * d);
+  if (opts.start === "noise") {
+    for (let i = 0; i < x0.length; i++) x0[i] = rng.next();
+    return x0;
+  }
+  for (let i = 0; i < split.n; i++) {
+    let j = rng.int(pool.n);
+    while (pool.n > 1 && j === i) j = rng.int(pool.n);
+    x0.set(pool.x.subarray(j * d, (j + 1) * d), i * d);
+  }
+  return x0;
+}
+
+/** Representation matching settings of eq. 5. */
+export interface MatchConfig {
+  size: number;
+  steps: number;
+  stepSize: number;
+  /** Step length over the iterations (lib/core/attacks.ts stepLength()): constant, or cosine-decayed from stepSize. */
+  schedule: StepSchedule;
+  start: string;
+  batchSize: number;
+  /** What is matched and how the gradient flows through g's last ReLU (lib/core/attacks.ts MATCH_TARGETS). */
+  target: MatchTarget;
+}
+
+/** A set built by representation matching, with the mean relative distance reached. */
+export interface MatchedSet {
+  ref: DataRef;
+  /** Mean ||g(x_r) - g(x)|| / ||g(x)||. */
+  rel: number;
+  hash: string;
+}
+
+/**
+ * Section 3.1 (eq. 5): x_r from x0 matching the source model's representation of each x, labelled y. Cached by
+ * the source model, the set, the matching settings, the starts' seed and the code.
+ */
+export async function buildMatched(source: { model: ZooModel; hash: string }, set: DataRef, opts: {
+  name: string;
+  x0: Float32Array;
+  match: MatchConfig;
+  seed: number;
+  cache: boolean;
+  what: string;
+}): Promise<MatchedSet> {
+  const { match, name } = opts, split = set.split;
+  phase(
+    `build ${name}: match the ${opts.what}'s representation (eq. 5), ${match.steps} steps of ${match.stepSize}${
+      match.schedule === "cosine" ? " (cosine-decayed)" : ""
+    }`,
+  );
+  const r = await cached("dataset", {
+    kind: "matched",
+    name,
+    source: source.hash,
+    data: set.id,
+    match,
+    seed: opts.seed,
+  }, {
+    enabled: opts.cache,
+    code: await codeHash(),
+    build: () =>
+      matchRepresentationSplit(source.model, split, {
+        x0: opts.x0,
+        steps: match.steps,
+        stepSize: match.stepSize,
+        stepSchedule: match.schedule,
+        batchSize: match.batchSize,
+        target: match.target,
+        label: `match ${name}`,
+      }),
+    save: async (dir, v) => {
+      await writeNpy(join(dir, "x.npy"), { dtype: "float32", shape: [split.n, ...split.shape], data: v.x });
+      await writeNpy(join(dir, "rel.npy"), { dtype: "float32", shape: [split.n], data: v.relDistance });
+    },
+    load: async (dir) => {
+      const rel = (await readNpy(join(dir, "rel.npy"))).data as Float32Array;
+      return { x: (await readNpy(join(dir, "x.npy"))).data as Float32Array, relDistance: rel, distance: rel };
+    },
+  });
+  const rel = r.value.relDistance.reduce((s, v) => s + v, 0) / split.n;
+  console.error(`${name}: mean representation distance ||g(x_r) - g(x)|| / ||g(x)|| = ${rel.toFixed(3)}`);
+  return { ref: derivedRef(set, name, r.hash, { ...split, x: r.value.x }), rel, hash: r.hash };
+}

@@ -1,0 +1,39 @@
+// `deno task report`: renders every out/*/results.json into one self-contained page, out/report.html (results
+// beside the paper's, figures, each run's config); --page also writes the markdown results page (docs/results.md).
+import { parseArgs } from "node:util";
+import { dirname } from "node:path";
+import { runMain } from "../lib/util/errors.ts";
+import { assertWritableDir, writeFileAtomic } from "../lib/run/output.ts";
+import { buildReport, writePage } from "../lib/report/page.ts";
+
+if (import.meta.main) {
+  runMain(async () => {
+    const { values } = parseArgs({
+      args: Deno.args,
+      options: {
+        out: { type: "string", default: "out/report.html" },
+        dir: { type: "string", default: "out" },
+        page: { type: "string" },
+        rerender: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    });
+    if (values.help) {
+      return void console.log(
+        "deno task report [--out=out/report.html] [--dir=out] [--page=docs/results.md]: one self-contained HTML\n" +
+          "page of every result; --page also records every run of --dir into <page dir>/results/ and writes the\n" +
+          "markdown results page from them (the README quotes it); --rerender renders each shipped section's summary\n" +
+          "again from its recorded numbers with today's code",
+      );
+    }
+    if (values.page) await writePage(values.dir!, values.page, values.rerender);
+    await assertWritableDir(dirname(values.out!), "--out");
+    const { html, sections } = await buildReport(values.dir!);
+    await writeFileAtomic(values.out!, html);
+    console.log(
+      `wrote ${values.out} (${(html.length / 1024).toFixed(0)} KiB): ${
+        sections.map((s) => `${s.id} ${s.status}`).join(", ")
+      }`,
+    );
+  });
+}

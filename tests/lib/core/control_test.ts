@@ -1,0 +1,53 @@
+// Tests of lib/core/control.ts: whom a model follows on swapped patterns, and set energies by name.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../../../lib/backend/mod.ts";
+import { patternReliance, setEnergies } from "../../../lib/core/control.ts";
+import { classPatterns, plantSplit } from "../../../lib/data/plant.ts";
+import type { Split } from "../../../lib/data/info.ts";
+import type { ZooModel } from "../../../lib/core/models.ts";
+
+await initBackend("cpu", { quiet: true });
+const patterns = classPatterns([28, 28, 1], 10, { norm: 0.5, seed: 1 });
+const grey: Split = {
+  x: new Float32Array(40 * 784).fill(0.5),
+  y: Uint8Array.from({ length: 40 }, (_, i) => i % 10),
+  n: 40,
+  shape: [28, 28, 1],
+};
+const planted = plantSplit(grey, patterns, { margin: 0.1 }).split;
+
+/** A model whose logits are the image's projections on the class patterns (it reads only the pattern). */
+function patternReader(): ZooModel {
+  const w = tf.tensor2d(patterns.flatMap((p) => Array.from(p)), [10, 784]);
+  const logits = (x: tf.Tensor4D) =>
+    tf.tidy(() => x.reshape([x.shape[0], 784]).sub(0.5).matMul(w, false, true));
+  return { arch: "reader", logits, representation: logits } as unknown as ZooModel;
+}
+
+/** A model that predicts class 3 whatever it sees. */
+const constant = {
+  arch: "const",
+  logits: (x: tf.Tensor4D) => tf.tidy(() => tf.oneHot(tf.fill([x.shape[0]], 3, "int32"), 10).toFloat()),
+} as unknown as ZooModel;
+
+Deno.test("patternReliance() says a pattern reader follows the swapped pattern on every image", async () => {
+  const before = tf.memory().numTensors;
+  assert.deepEqual(await patternReliance(patternReader(), planted, patterns), {
+    followsPattern: 1,
+    followsContent: 0,
+  });
+  // a constant model follows the pattern only where y + 1 happens to be 3, and the content where y is 3
+  assert.deepEqual(await patternReliance(constant, planted, patterns), {
+    followsPattern: 0.1,
+    followsContent: 0.1,
+  });
+  assert.ok(tf.memory().numTensors <= before + 1); // the reader's weight matrix
+});
+
+Deno.test("setEnergies() measures each named set under its own labels", () => {
+  const e = setEnergies({ planted, grey }, patterns);
+  assert.deepEqual(Object.keys(e), ["planted", "grey"]);
+  assert.ok(Math.abs(e.planted - 0.5) < 0.02, `planted ${e.planted}`);
+  assert.ok(Math.abs(e.grey) < 0.02, `grey ${e.grey}`);
+});

@@ -1,0 +1,110 @@
+// Tests for lib/run/pipeline.ts: a training set's cache identity is its content (two directories holding the same
+// files with shifted labels give different keys), a derived set's identity names what it was built from, and a
+// fork's rule is keyed by the code it closes over.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { cacheKey } from "../../../lib/run/cache.ts";
+import { encodeNpy } from "../../../lib/data/npy.ts";
+import { loadDataset } from "../../../lib/data/registry.ts";
+import { derivedRef, relabelledKey, sourceRef, startingPoints } from "../../../lib/run/pipeline.ts";
+import { RELABEL_ATTACK_QUICK } from "../../../lib/run/recipes.ts";
+import { spawnDeno } from "./fixtures/fs_faults.ts";
+
+/** An npy:DIR dataset of 20 train / 10 test 4x4x1 images; `shift` adds to every training label (mod 2). */
+async function npyDataset(shift: number): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "pipeline_" });
+  const x = (n: number) => Uint8Array.from({ length: n * 16 }, (_, i) => (i * 37) % 256);
+  const y = (n: number, s: number) => Uint8Array.from({ length: n }, (_, i) => (i + s) % 2);
+  const w = (name: string, a: Parameters<typeof encodeNpy>[0]) =>
+    Deno.writeFile(join(dir, name), encodeNpy(a));
+  await w("train_x.npy", { dtype: "uint8", shape: [20, 4, 4, 1], data: x(20) });
+  await w("train_y.npy", { dtype: "uint8", shape: [20], data: y(20, shift) });
+  await w("test_x.npy", { dtype: "uint8", shape: [10, 4, 4, 1], data: x(10) });
+  await w("test_y.npy", { dtype: "uint8", shape: [10], data: y(10, 0) });
+  return dir;
+}
+
+Deno.test("sourceRef(): same file names, training labels shifted -> a different cache identity and key", async () => {
+  const [a, b] = [await npyDataset(0), await npyDataset(1)];
+  const [da, db] = [await loadDataset(`npy:${a}`), await loadDataset(`npy:${b}`)];
+  const [ra, rb] = [sourceRef(da, da.train), sourceRef(db, db.train)];
+  assert.equal(ra.id.name, rb.id.name, "the same name and size ...");
+  assert.notEqual(ra.id.data, rb.id.data, "... but not the same content");
+  const key = (r: typeof ra) => cacheKey("model", { arch: "mlp", data: r.id });
+  assert.notEqual(await key(ra), await key(rb));
+  // a copy of A in a third directory is the same data
+  const c = await npyDataset(0);
+  assert.equal(sourceRef(await loadDataset(`npy:${c}`), da.train).id.data, ra.id.data);
+  for (const d of [a, b, c]) await Deno.remove(d, { recursive: true });
+});
+
+Deno.test("derivedRef() keeps the parent's data identity and names the artifact it came from", () => {
+  const split = {
+    x: new Float32Array(8),
+    y: new Uint8Array(2),
+    n: 2,
+    shape: [2, 2, 1] as [number, number, number],
+  };
+  const parent = { split, id: { data: "abc", name: "train[:2]", n: 2 } };
+  assert.deepEqual(derivedRef(parent, "d_det", "f00", split).id, { data: "abc", name: "d_det(f00)", n: 2 });
+});
+
+Deno.test("startingPoints() takes another image for each example (never itself) or uniform noise", () => {
+  const n = 5, x = Float32Array.from({ length: n * 4 }, (_, i) => Math.floor(i / 4));
+  const split = { x, y: new Uint8Array(n), n, shape: [2, 2, 1] as [number, number, number] };
+  const x0 = startingPoints(split, split, { start: "image", seed: 1 });
+  for (let i = 0; i < n; i++) assert.notEqual(x0[i * 4], i, `example ${i} starts from itself`);
+  const noise = startingPoints(split, split, { start: "noise", seed: 1 });
+  assert.ok(noise.every((v) => v >= 0 && v < 1) && new Set(noise).size > 10);
+});
+
+Deno.test("a fork's rule (y + SHIFT) % C gets a new dataset cache entry when SHIFT changes; D_det's stays shared", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fork_rule_" });
+  const lib = new URL("../../../lib/core/relabel.ts", import.meta.url).href;
+  const fork = join(dir, "my_fork.ts");
+  const hashes = async (shift: number) => {
+    await Deno.writeTextFile(
+      fork,
+      `import { registerRelabelRule } from "${lib}";\nconst SHIFT = ${shift};\n` +
+        `registerRelabelRule("zz_shift", (y, C) => Uint8Array.from(y, (v) => (v + SHIFT) % C));\n`,
+    );
+    const r = await spawnDeno("relabelled_hash.ts", [fork, "zz_shift"]).done;
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { fork: string; d_det: string };
+  };
+  try {
+    const two = await hashes(2), three = await hashes(3), twoAgain = await hashes(2);
+    assert.notEqual(
+      three.fork,
+      two.fork,
+      "the rule's text is the same; only the constant it closes over changed",
+    );
+    assert.equal(twoAgain.fork, two.fork, "the same code gives the same entry (a cache hit on rerun)");
+    assert.equal(three.d_det, two.d_det, "a lib rule's entry does not depend on which fork is loaded");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a test-set ref is named test[:n]; seed labels (Section 3.3's transfer attack) enter the key only when given", async () => {
+  const split = {
+    x: new Float32Array(4),
+    y: new Uint8Array(4),
+    n: 4,
+    shape: [2, 2, 1] as [number, number, number],
+  };
+  const data = { fingerprint: "f" } as Parameters<typeof sourceRef>[0];
+  const test = sourceRef(data, split, "test");
+  assert.equal(test.id.name, "test[:4]");
+  assert.notEqual(await cacheKey("d", test.id), await cacheKey("d", sourceRef(data, split).id));
+  const opts = { rule: "d_det", attack: RELABEL_ATTACK_QUICK, seed: 0 };
+  assert.equal("seedLabels" in relabelledKey("src", test, opts), false, "D_det's key is as before");
+  const transfer = relabelledKey("src", test, {
+    ...opts,
+    seedLabels: { targets: "transfer_targets", attack: "transfer" },
+  });
+  assert.notEqual(
+    await cacheKey("dataset", transfer),
+    await cacheKey("dataset", relabelledKey("src", test, opts)),
+  );
+});

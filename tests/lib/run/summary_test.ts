@@ -1,0 +1,22 @@
+// Tests of lib/run/summary.ts: cells, the claims table and the printed summary.
+import assert from "node:assert/strict";
+import { claimsTable, pctCell, type Summary, summaryMarkdown } from "../../../lib/run/summary.ts";
+
+Deno.test("summaryMarkdown() prints the claims table first, each claim with its verdict and criterion", () => {
+  const s: Summary = {
+    title: "Section X",
+    claim: "a claim",
+    order: 1,
+    tables: [{ headers: ["a", "b"], rows: [["x", pctCell(0.5)]] }],
+    charts: [],
+    figures: [],
+    notes: ["a note"],
+    claims: [{ name: "claim 9", paper: "40%", ours: "41%", verdict: "reproduces", criterion: ">= 0.9x" }],
+  };
+  const md = summaryMarkdown(s);
+  const claimsAt = md.indexOf("| claim 9"), tableAt = md.indexOf("| x ");
+  assert.ok(claimsAt > 0 && claimsAt < tableAt, md);
+  assert.match(md, /\| claim 9 +\| +40% \| +41% \| reproduces +\| >= 0\.9x +\|/);
+  assert.deepEqual(claimsTable(s.claims!).headers.slice(0, 4), ["claim", "paper", "ours", "verdict"]);
+  assert.ok(!summaryMarkdown({ ...s, claims: undefined }).includes("Claims at a glance"));
+});
