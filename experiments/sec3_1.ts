@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import type { DeepPartial } from "../lib/run/config.ts";
 import { firstN, imageSize, subset, validationSplit } from "../lib/data/batch.ts";
+import { l2Norm } from "../lib/data/plant.ts";
 import type { Split } from "../lib/data/registry.ts";
 import { MATCH_TARGETS } from "../lib/core/attacks.ts";
 import { exportDataset } from "../lib/run/export.ts";
@@ -501,7 +502,7 @@ async function plantControl(
     "D_NR": sets.d_nr.ref.split,
     "control": sets.control.split,
   }, patterns);
-  return { norm: Math.hypot(...patterns[0]), reliance, energy };
+  return { norm: l2Norm(patterns[0]), reliance, energy };
 }
 
 /** The headline eps: the smallest eps of the curve where the standard model's robust accuracy <= `headlineMax`

@@ -19,6 +19,13 @@ export interface PlantConfig {
   margin: number;
 }
 
+/** ||v||_2 by a loop (Math.hypot(...v) would pass every pixel as an argument: too many for 224x224x3). */
+export function l2Norm(v: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
+
 /** Off: the data as it is. */
 export const NO_PLANT: PlantConfig = { norm: 0, margin: 0.1 };
 
@@ -34,7 +41,7 @@ export function classPatterns(
   const d = shape[0] * shape[1] * shape[2], rng = createRng(opts.seed);
   return Array.from({ length: numClasses }, () => {
     const p = Float32Array.from({ length: d }, () => rng.normal());
-    const n = Math.hypot(...p);
+    const n = l2Norm(p);
     for (let i = 0; i < d; i++) p[i] *= opts.norm / n;
     return p;
   });
@@ -107,7 +114,7 @@ export function swapPatterns(planted: Split, patterns: Float32Array[], shift = 1
 export function patternEnergy(split: Split, patterns: Float32Array[]): number {
   const d = imageSize(split), C = patterns.length;
   const unit = patterns.map((p) => {
-    const n = Math.hypot(...p) || 1;
+    const n = l2Norm(p) || 1;
     return Float32Array.from(p, (v) => v / n);
   });
   let sum = 0;

@@ -105,6 +105,8 @@ export interface KnownSection {
   order: number;
   /** How to run it, e.g. "deno task sec3_2". */
   command: string;
+  /** Its entry file's absolute path (the module knownSections() imported). */
+  file?: string;
 }
 
 /**
@@ -155,12 +157,8 @@ async function resummarize(
   known: KnownSection[],
 ): Promise<Json | null> {
   const k = known.find((s) => s.id === results.experiment);
-  const file = k && /^deno task (\S+)$/.exec(k.command)?.[1];
-  if (!k || !file || !config) return null;
-  const tasks = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks as Record<string, string>;
-  const entry = /^deno run -A (\S+\.ts)$/.exec(tasks[file]?.trim() ?? "")?.[1];
-  if (!entry) return null;
-  const mod = await import(new URL(`file://${join(ROOT, entry)}`).href);
+  if (!k?.file || !config) return null;
+  const mod = await import(new URL(`file://${k.file}`).href);
   if (typeof mod.summarize !== "function" || !mod.SPEC) return null;
   const summary = withIdentity(mod.SPEC, mod.summarize(results, config));
   return { ...results, summary, summaryRenderedAt: await gitCommit() };
@@ -204,7 +202,13 @@ export async function knownSections(root = ROOT): Promise<KnownSection[]> {
     const spec = mod.SPEC as { section?: SectionInfo | null } | undefined;
     const section = (spec?.section ?? mod.SECTION) as SectionInfo | undefined;
     if (!section || (spec?.section && section.of !== experimentId(file))) continue;
-    out.push({ id: section.of, label: section.label, order: section.order, command: `deno task ${task}` });
+    out.push({
+      id: section.of,
+      label: section.label,
+      order: section.order,
+      command: `deno task ${task}`,
+      file,
+    });
   }
   return out.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
 }
