@@ -6,7 +6,7 @@
 // size with the same recipe; standard and robust test accuracy of all of them.
 import { join } from "node:path";
 import type { DeepPartial } from "../lib/run/config.ts";
-import { firstN, imageSize, subset, validationSplit } from "../lib/data/batch.ts";
+import { firstN, imageSize, subset } from "../lib/data/batch.ts";
 import { l2Norm } from "../lib/data/plant.ts";
 import type { Split } from "../lib/data/registry.ts";
 import { MATCH_TARGETS } from "../lib/core/attacks.ts";
@@ -19,7 +19,6 @@ import {
   type Run,
   runExperiment,
   type RunOptions,
-  takeFirst,
 } from "../lib/run/experiment.ts";
 import { ARCHITECTURES, type ZooModel } from "../lib/core/models.ts";
 import { writeFileAtomic } from "../lib/run/output.ts";
@@ -30,7 +29,6 @@ import {
   derivedRef,
   type MatchConfig,
   type MatchedSet,
-  sourceRef,
   startingPoints,
   trainRecipe,
   trainSourceModel,
@@ -60,9 +58,6 @@ import { evaluate } from "../lib/core/train.ts";
 export interface Config extends CommonConfig {
   trainSize: number;
   testSize: number;
-  /** Evaluate on the test set, or on a validation split (the last testSize training images, never trained on):
-   * recipes are chosen on "val", reported on "test". */
-  evalOn: string;
   /** Standard source model (same recipe as sec3_2's, so the cached model is shared). */
   standard: TrainConfig;
   /** Adversarially trained source model: the recipe plus L2 PGD inside the loop. */
@@ -87,7 +82,6 @@ export const DEFAULTS: Config = {
   ...COMMON_DEFAULTS,
   trainSize: TRAIN_SIZE_QUICK,
   testSize: 1000,
-  evalOn: "test",
   standard: SOURCE_QUICK,
   robust: ROBUST_QUICK,
   // 50 steps cosine-decayed from 2 reach the distance of 200 constant steps of 0.2 (D_R 0.014 vs 0.015, D_NR
@@ -164,10 +158,6 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
   keys: {
     trainSize: { help: "training examples used for the source models (0 = all)", integer: true, min: 0 },
     testSize: { help: "test examples evaluated (0 = all)", integer: true, min: 0 },
-    evalOn: {
-      help: "evaluate on the test set, or on val: the last testSize training images (choose recipes there)",
-      choices: ["test", "val"],
-    },
     ...trainKeys("standard", "standard source model"),
     ...trainKeys("robust", "adversarially trained source model"),
     "robust.eps": { help: "L2 radius of adversarial training", above: 0 },
@@ -290,10 +280,7 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
     );
   }
   return await runExperiment(SPEC, config, opts, async (run) => {
-    const train = sourceRef(run.data, takeFirst(run.data.train, config.trainSize, "trainSize"));
-    const test = config.evalOn === "val"
-      ? validationSplit(run.data.train, config.testSize || 1000, config.trainSize)
-      : takeFirst(run.data.test, config.testSize, "testSize");
+    const { train, test } = run.splits(config);
     const sources = await trainSources(run, train, test);
     const sets = await buildSets(run, sources, train);
     const names = modelNames(config), freshNames = names.filter((n) => n !== "standard" && n !== "robust");

@@ -126,6 +126,8 @@ export interface SetResult {
   trainAcc?: number;
   attackSuccess?: number;
   meanDeltaL2?: number;
+  /** Examples trained on (fewer than nTrain when the attack's failures are dropped). */
+  kept?: number;
 }
 
 /** What main() returns and writes to results.json. */
@@ -190,6 +192,7 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
         r.trainAcc = (await evaluate(fresh.model, set.split)).acc;
         r.attackSuccess = built[name].attackSuccess;
         r.meanDeltaL2 = built[name].meanDeltaL2;
+        r.kept = built[name].kept;
       }
       results.sets[name] = r;
       console.error(`${name}: test accuracy on the original test set ${pct(r.testAcc)}`);
@@ -244,7 +247,13 @@ export function summarize(r: Results, config: Pick<Config, "dataset">): SectionS
     }],
     charts: [oursVsPaperBars("Table 1: test accuracy on the original test set", bars, "test accuracy (%)")],
     figures: ["fig_relabelled.png"],
-    notes: [`source model test accuracy ${pct(r.sourceTestAcc)}; chance = ${pct(1 / r.numClasses)}`],
+    notes: [
+      `source model test accuracy ${pct(r.sourceTestAcc)}; chance = ${pct(1 / r.numClasses)}`,
+      ...Object.entries(r.sets).filter(([, s]) => s.kept !== undefined && s.kept < r.nTrain)
+        .map(([k, s]) =>
+          `${label(k)}: the attack's ${r.nTrain - s.kept!} failures dropped (--attack.failures=drop)`
+        ),
+    ],
   };
 }
 

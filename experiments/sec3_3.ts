@@ -145,7 +145,7 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
     const adv = await buildRelabelled(source, sourceRef(run.data, test, "test"), {
       ...common,
       rule,
-      attack,
+      attack: { ...attack, failures: "keep" }, // every test example, hit or not: transfer is measured on all
       seedLabels: { targets: "transfer_targets", attack: "transfer" },
       what: `targeted adversarial test examples on the source model (rule ${rule})`,
     });

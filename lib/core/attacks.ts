@@ -285,6 +285,9 @@ export interface PgdOptions {
   restarts?: number;
   /** Keep the best iterate seen per example instead of the last (default false). */
   bestIterate?: boolean;
+  /** Where the first restart starts [batch, h, w, c] (projected into the ball around x and [0,1]); a warm start
+   * that continues an earlier attack. Default x (or a random point with randomStart). */
+  init?: tf.Tensor4D;
   seed?: number;
 }
 
@@ -375,7 +378,9 @@ export function pgd(model: ZooModel, x: tf.Tensor4D, opts: PgdOptions): PgdResul
   let last: tf.Tensor4D | null = null;
   for (let r = 0; r < restarts; r++) {
     let delta = tf.tidy(() =>
-      opts.randomStart
+      r === 0 && opts.init
+        ? x.add(threat.project(opts.init.sub(x) as tf.Tensor4D, opts.eps)).clipByValue(0, 1).sub(x)
+        : opts.randomStart
         ? tf.clipByValue(x.add(threat.randomInit(x.shape, opts.eps, deriveSeed(seed, `start${r}`))), 0, 1)
           .sub(x)
         : tf.zerosLike(x)
@@ -454,6 +459,11 @@ export interface PerturbSplitOptions {
   randomStart?: boolean;
   restarts?: number;
   bestIterate?: boolean;
+  /** A finishing attack per batch: the examples that have not reached the objective's goal get `steps` more
+   * steps of length `stepSize` (best iterate kept) from where the attack left them, in the same ball, with the
+   * plain objective (targeted(targets) or untargeted(y): no EOT); a finished example replaces the first result
+   * only where it succeeds. steps 0 = none. */
+  finish?: { steps: number; stepSize: number };
   batchSize: number;
   seed: number;
   /** Progress label; no bar when undefined. */
@@ -481,6 +491,12 @@ export async function perturbSplit(
   }
   if (opts.targets && opts.targets.length !== split.n) {
     throw new RangeError(`targets holds ${opts.targets.length} labels, the split has ${split.n}`);
+  }
+  if (opts.finish && opts.finish.steps > 0) {
+    if (opts.start) {
+      throw new RangeError("a finishing attack perturbs the split's images; it takes no `start`");
+    }
+    checkAttackOptions({ ...opts, ...opts.finish });
   }
   const out: PerturbedSplit = {
     x: new Float32Array(split.n * d),
@@ -519,6 +535,14 @@ export async function perturbSplit(
     });
     const [xv, sv, nv, vv] = await Promise.all([xAdv.data(), success.data(), norms.data(), value.data()]);
     tf.dispose([xAdv, success, norms, value]);
+    if (opts.finish && opts.finish.steps > 0) {
+      await finishBatch(model, split, opts, s, {
+        x: xv as Float32Array,
+        success: sv,
+        deltaL2: nv,
+        value: vv,
+      });
+    }
     out.x.set(xv as Float32Array, s * d);
     out.deltaL2.set(nv as Float32Array, s);
     out.value.set(vv as Float32Array, s);
@@ -527,6 +551,56 @@ export async function perturbSplit(
   }
   bar?.done();
   return out;
+}
+
+/**
+ * perturbSplit()'s finishing attack on the batch that starts at example `s`: the failures of `batch` (its
+ * arrays, updated in place) get opts.finish.steps more plain steps from where they are; each one that then
+ * succeeds takes the new image, its ||delta||_2 (from the split's image) and the plain objective's value.
+ */
+async function finishBatch(
+  model: ZooModel,
+  split: Split,
+  opts: PerturbSplitOptions,
+  s: number,
+  batch: { x: Float32Array; success: tf.TypedArray; deltaL2: tf.TypedArray; value: tf.TypedArray },
+): Promise<void> {
+  const d = imageSize(split);
+  const idx = Array.from(batch.success, (v, i) => (v ? -1 : i)).filter((i) => i >= 0);
+  if (idx.length === 0) return;
+  const rows = (src: Float32Array, base: number) => {
+    const out = new Float32Array(idx.length * d);
+    idx.forEach((i, j) => out.set(src.subarray((base + i) * d, (base + i + 1) * d), j * d));
+    return out;
+  };
+  const pick = (src: Uint8Array) => Int32Array.from(idx, (i) => src[s + i]);
+  const [xAdv, success, norms, value] = tf.tidy(() => {
+    const shape = [idx.length, ...split.shape] as [number, number, number, number];
+    const x = tf.tensor4d(rows(split.x, s), shape);
+    const init = tf.tensor4d(rows(batch.x, 0), shape);
+    const objective = opts.targets
+      ? targeted(tf.tensor1d(pick(opts.targets)))
+      : untargeted(tf.tensor1d(pick(split.y)));
+    const r = pgd(model, x, {
+      threat: opts.threat,
+      eps: opts.eps,
+      steps: opts.finish!.steps,
+      stepSize: opts.finish!.stepSize,
+      objective,
+      init,
+      bestIterate: true,
+    });
+    return [r.xAdv, r.success, l2norm(r.xAdv.sub(x) as tf.Tensor4D), r.value];
+  });
+  const [xv, sv, nv, vv] = await Promise.all([xAdv.data(), success.data(), norms.data(), value.data()]);
+  tf.dispose([xAdv, success, norms, value]);
+  idx.forEach((i, j) => {
+    if (!sv[j]) return;
+    batch.x.set((xv as Float32Array).subarray(j * d, (j + 1) * d), i * d);
+    batch.success[i] = 1;
+    batch.deltaL2[i] = nv[j];
+    batch.value[i] = vv[j];
+  });
 }
 
 /** Options of matchRepresentationSplit(). */

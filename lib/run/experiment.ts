@@ -25,7 +25,7 @@ import {
 } from "./output.ts";
 import { type BackendInfo, BACKENDS, initBackend } from "../backend/mod.ts";
 import { type Dataset, DATASETS, loadDataset, type Split, validateDatasetName } from "../data/registry.ts";
-import { firstN } from "../data/batch.ts";
+import { firstN, validationSplit } from "../data/batch.ts";
 import { NO_PLANT, type PlantConfig, plantDataset } from "../data/plant.ts";
 import { deriveSeed } from "../util/rng.ts";
 import type { ZooModel } from "../core/models.ts";
@@ -50,6 +50,9 @@ export interface CommonConfig {
   trainFrom: string;
   /** folder: datasets: images are resized to imageSize x imageSize (0 = keep their size, which must agree). */
   imageSize: number;
+  /** Where the test numbers come from: the test set, or "val", the last testSize training images (recipes are
+   * chosen there, never on the test set). */
+  evalOn: string;
   /** Reuse cached source models and built datasets (out/cache). */
   cache: boolean;
   /** The planted-feature positive control (lib/data/plant.ts): a class pattern of L2 norm plant.norm in every
@@ -66,6 +69,7 @@ export const COMMON_DEFAULTS: CommonConfig = {
   dataDir: "",
   trainFrom: "",
   imageSize: 0,
+  evalOn: "test",
   cache: true,
   plant: NO_PLANT,
 };
@@ -93,6 +97,10 @@ export const COMMON_KEYS: Record<string, KeySpec> = {
     help: "folder: datasets: resize images to this many pixels a side (0 = keep)",
     integer: true,
     min: 0,
+  },
+  evalOn: {
+    help: "evaluate on the test set, or on val: the last testSize training images (choose recipes there)",
+    choices: ["test", "val"],
   },
   cache: { help: "reuse cached source models and built datasets under out/cache" },
   "plant.norm": {
@@ -350,7 +358,8 @@ export interface Run<C extends CommonConfig> {
   common: { numClasses: number; seed: number; cache: boolean };
   /**
    * The first `trainSize` training examples (0 = all) with their cache identity, and the first `testSize` test
-   * examples (takeFirst(): a size above the split's says so and uses all).
+   * examples (takeFirst(): a size above the split's says so and uses all); with --evalOn=val the last `testSize`
+   * (default 1,000) training images stand in for the test set (validationSplit()).
    */
   splits(sizes: { trainSize: number; testSize: number }): { train: DataRef; test: Split };
   /** Keeps a model (anything holding a ZooModel as `.model`) until the run ends, then disposes it; returns it. */
@@ -438,7 +447,9 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       common: { numClasses: data.info.numClasses, seed: config.seed, cache: config.cache },
       splits: ({ trainSize, testSize }) => ({
         train: sourceRef(data, takeFirst(data.train, trainSize, "trainSize")),
-        test: takeFirst(data.test, testSize, "testSize"),
+        test: config.evalOn === "val"
+          ? validationSplit(data.train, testSize || 1000, trainSize)
+          : takeFirst(data.test, testSize, "testSize"),
       }),
       track: (m) => (tracked.add(m.model), m),
       release: (m) => {

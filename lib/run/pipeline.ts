@@ -18,12 +18,12 @@ import {
 } from "../core/attacks.ts";
 import { cached, sourceHash } from "./cache.ts";
 import { loadModel, saveModel } from "./checkpoint.ts";
-import { imageSize } from "../data/batch.ts";
+import { imageSize, subset } from "../data/batch.ts";
 import { readNpy, writeNpy } from "../data/npy.ts";
 import type { Dataset, Split } from "../data/registry.ts";
 import { createModel, type ZooModel } from "../core/models.ts";
 import { phase } from "../util/progress.ts";
-import type { AttackConfig, EotConfig, TrainConfig } from "./recipes.ts";
+import type { AttackConfig, EotConfig, FailurePolicy, TrainConfig } from "./recipes.ts";
 import { trainOptions } from "./recipes.ts";
 import { relabel, RELABEL_RULES } from "../core/relabel.ts";
 import { createRng, deriveSeed } from "../util/rng.ts";
@@ -237,6 +237,8 @@ export interface RelabelledSet {
   attackSuccess: number;
   /** Mean ||x_adv - x||_2. */
   meanDeltaL2: number;
+  /** Examples in the set: all of them, or the attack's hits under `attack.failures` "drop". */
+  kept: number;
   hash: string;
 }
 
@@ -264,12 +266,14 @@ export function relabelledKey(
   set: DataRef,
   opts: RelabelOptions,
 ): Record<string, unknown> {
+  // the failure policy picks examples from the built set after the fact: not part of the build's identity
+  const { failures: _policy, ...attack } = opts.attack;
   return {
     kind: "relabelled",
     rule: { name: opts.rule, source: RELABEL_RULES.get(opts.rule).toString() },
     source: sourceHash,
     data: set.id,
-    attack: opts.attack,
+    attack,
     seed: opts.seed,
     ...(opts.seedLabels ? { seedLabels: opts.seedLabels } : {}),
   };
@@ -308,6 +312,10 @@ export async function buildRelabelled(
       opts.what ?? `build ${rule}`
     }: targeted L2 PGD (eps ${attack.eps}, ${attack.steps} steps of ${attack.stepSize}${
       attack.eot.samples > 1 ? `, EOT over ${attack.eot.samples}` : ""
+    }${
+      attack.finish.steps > 0
+        ? `; failures get ${attack.finish.steps} plain steps of ${attack.finish.stepSize}`
+        : ""
     })`,
   );
   const split = set.split;
@@ -316,6 +324,8 @@ export async function buildRelabelled(
     x: Float32Array;
     t: Uint8Array;
     y: Uint8Array;
+    /** 1 where the source model classifies x_adv as t. */
+    success: Uint8Array;
     stats: { attackSuccess: number; meanDeltaL2: number };
   };
   const entry = await relabelledEntry(source.hash, set, opts);
@@ -331,23 +341,32 @@ export async function buildRelabelled(
         batchSize: attack.batchSize,
         targets,
         objective: (b) => relabelObjective(b.targets!, attack.eot, b.seed),
+        finish: attack.finish,
         seed: deriveSeed(opts.seed, labels.attack),
         label: `attack ${rule}`,
       });
       const attackSuccess = a.success.reduce((s, v) => s + v, 0) / split.n;
       const meanDeltaL2 = a.deltaL2.reduce((s, v) => s + v, 0) / split.n;
-      return { x: a.x, t: targets, y: split.y.slice(), stats: { attackSuccess, meanDeltaL2 } };
+      return {
+        x: a.x,
+        t: targets,
+        y: split.y.slice(),
+        success: a.success,
+        stats: { attackSuccess, meanDeltaL2 },
+      };
     },
     save: async (dir, b) => {
       await writeNpy(join(dir, "x.npy"), { dtype: "float32", shape: [split.n, ...split.shape], data: b.x });
       await writeNpy(join(dir, "t.npy"), { dtype: "uint8", shape: [split.n], data: b.t });
       await writeNpy(join(dir, "y.npy"), { dtype: "uint8", shape: [split.n], data: b.y });
+      await writeNpy(join(dir, "success.npy"), { dtype: "uint8", shape: [split.n], data: b.success });
       await Deno.writeTextFile(join(dir, "stats.json"), JSON.stringify(b.stats));
     },
     load: async (dir) => ({
       x: (await readNpy(join(dir, "x.npy"))).data as Float32Array,
       t: (await readNpy(join(dir, "t.npy"))).data as Uint8Array,
       y: (await readNpy(join(dir, "y.npy"))).data as Uint8Array,
+      success: (await readNpy(join(dir, "success.npy"))).data as Uint8Array,
       stats: JSON.parse(await Deno.readTextFile(join(dir, "stats.json"))),
     }),
   });
@@ -357,8 +376,34 @@ export async function buildRelabelled(
       b.stats.meanDeltaL2.toFixed(3)
     }`,
   );
-  const out = { x: b.x, y: b.t, n: split.n, shape: split.shape };
-  return { ref: derivedRef(set, rule, r.hash, out), original: b.y, ...b.stats, hash: r.hash };
+  const all = { x: b.x, y: b.t, n: split.n, shape: split.shape };
+  if (attack.failures === "keep") {
+    return {
+      ref: derivedRef(set, rule, r.hash, all),
+      original: b.y,
+      ...b.stats,
+      hash: r.hash,
+      kept: split.n,
+    };
+  }
+  const idx = keptIndices(b.success, attack.failures);
+  console.error(
+    `${rule}: ${split.n - idx.length} examples not at their target dropped (--attack.failures=drop)`,
+  );
+  const kept = subset(all, idx);
+  return {
+    ref: derivedRef(set, `${rule}-hits`, r.hash, kept),
+    original: Uint8Array.from(idx, (i) => b.y[i]),
+    ...b.stats,
+    hash: r.hash,
+    kept: idx.length,
+  };
+}
+
+/** The examples a relabelled set keeps under a failure policy: every one ("keep") or the attack's hits ("drop"). */
+export function keptIndices(success: Uint8Array, policy: FailurePolicy): number[] {
+  const all = Array.from(success.keys());
+  return policy === "keep" ? all : all.filter((i) => success[i] === 1);
 }
 
 /** Starting points x0 [n, h, w, c]: a random other image of `pool` per example (paper) or uniform noise. */

@@ -90,6 +90,11 @@ export interface EotConfig {
   noise: number;
 }
 
+/** What a relabelled set does with the examples the attack did not bring to their target: keep them under the
+ * new label (the paper's procedure relabels every example) or drop them (a deviation: a smaller set). */
+export const FAILURE_POLICIES = ["keep", "drop"] as const;
+export type FailurePolicy = typeof FAILURE_POLICIES[number];
+
 /** Targeted L2 PGD of eq. 6 (pixel units in [0,1]). */
 export interface AttackConfig {
   eps: number;
@@ -97,7 +102,15 @@ export interface AttackConfig {
   stepSize: number;
   batchSize: number;
   eot: EotConfig;
+  /** The finishing attack (perturbSplit's `finish`): examples not at their target after the attack get `steps`
+   * more plain steps of `stepSize` in the same ball (0 = none). */
+  finish: { steps: number; stepSize: number };
+  /** The examples still not at their target (a relabelled set's composition, not its construction). */
+  failures: FailurePolicy;
 }
+
+/** No finishing attack. */
+export const NO_FINISH: AttackConfig["finish"] = { steps: 0, stepSize: 0.1 };
 
 /** Key specs of an AttackConfig stored under `prefix`. */
 export function attackKeys(prefix: string, what: string): Record<string, KeySpec> {
@@ -115,6 +128,16 @@ export function attackKeys(prefix: string, what: string): Record<string, KeySpec
     [`${p}.eot.translate`]: { help: "EOT: random shift of up to this many pixels", integer: true, min: 0 },
     [`${p}.eot.flip`]: { help: "EOT: random horizontal flips" },
     [`${p}.eot.noise`]: { help: "EOT: std of Gaussian noise added to x + delta", min: 0 },
+    [`${p}.finish.steps`]: {
+      help: "finishing attack: plain PGD steps (no EOT) for the examples not yet at their target (0 = none)",
+      integer: true,
+      min: 0,
+    },
+    [`${p}.finish.stepSize`]: { help: "finishing attack: L2 length of each step", above: 0 },
+    [`${p}.failures`]: {
+      help: "examples the attack did not bring to their target: keep them relabelled (paper) or drop them",
+      choices: FAILURE_POLICIES,
+    },
   };
 }
 
@@ -155,6 +178,8 @@ export const RELABEL_ATTACK_QUICK: AttackConfig = {
   stepSize: 1,
   batchSize: 250,
   eot: { samples: 2, translate: 2, flip: false, noise: 0.05 },
+  finish: NO_FINISH,
+  failures: "keep",
 };
 /** Training images of the quick presets. */
 export const TRAIN_SIZE_QUICK = 20000;
@@ -178,6 +203,8 @@ export const RELABEL_ATTACK_PAPER: AttackConfig = {
   stepSize: 0.1,
   batchSize: 128,
   eot: NO_EOT,
+  finish: NO_FINISH,
+  failures: "keep",
 };
 
 /** Restricted ImageNet (9 superclasses, 224x224; GPU only): ResNet-50 with the paper recipe, images resized to
@@ -187,6 +214,14 @@ export const RIMAGENET = {
   dataset: "rimagenet",
   imageSize: 224,
   eps: 3.0,
-  attack: { eps: 3.0, steps: 100, stepSize: 0.075, batchSize: 64, eot: NO_EOT } as AttackConfig,
+  attack: {
+    eps: 3.0,
+    steps: 100,
+    stepSize: 0.075,
+    batchSize: 64,
+    eot: NO_EOT,
+    finish: NO_FINISH,
+    failures: "keep",
+  } as AttackConfig,
   recipe: { ...PAPER_RECIPE, batchSize: 64 } as TrainConfig,
 } as const;

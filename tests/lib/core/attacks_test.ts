@@ -244,6 +244,48 @@ Deno.test("perturbSplit() equals pgd() batch by batch and reports ||delta|| and 
   assert.deepEqual(Array.from(r.success), Array.from(pred, (p, i) => (p === targets[i] ? 1 : 0)));
 });
 
+Deno.test("pgd() with `init` starts there, projected into the ball: 0 steps of a warm start is its projection", () => {
+  tf.tidy(() => {
+    const far = x.add(tf.onesLike(x).mul(0.5)).clipByValue(0, 1) as tf.Tensor4D; // ||far - x|| >> 1
+    const r = pgd(model, x, { y, threat: "l2", eps: 1, steps: 1, stepSize: 1e-6, init: far });
+    const norms = r.xAdv.sub(x).reshape([100, -1]).norm("euclidean", 1).dataSync();
+    assert.ok(norms.every((v) => v <= 1 + 1e-4 && v > 0.99), "on the sphere of radius eps toward init");
+    const cos = tf.sum(r.xAdv.sub(x).mul(far.sub(x))).div(tf.norm(r.xAdv.sub(x)).mul(tf.norm(far.sub(x))));
+    assert.ok(cos.dataSync()[0] > 0.99, "in the direction of init");
+  });
+});
+
+Deno.test("perturbSplit() `finish` brings failures to their target, keeps hits, stays in the ball; leaks nothing", async () => {
+  const split = {
+    x: train.x.subarray(0, 60 * 784),
+    y: train.y.subarray(0, 60),
+    n: 60,
+    shape: [28, 28, 1] as [number, number, number],
+  };
+  const targets = Uint8Array.from(split.y, (v) => (v + 3) % 10);
+  const opts = { threat: "l2", eps: 3, steps: 1, stepSize: 0.3, targets, batchSize: 25, seed: 1 };
+  const plain = await perturbSplit(model, split, opts);
+  const before = tf.memory().numTensors;
+  const done = await perturbSplit(model, split, { ...opts, finish: { steps: 20, stepSize: 0.3 } });
+  assert.equal(tf.memory().numTensors, before);
+  const hits = (s: Uint8Array) => s.reduce((a, v) => a + v, 0);
+  assert.ok(hits(plain.success) < 50, `the one-step attack leaves failures (${hits(plain.success)}/60)`);
+  assert.ok(hits(done.success) > hits(plain.success) + 5, `finishing adds hits (${hits(done.success)})`);
+  assert.ok(done.deltaL2.every((v) => v <= 3 + 1e-4), "every image stays in the eps ball around x");
+  const d = 784;
+  for (let i = 0; i < 60; i++) {
+    const same = plain.x.subarray(i * d, (i + 1) * d).every((v, j) => v === done.x[i * d + j]);
+    if (plain.success[i] || !done.success[i]) assert.ok(same, `example ${i}: only finished hits change`);
+    else assert.ok(!same, `example ${i} was finished`);
+  }
+  const pred = tf.tidy(() => model.logits(tf.tensor4d(done.x, [60, 28, 28, 1])).argMax(1).dataSync());
+  assert.deepEqual(Array.from(done.success), Array.from(pred, (p, i) => (p === targets[i] ? 1 : 0)));
+  await assert.rejects(
+    () => perturbSplit(model, split, { ...opts, start: split.x, finish: { steps: 2, stepSize: 0.3 } }),
+    /takes no `start`/,
+  );
+});
+
 Deno.test("pgd() and perturbSplit() leak no tensors (restarts, best iterate, EOT, matching)", async () => {
   const start = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) {

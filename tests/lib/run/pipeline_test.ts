@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { cacheKey } from "../../../lib/run/cache.ts";
 import { encodeNpy } from "../../../lib/data/npy.ts";
 import { loadDataset } from "../../../lib/data/registry.ts";
-import { derivedRef, relabelledKey, sourceRef, startingPoints } from "../../../lib/run/pipeline.ts";
+import {
+  derivedRef,
+  keptIndices,
+  relabelledKey,
+  sourceRef,
+  startingPoints,
+} from "../../../lib/run/pipeline.ts";
 import { RELABEL_ATTACK_QUICK } from "../../../lib/run/recipes.ts";
 import { spawnDeno } from "./fixtures/fs_faults.ts";
 
@@ -107,4 +113,22 @@ Deno.test("a test-set ref is named test[:n]; seed labels (Section 3.3's transfer
     await cacheKey("dataset", transfer),
     await cacheKey("dataset", relabelledKey("src", test, opts)),
   );
+});
+
+Deno.test("relabelledKey(): the failure policy is not part of the build's key, the finishing attack is", async () => {
+  const test = { id: { data: "t", name: "test", n: 10 } } as Parameters<typeof relabelledKey>[1];
+  const opts = { rule: "d_det", attack: RELABEL_ATTACK_QUICK, seed: 0 };
+  const key = (attack: typeof RELABEL_ATTACK_QUICK) =>
+    cacheKey("dataset", relabelledKey("s", test, { ...opts, attack }));
+  assert.equal(await key({ ...RELABEL_ATTACK_QUICK, failures: "drop" }), await key(RELABEL_ATTACK_QUICK));
+  assert.notEqual(
+    await key({ ...RELABEL_ATTACK_QUICK, finish: { steps: 10, stepSize: 0.5 } }),
+    await key(RELABEL_ATTACK_QUICK),
+  );
+});
+
+Deno.test("keptIndices(): every example under keep, the attack's hits under drop, in order", () => {
+  const success = Uint8Array.from([1, 0, 1, 1, 0]);
+  assert.deepEqual(keptIndices(success, "keep"), [0, 1, 2, 3, 4]);
+  assert.deepEqual(keptIndices(success, "drop"), [0, 2, 3]);
 });
