@@ -118,6 +118,7 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
       check: RELABEL_RULES.check,
     },
   },
+  seeded: (runs) => Promise.resolve({ claims: [table1Claim(...(runs as Results[]))] }),
 });
 
 /** Per-set numbers (fractions); `d` is the unmodified training set. */

@@ -39,7 +39,8 @@ import {
 } from "../lib/run/recipes.ts";
 import { RELABEL_RULES } from "../lib/core/relabel.ts";
 import { saveChart } from "../lib/report/charts.ts";
-import { pct, pctCell, scatterPanels, type SectionSummary } from "../lib/run/summary.ts";
+import { pct, pctCell, scatterPanels, type ScatterPoint, type SectionSummary } from "../lib/run/summary.ts";
+import { spread } from "../lib/run/seeds.ts";
 import { accuracy, evaluate, predict } from "../lib/core/train.ts";
 import { rankCorrelation } from "../lib/util/stats.ts";
 
@@ -113,6 +114,17 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
     archs: { help: "architectures compared", choices: ARCHITECTURES, distinct: true, minItems: 2 },
     ...trainKeys("target", "target architectures (arch ignored)"),
   },
+  seeded: async (runs, { dir, config }) => {
+    const rs = runs as Results[], claim = figure3Claim(...rs);
+    const sd = (v: number[]) => spread(v.map((x) => 100 * x)).sd ?? 0;
+    const points = config.archs.map((a) => {
+      const of = (k: keyof ArchResult) => rs.map((r) => r.architectures[a][k]);
+      const [x, y] = [spread(of("transferRate")).mean, spread(of("testAccOnDdet")).mean];
+      return { label: a, x: 100 * x, y: 100 * y, xSd: sd(of("transferRate")), ySd: sd(of("testAccOnDdet")) };
+    });
+    await saveChart(dir, "fig3", fig3Spec(points, `ours: ${claim.ours}; bars: +-1 sd over the runs`, config));
+    return { claims: [claim], figures: ["fig3.png"] };
+  },
 });
 
 /** Per-architecture results (fractions). */
@@ -184,25 +196,25 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
       ddetAttackSuccess: ddet.attackSuccess,
       eps: config.attack.eps,
     };
-    await saveChart(run.outDir, "fig3", fig3Spec(results, config));
+    const points = Object.entries(architectures).map(([a, v]) => point(a, v));
+    await saveChart(run.outDir, "fig3", fig3Spec(points, `ours: ${results.correlation.note}`, config));
     return { results, summary: summarize(results, config) };
   });
 }
 
-/** Figure 3: ours beside the paper's, accuracy on D_det against transfer rate. */
-function fig3Spec(r: Results, config: Config): Record<string, unknown> {
-  const point = (label: string, v: ArchResult | (typeof FIG3)[number]) => ({
-    label,
-    x: 100 * v.transferRate,
-    y: 100 * v.testAccOnDdet,
-  });
+/** One architecture's point of Figure 3 (percent). */
+const point = (label: string, v: ArchResult | (typeof FIG3)[number]) => ({
+  label,
+  x: 100 * v.transferRate,
+  y: 100 * v.testAccOnDdet,
+});
+
+/** Figure 3: ours (`points`, with error bars when they have a spread) beside the paper's. */
+function fig3Spec(points: ScatterPoint[], subtitle: string, config: Config): Record<string, unknown> {
   return scatterPanels(
-    { text: "Figure 3: transfer rate vs accuracy on D_det", subtitle: `ours: ${r.correlation.note}` },
+    { text: "Figure 3: transfer rate vs accuracy on D_det", subtitle },
     [
-      {
-        title: `ours (${config.dataset}, source ${config.source.arch})`,
-        values: Object.entries(r.architectures).map(([arch, v]) => point(arch, v)),
-      },
+      { title: `ours (${config.dataset}, source ${config.source.arch})`, values: points },
       { title: "paper (CIFAR-10, source ResNet-50)", values: FIG3.map((p) => point(p.arch, p)) },
     ],
     { x: "transfer rate (%)", y: "test accuracy when trained on D_det (%)" },

@@ -1,18 +1,36 @@
 // The verdicts of the paper's claims that Sections 3.2 and 3.3 test, each by a criterion fixed in code before the
-// numbers are seen (Section 3.1's claims 2 and 3 are beside their results in experiments/sec3_1.ts).
+// numbers are seen, from one run or from the runs of a --seeds=N run (Section 3.1's claims 2 and 3 are beside
+// their results in experiments/sec3_1.ts).
 import { TABLE1 } from "./paper.ts";
 import { type Claim, pct, type Verdict } from "./summary.ts";
+import { spread } from "./seeds.ts";
+import { bootstrapSpearman } from "../util/stats.ts";
+
+/** A fraction over runs: "55.5%" for one run, "55.5 ± 2.1% (n=3)" for several. */
+function pctOverRuns(v: number[]): string {
+  if (v.length === 1) return pct(v[0]);
+  const s = spread(v);
+  return `${(100 * s.mean).toFixed(1)} ± ${(100 * (s.sd ?? 0)).toFixed(1)}% (n=${s.n})`;
+}
 
 /**
  * Claim 1's verdict (Table 1), by a criterion fixed before the numbers: "reproduces" when D_rand and D_det each
  * reach >= 0.9x the paper's CIFAR-10 test accuracy (57.0%, 39.3%); "partly" when both are above twice chance;
- * "does not" otherwise. A set the run did not build makes it "not run".
+ * "does not" otherwise; over several runs (seeds), on the mean test accuracies. A set the run did not build makes
+ * it "not run".
  */
-export function table1Claim(r: { sets: Record<string, { testAcc: number }>; numClasses: number }): Claim {
-  const paper = TABLE1.cifar10 as Record<string, number>, chance = 1 / r.numClasses;
-  const rand = r.sets.d_rand?.testAcc, det = r.sets.d_det?.testAcc;
+export function table1Claim(
+  ...runs: { sets: Record<string, { testAcc: number }>; numClasses: number }[]
+): Claim {
+  const paper = TABLE1.cifar10 as Record<string, number>, chance = 1 / runs[0].numClasses;
+  const accs = (set: string) =>
+    runs.map((r) => r.sets[set]?.testAcc).filter((v): v is number => v !== undefined);
+  const [rands, dets] = [accs("d_rand"), accs("d_det")];
+  const mean = (v: number[]) => v.length === runs.length ? spread(v).mean : undefined;
+  const rand = mean(rands), det = mean(dets);
   const criterion =
-    "reproduces: D_rand and D_det >= 0.9x the paper's test accuracy; partly: both > 2x chance";
+    "reproduces: D_rand and D_det >= 0.9x the paper's test accuracy; partly: both > 2x chance" +
+    (runs.length > 1 ? " (on the means over the runs)" : "");
   const verdict: Verdict = rand === undefined || det === undefined
     ? "not run"
     : rand >= 0.9 * paper.d_rand && det >= 0.9 * paper.d_det
@@ -20,27 +38,57 @@ export function table1Claim(r: { sets: Record<string, { testAcc: number }>; numC
     : rand > 2 * chance && det > 2 * chance
     ? "partly"
     : "does not";
+  const ours = rand === undefined || det === undefined
+    ? `D_rand ${pct(rand)}, D_det ${pct(det)}`
+    : `D_rand ${pctOverRuns(rands)}, D_det ${pctOverRuns(dets)}`;
   return {
     name: "claim 1: non-robust features suffice: models trained on D_rand / D_det generalize to the test set",
     paper: `D_rand ${pct(paper.d_rand)}, D_det ${pct(paper.d_det)} (CIFAR-10)`,
-    ours: `D_rand ${pct(rand)}, D_det ${pct(det)} (chance ${pct(chance)})`,
+    ours: `${ours} (chance ${pct(chance)})`,
     verdict,
     criterion,
   };
 }
 
+/** Figure 3's numbers of one run: per architecture, accuracy learned from D_det and transfer rate. */
+export interface Figure3Run {
+  correlation: { spearman: number | null; note: string };
+  architectures: Record<string, { testAccOnDdet?: number; transferRate?: number }>;
+}
+
+/** Resamples of Figure 3's bootstrap interval (seeded, so the interval is reproducible). */
+export const FIG3_BOOTSTRAP = { resamples: 2000, seed: 0 };
+
 /**
  * Figure 3's verdict, by a criterion fixed before the numbers: "reproduces" when the rank correlation of
- * (accuracy learned from D_det, transfer rate) over the architectures is >= 0.8; "partly" when it is >= 0.4;
- * "does not" below, or "not run" when it could not be computed.
+ * (accuracy learned from D_det, transfer rate) over the architectures is >= 0.8 (over several runs: the Spearman of
+ * the per-architecture means, whose 95% bootstrap interval over the runs must also lie above 0); "partly" when it
+ * is >= 0.4; "does not" below, or "not run" when it could not be computed.
  */
-export function figure3Claim(
-  r: { correlation: { spearman: number | null; note: string }; architectures: Record<string, unknown> },
-): Claim {
-  const rho = r.correlation.spearman, n = Object.keys(r.architectures).length;
+export function figure3Claim(...runs: Figure3Run[]): Claim {
+  const archs = Object.keys(runs[0].architectures), n = archs.length;
+  let rho = runs[0].correlation.spearman, ours: string, sure = true;
+  if (runs.length === 1) {
+    ours = rho === null ? runs[0].correlation.note : `Spearman ${rho.toFixed(2)} over ${n} architectures`;
+  } else {
+    const points = archs.map((a) =>
+      runs.map((r) =>
+        [r.architectures[a].testAccOnDdet!, r.architectures[a].transferRate!] as [number, number]
+      )
+    );
+    const b = bootstrapSpearman(points, FIG3_BOOTSTRAP);
+    rho = b?.spearman ?? null;
+    sure = b !== null && b.lo > 0;
+    ours = b === null
+      ? "rank correlation of the means not computable"
+      : `Spearman ${
+        b.spearman.toFixed(2)
+      } of the means over ${n} architectures (95% bootstrap over ${runs.length} ` +
+        `runs: ${b.lo.toFixed(2)} to ${b.hi.toFixed(2)})`;
+  }
   const verdict: Verdict = rho === null
     ? "not run"
-    : rho >= 0.8
+    : rho >= 0.8 && sure
     ? "reproduces"
     : rho >= 0.4
     ? "partly"
@@ -49,8 +97,9 @@ export function figure3Claim(
     name:
       "claim 4: architectures that learn more from D_det are those the source's adversarial examples transfer to",
     paper: "Spearman 1.0 over 5 architectures (CIFAR-10)",
-    ours: rho === null ? r.correlation.note : `Spearman ${rho.toFixed(2)} over ${n} architectures`,
+    ours,
     verdict,
-    criterion: "reproduces: Spearman >= 0.8; partly: >= 0.4",
+    criterion: "reproduces: Spearman >= 0.8" + (runs.length > 1 ? " (its bootstrap interval above 0)" : "") +
+      "; partly: >= 0.4",
   };
 }

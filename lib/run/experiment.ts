@@ -31,7 +31,7 @@ import { deriveSeed } from "../util/rng.ts";
 import type { ZooModel } from "../core/models.ts";
 import { exportDataset } from "./export.ts";
 import { type DataRef, sourceRef } from "./pipeline.ts";
-import { type SectionSummary, type Summary, summaryMarkdown } from "./summary.ts";
+import { type Claim, type SectionSummary, type Summary, summaryMarkdown } from "./summary.ts";
 import { aggregateNumbers, aggregateSummaries, type Spread, withMeans } from "./seeds.ts";
 
 /** Keys every experiment config has. */
@@ -153,6 +153,8 @@ export interface ExperimentSpec<C> extends CliSpec<C> {
   datasetKeys?: DatasetKeys;
   /** What --seeds=N varies. */
   seedSweep: SeedSweep<C>;
+  /** A --seeds=N run's verdicts, notes and figures from all its runs (default: the runs' summaries merged). */
+  seeded?: SeededParts<C>;
   /**
    * This spec under another entry file's id, with every field carried (keys, presets, the --dataset adaptation,
    * the section it derives from) and `overrides` applied: a fork that only adds a value (a rule, an optimizer)
@@ -186,7 +188,20 @@ export interface ExperimentDef<C> {
   section?: SectionInfo;
   /** What --seeds=N varies (default: the whole run, DEFAULT_SWEEP). */
   seedSweep?: SeedSweep<C>;
+  /** A --seeds=N run's verdicts (criteria on the means and their spread), notes and figures. */
+  seeded?: SeededParts<C>;
 }
+
+/**
+ * What a section computes from all the runs of a --seeds=N run (each run's results, in seed order), where
+ * merging the runs' summaries cell by cell would be wrong: verdicts whose criterion reads the means and their
+ * spread, a correlation of means with its interval, a figure with error bars written into `dir`. Each part it
+ * returns replaces the merged one (notes are prepended).
+ */
+export type SeededParts<C> = (
+  runs: unknown[],
+  ctx: { dir: string; config: C },
+) => Promise<{ claims?: Claim[]; notes?: string[]; figures?: string[] }>;
 
 /**
  * What a --seeds=N run varies: run i (0..N-1) runs `vary(config, i)`; `varies` says it in words (written to
@@ -236,6 +251,7 @@ export function defineExperiment<C extends CommonConfig>(
     adapt: def.datasetKeys ? adaptToDataset(def.datasetKeys) : undefined,
     datasetKeys: def.datasetKeys,
     seedSweep: def.seedSweep ?? (DEFAULT_SWEEP as unknown as SeedSweep<C>),
+    seeded: def.seeded,
     section,
     ...sectionIdentity(id, section),
     extend: (url, o) => defineExperiment(url, extendDef(def, experimentId(url), o)),
@@ -574,6 +590,18 @@ export async function runSeeds<C extends CommonConfig, R extends object>(
       tfjs: tf.version.tfjs,
       seeds,
     });
+    const parts = spec.seeded ? await spec.seeded(results, { dir, config }) : {};
+    const merged = aggregateSummaries(
+      runs.map((r) => r.summary),
+      values,
+      `seeds/${values[0]}/`,
+      parts.figures,
+    );
+    const summary = {
+      ...merged,
+      claims: parts.claims ?? merged.claims,
+      notes: [...parts.notes ?? [], ...merged.notes],
+    };
     const full = {
       ...withMeans(results[0], aggregate),
       experiment: spec.id,
@@ -582,7 +610,7 @@ export async function runSeeds<C extends CommonConfig, R extends object>(
       backend: first.backend,
       runSeconds: Math.round((performance.now() - t0) / 100) / 10,
       gitCommit: meta.gitCommit,
-      summary: aggregateSummaries(runs.map((r) => r.summary), values, `seeds/${values[0]}/`),
+      summary,
       seeds,
       aggregate,
       note:

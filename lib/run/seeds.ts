@@ -1,6 +1,13 @@
 // Runs over several seeds, summarized: mean, sample sd, min, max and n of every number of the results, and the
 // per-seed summaries merged cell by cell into one whose numbers read "mean ± sd (n=N)".
-import { type Cell, cellText, type NumberCell, type Summary, type SummaryTable } from "./summary.ts";
+import {
+  type Cell,
+  cellText,
+  type Claim,
+  type NumberCell,
+  type Summary,
+  type SummaryTable,
+} from "./summary.ts";
 
 /** The spread of one number over the seeds that gave it (sd: sample standard deviation, null when n < 2). */
 export interface Spread {
@@ -121,9 +128,16 @@ function aggregateTable(tables: SummaryTable[], seeds: number[]): SummaryTable {
 /**
  * The per-seed summaries of one experiment as one: title, claim and order of the first; every table merged
  * cell by cell (numbers as "mean ± sd (n=N)", identical cells as they are); notes merged the same way; charts
- * and figures of the first seed (`figurePrefix` is where its files are, relative to the out dir), said in a note.
+ * and figures of the first seed (`figurePrefix` is where its files are, relative to the out dir), or the
+ * section's `own` figures drawn from all runs, said in a note.
  */
-export function aggregateSummaries(summaries: Summary[], seeds: number[], figurePrefix: string): Summary {
+export function aggregateSummaries(
+  summaries: Summary[],
+  seeds: number[],
+  figurePrefix: string,
+  /** Figures the section drew from all runs (SeededParts), in place of the first run's. */
+  own?: string[],
+): Summary {
   const s0 = summaries[0];
   const sameCount = summaries.every((s) => s.tables.length === s0.tables.length);
   const tables = sameCount
@@ -135,14 +149,44 @@ export function aggregateSummaries(summaries: Summary[], seeds: number[], figure
     : summaries.flatMap((s, i) => s.notes.map((n) => `seed ${seeds[i]}: ${n}`));
   return {
     ...s0,
+    claims: aggregateClaims(summaries, seeds),
     tables,
     notes: [
       `${seeds.length} runs, seeds ${
         seeds.join(", ")
       }: numbers that differ read mean ± sample sd (n=runs); ` +
-      `charts and figures are seed ${seeds[0]}'s (each run's files: seeds/<seed>/)`,
+      `${
+        own
+          ? `the figures are drawn from all runs; charts are seed ${seeds[0]}'s`
+          : `charts and figures are seed ${seeds[0]}'s`
+      } (each run's files: seeds/<seed>/)`,
       ...notes,
     ],
-    figures: s0.figures.map((f) => `${figurePrefix}${f}`),
+    figures: own ?? s0.figures.map((f) => `${figurePrefix}${f}`),
   };
+}
+
+/**
+ * The runs' verdicts of each claim as one, for a section that computes none from all its runs (SeededParts):
+ * numbers as "mean ± sd (n=N)"; the verdict when every run gives the same one, else the first run's, with
+ * every run's verdict in the criterion so the disagreement is not hidden.
+ */
+export function aggregateClaims(summaries: Summary[], seeds: number[]): Claim[] | undefined {
+  const s0 = summaries[0];
+  if (!s0.claims) return undefined;
+  if (!summaries.every((s) => s.claims?.length === s0.claims!.length)) return s0.claims;
+  return s0.claims.map((c, k) => {
+    const all = summaries.map((s) => s.claims![k]);
+    const verdicts = all.map((a) => a.verdict);
+    const agree = verdicts.every((v) => v === c.verdict);
+    return {
+      ...c,
+      ours: aggregateText(all.map((a) => a.ours)),
+      criterion: agree
+        ? c.criterion
+        : `${c.criterion} (the runs disagree: ${
+          verdicts.map((v, i) => `seed ${seeds[i]} ${v}`).join(", ")
+        }; shown: seed ${seeds[0]}'s)`,
+    };
+  });
 }

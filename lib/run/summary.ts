@@ -148,11 +148,14 @@ export interface ScatterPoint {
   label: string;
   x: number;
   y: number;
+  /** Spread over runs, drawn as error bars of +- one sd when given. */
+  xSd?: number;
+  ySd?: number;
 }
 
 /**
- * Labelled scatter panels side by side (e.g. ours beside the paper's): each point drawn and named, the axes
- * titled `axes.x`, `axes.y`, not forced to include zero.
+ * Labelled scatter panels side by side (e.g. ours beside the paper's): each point drawn and named (with +- sd
+ * error bars on the axes where it has a spread), the axes titled `axes.x`, `axes.y`, not forced to include zero.
  */
 export function scatterPanels(
   title: { text: string; subtitle?: string },
@@ -170,8 +173,22 @@ export function scatterPanels(
       title: p.title,
       width: 300,
       height: 260,
-      data: { values: p.values },
+      data: {
+        values: p.values.map((v) => ({
+          ...v,
+          xLo: v.x - (v.xSd ?? 0),
+          xHi: v.x + (v.xSd ?? 0),
+          yLo: v.y - (v.ySd ?? 0),
+          yHi: v.y + (v.ySd ?? 0),
+        })),
+      },
       layer: [
+        ...(p.values.some((v) => v.xSd !== undefined || v.ySd !== undefined)
+          ? [
+            { mark: "rule", encoding: { x: { ...at.x, field: "xLo" }, x2: { field: "xHi" }, y: at.y } },
+            { mark: "rule", encoding: { x: at.x, y: { ...at.y, field: "yLo" }, y2: { field: "yHi" } } },
+          ]
+          : []),
         { mark: { type: "point", filled: true, size: 90 }, encoding: at },
         { mark: { type: "text", dy: -10, fontSize: 11 }, encoding: { ...at, text: { field: "label" } } },
       ],

@@ -1,4 +1,6 @@
-// Correlation statistics for the experiments' summaries (Pearson, Spearman with tie-averaged ranks).
+// Correlation statistics for the experiments' summaries (Pearson, Spearman with tie-averaged ranks, its bootstrap
+// interval over runs), means with their spread and t-interval.
+import { createRng } from "./rng.ts";
 
 /** Pearson correlation of two equal-length samples (NaN when either has no variance). */
 export function pearson(a: number[], b: number[]): number {
@@ -110,4 +112,39 @@ export function meanInterval95(v: number[]): { mean: number; lo: number; hi: num
   const { mean, sd, n } = meanSd(v);
   const half = n > 1 ? (T975[n - 2] ?? 1.96) * sd / Math.sqrt(n) : 0;
   return { mean, lo: mean - half, hi: mean + half, n };
+}
+
+/**
+ * Spearman over units (architectures) measured in several runs each, with a percentile bootstrap interval over
+ * the runs: `runs[u]` holds unit u's (x, y) pairs, one per run (seed). The point estimate ranks the units' mean
+ * x and mean y; each of `resamples` draws picks, per unit, its runs with replacement and ranks the means again;
+ * lo and hi are the 2.5th and 97.5th percentiles of the draws that are computable (`n`: how many). Seeded, so
+ * the interval is reproducible. null where the means themselves give no rank correlation.
+ */
+export function bootstrapSpearman(
+  runs: [number, number][][],
+  opts: { resamples: number; seed: number },
+): { spearman: number; lo: number; hi: number; n: number } | null {
+  const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+  const at = (pick: (u: [number, number][]) => [number, number][]) => {
+    const chosen = runs.map(pick);
+    return rankCorrelation(
+      chosen.map((u) => mean(u.map((p) => p[0]))),
+      chosen.map((u) => mean(u.map((p) => p[1]))),
+    )
+      .spearman;
+  };
+  const point = at((u) => u);
+  if (point === null) return null;
+  const rng = createRng(opts.seed);
+  const draws: number[] = [];
+  for (let b = 0; b < opts.resamples; b++) {
+    const s = at((u) => u.map(() => u[rng.int(u.length)]));
+    if (s !== null) draws.push(s);
+  }
+  draws.sort((a, b) => a - b);
+  const q = (p: number) => draws[Math.min(draws.length - 1, Math.max(0, Math.round(p * (draws.length - 1))))];
+  return draws.length
+    ? { spearman: point, lo: q(0.025), hi: q(0.975), n: draws.length }
+    : { spearman: point, lo: point, hi: point, n: 0 };
 }

@@ -27,3 +27,38 @@ Deno.test("figure3Claim(): Spearman >= 0.8 reproduces, >= 0.4 partly, below does
   assert.equal(figure3Claim(r(null)).verdict, "not run");
   assert.match(figure3Claim(r(0.5)).ours, /Spearman 0\.50 over 3 architectures/);
 });
+
+Deno.test("table1Claim() over runs: the verdict on the means, each number as mean ± sd (n=runs)", () => {
+  const r = (rand: number, det: number) => ({
+    sets: { d_rand: { testAcc: rand }, d_det: { testAcc: det } },
+    numClasses: 10,
+  });
+  // one run above 0.9x the paper, the mean below: partly
+  const c = table1Claim(r(0.60, 0.42), r(0.50, 0.30), r(0.55, 0.33));
+  assert.equal(c.verdict, "partly");
+  assert.match(c.ours, /D_rand 55\.0 ± 5\.0% \(n=3\), D_det 35\.0 ± 6\.2% \(n=3\)/);
+  assert.match(c.criterion, /on the means/);
+  assert.equal(table1Claim(r(0.60, 0.42), r(0.58, 0.40)).verdict, "reproduces");
+});
+
+Deno.test("figure3Claim() over runs: Spearman of the mean points with a bootstrap interval that must clear 0", () => {
+  const run = (pts: [number, number][]) => ({
+    correlation: { spearman: null, note: "" },
+    architectures: Object.fromEntries(
+      pts.map(([a, t], i) => [`a${i}`, { testAccOnDdet: a, transferRate: t }]),
+    ),
+  });
+  const line = (e: number) => run([[0.1 + e, 0.2], [0.2, 0.3 + e], [0.3, 0.4], [0.4 - e, 0.5], [0.5, 0.6]]);
+  const tight = figure3Claim(line(0), line(0.01), line(-0.01));
+  assert.equal(tight.verdict, "reproduces");
+  assert.match(
+    tight.ours,
+    /Spearman 1\.00 of the means over 5 architectures \(95% bootstrap over 3 runs: 1\.00 to 1\.00\)/,
+  );
+  // the same means, but the runs disagree so much that the interval reaches below 0: not "reproduces"
+  const wide = (e: number) =>
+    run([[0.1 + e, 0.2 - e], [0.2 - e, 0.3 + e], [0.3 + e, 0.4 - e], [0.4 - e, 0.5 + e], [0.5 + e, 0.6 - e]]);
+  const loose = figure3Claim(wide(0), wide(0.4), wide(-0.4));
+  assert.notEqual(loose.verdict, "reproduces");
+  assert.match(loose.ours, /Spearman 1\.00 of the means/);
+});

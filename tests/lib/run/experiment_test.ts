@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   COMMON_DEFAULTS,
+  type CommonConfig,
   defineExperiment,
   experimentId,
   FORK_ORDER,
@@ -11,6 +12,7 @@ import {
   runExperiment,
   type RunOptions,
   runSeeds,
+  type SeededParts,
   takeFirst,
   withIdentity,
 } from "../../../lib/run/experiment.ts";
@@ -18,7 +20,7 @@ import { encodeNpy } from "../../../lib/data/npy.ts";
 import { createModel } from "../../../lib/core/models.ts";
 import * as tf from "@tensorflow/tfjs";
 import { merge, parseCli } from "../../../lib/run/config.ts";
-import { cellText, pctCell } from "../../../lib/run/summary.ts";
+import { cellText, pctCell, type Verdict } from "../../../lib/run/summary.ts";
 import { buildReport } from "../../../lib/report/page.ts";
 import { requireUseful } from "../../../lib/run/pipeline.ts";
 
@@ -298,6 +300,70 @@ Deno.test("runSeeds() runs main once per seed into seeds/<seed>/ and writes mean
   assert.match(html, /alt="seeds\/3\/fig\.png"/);
   const listing = [...Deno.readDirSync(join(out, "seeds"))].map((e) => e.name).sort();
   assert.deepEqual(listing, ["3", "4", "5"], "no lock or staging leftovers");
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("runSeeds(): claims merged (disagreeing verdicts said), or computed from all runs by the spec's `seeded`", async () => {
+  const root = await Deno.makeTempDir({ prefix: "seeded_" });
+  const data = await tinyNpyDataset(root);
+  const def = (seeded?: SeededParts<CommonConfig>) =>
+    defineExperiment(new URL("file:///r/experiments/claimy.ts"), {
+      description: "a run with a claim",
+      defaults: { ...COMMON_DEFAULTS, dataset: `npy:${data}`, out: join(root, "out"), seed: 0 },
+      presets: { quick: {} },
+      keys: {},
+      seeded,
+    });
+  const mainOf = (spec: ReturnType<typeof def>) => (config: CommonConfig, opts: RunOptions) =>
+    runExperiment(spec, config, opts, () => {
+      const acc = [0.3, 0.5, 0.7][config.seed];
+      return Promise.resolve({
+        results: { acc },
+        summary: {
+          claims: [{
+            name: "c",
+            paper: "50%",
+            ours: `${(100 * acc).toFixed(1)}%`,
+            verdict: (acc > 0.4 ? "reproduces" : "does not") as Verdict,
+            criterion: "acc > 40%",
+          }],
+          headline: "h",
+          claim: "c",
+          tables: [],
+          charts: [],
+          figures: [],
+          notes: [],
+        },
+      });
+    });
+  const merged = def();
+  const a = await runSeeds(merged, mainOf(merged), merged.defaults, { seeds: 3, quiet: true });
+  const c = a.summary.claims![0];
+  assert.equal(c.ours, "50.0 ± 20.0% (n=3)");
+  assert.equal(c.verdict, "does not");
+  assert.match(
+    c.criterion,
+    /the runs disagree: seed 0 does not, seed 1 reproduces, seed 2 reproduces; shown: seed 0/,
+  );
+  let seen: unknown[] = [];
+  const hooked = def(async (runs, { dir }) => {
+    seen = runs;
+    await Deno.writeFile(join(dir, "all.png"), new Uint8Array([9]));
+    const mean = (runs as { acc: number }[]).reduce((s, r) => s + r.acc, 0) / runs.length;
+    return {
+      claims: [{ ...c, ours: `mean ${mean}`, verdict: "partly", criterion: "on the mean" }],
+      notes: ["from all runs"],
+      figures: ["all.png"],
+    };
+  });
+  const b = await runSeeds(hooked, mainOf(hooked), hooked.defaults, { seeds: 3, quiet: true });
+  assert.deepEqual(seen, [{ acc: 0.3 }, { acc: 0.5 }, { acc: 0.7 }], "the hook sees every run's results");
+  assert.deepEqual([b.summary.claims![0].ours, b.summary.claims![0].verdict], ["mean 0.5", "partly"]);
+  assert.equal(b.summary.notes[0], "from all runs");
+  assert.match(b.summary.notes[1], /the figures are drawn from all runs/);
+  assert.match(a.summary.notes[0], /charts and figures are seed 0's/);
+  assert.deepEqual(b.summary.figures, ["all.png"]);
+  assert.deepEqual([...await Deno.readFile(join(root, "out", "all.png"))], [9]);
   await Deno.remove(root, { recursive: true });
 });
 

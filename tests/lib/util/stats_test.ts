@@ -1,6 +1,13 @@
 // Tests for lib/util/stats.ts: Pearson, Spearman with ties, and when a rank correlation is not computable.
 import assert from "node:assert/strict";
-import { meanInterval95, meanSd, pearson, rankCorrelation, spearman } from "../../../lib/util/stats.ts";
+import {
+  bootstrapSpearman,
+  meanInterval95,
+  meanSd,
+  pearson,
+  rankCorrelation,
+  spearman,
+} from "../../../lib/util/stats.ts";
 
 Deno.test("spearman() and pearson() match hand-computed values, with ties averaged", () => {
   assert.ok(Math.abs(spearman([1, 2, 3, 4], [10, 20, 30, 40]) - 1) < 1e-12);
@@ -39,4 +46,21 @@ Deno.test("meanInterval95() uses Student's t: 4.303 sd / sqrt(3) for three value
   const many = Array.from({ length: 100 }, (_, i) => i % 2);
   const m = meanInterval95(many);
   assert.ok(Math.abs(m.hi - m.mean - 1.96 * meanSd(many).sd / 10) < 1e-9);
+});
+
+Deno.test("bootstrapSpearman(): the means' Spearman; a tight interval when seeds agree, a wide one when they do not", () => {
+  // five units on a line, three runs each with small noise: every resample keeps the order
+  const tight = [0, 1, 2, 3, 4].map((u) =>
+    [0, 1, 2].map((r) => [u + 0.01 * r, 2 * u - 0.01 * r] as [number, number])
+  );
+  const a = bootstrapSpearman(tight, { resamples: 200, seed: 1 })!;
+  assert.equal(a.spearman, 1);
+  assert.deepEqual([a.lo, a.hi, a.n], [1, 1, 200]);
+  // the same means, but each unit's x spread over the whole range: the order of the x means is a coin flip
+  const loose = [0, 1, 2, 3, 4].map((u) => [[u - 10, u], [u, u], [u + 10, u]] as [number, number][]);
+  const b = bootstrapSpearman(loose, { resamples: 400, seed: 1 })!;
+  assert.equal(b.spearman, 1);
+  assert.ok(b.lo < 0 && b.hi === 1, `a wide interval (${b.lo}, ${b.hi})`);
+  assert.deepEqual(bootstrapSpearman(loose, { resamples: 400, seed: 1 }), b, "seeded: reproducible");
+  assert.equal(bootstrapSpearman([[[1, 1]], [[1, 1]]], { resamples: 10, seed: 0 }), null, "two equal points");
 });
