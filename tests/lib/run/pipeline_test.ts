@@ -1,12 +1,20 @@
 // Tests for lib/run/pipeline.ts: a training set's cache identity is its content (two directories holding the same
 // files with shifted labels give different keys), a derived set's identity names what it was built from, and a
-// fork's rule is keyed by the code it closes over.
+// fork's rule is keyed by the code it closes over; the near-chance guard names the likely cause.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cacheKey } from "../../../lib/run/cache.ts";
 import { encodeNpy } from "../../../lib/data/npy.ts";
 import { loadDataset } from "../../../lib/data/registry.ts";
-import { derivedRef, relabelledKey, sourceRef, startingPoints } from "../../../lib/run/pipeline.ts";
+import {
+  derivedRef,
+  relabelledKey,
+  requireUseful,
+  sourceRef,
+  startingPoints,
+} from "../../../lib/run/pipeline.ts";
+import { createRng } from "../../../lib/util/rng.ts";
+import { patternSplit } from "../data/helpers.ts";
 import { RELABEL_ATTACK_QUICK } from "../../../lib/run/recipes.ts";
 import { spawnDeno } from "./fixtures/fs_faults.ts";
 
@@ -107,4 +115,79 @@ Deno.test("a test-set ref is named test[:n]; seed labels (Section 3.3's transfer
     await cacheKey("dataset", transfer),
     await cacheKey("dataset", relabelledKey("src", test, opts)),
   );
+});
+
+/** The message requireUseful() throws for a model at 26% on 4 classes (needs 37.5%), given these data. */
+function nearChanceMessage(data: Parameters<typeof requireUseful>[1]["data"]): string {
+  try {
+    requireUseful(0.26, { numClasses: 4, key: "source", data });
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error("requireUseful() accepted a model at 26% on 4 classes");
+}
+
+Deno.test("requireUseful() blames the recipe only when the data carry signal; wrong labels and --trainFrom are named", () => {
+  const test = patternSplit(200, 4, { seed: 2 });
+  assert.doesNotThrow(() =>
+    requireUseful(0.4, { numClasses: 4, key: "source", data: { train: test, test } })
+  );
+  const clean = nearChanceMessage({ train: patternSplit(400, 4, { seed: 1 }), test });
+  assert.match(
+    clean,
+    /^the source model reached only 26\.0% test accuracy \(chance 25\.0%, needed at least 37\.5%\)/,
+  );
+  assert.match(
+    clean,
+    /Likely cause: the training recipe \(a nearest-class-mean classifier scores 100\.0% .*check --source\.lr, --source\.epochs and --source\.optimizer$/,
+  );
+
+  const rng = createRng(3);
+  const shuffled = nearChanceMessage({
+    train: patternSplit(400, 4, { seed: 1, label: () => rng.int(4) }),
+    test,
+  });
+  assert.match(
+    shuffled,
+    /Likely cause: a nearest-class-mean classifier .* training labels look unrelated to their images/,
+  );
+  assert.doesNotMatch(shuffled, /Likely cause: the training recipe/);
+
+  const rotated = nearChanceMessage({
+    train: patternSplit(400, 4, { seed: 1, label: (_, c) => (c + 1) % 4 }),
+    test,
+  });
+  assert.match(
+    rotated,
+    /Likely cause: .*scores 100\.0% on half .* and 0\.0% on 200 test images, so the training labels agree among themselves but not with the test set's/,
+  );
+
+  const dominated = nearChanceMessage({
+    train: patternSplit(400, 4, { seed: 1, label: (i, c) => (i % 10 < 8 ? 0 : c) }),
+    test,
+  });
+  assert.match(
+    dominated,
+    /Likely cause: class 0 holds 85\.0% of the 400 training labels \(uniform: 25\.0%\)/,
+  );
+
+  const exported = nearChanceMessage({
+    train: patternSplit(400, 4, { seed: 1 }),
+    test,
+    trainFrom: "out/sec3_2/d_det",
+  });
+  assert.match(exported, /Likely cause: the training set is the export --trainFrom=out\/sec3_2\/d_det/);
+  assert.match(exported, /If the data are as intended, check --source\.lr/);
+});
+
+Deno.test("sourceRef() carries the --trainFrom export it was read from, outside the cache identity", async () => {
+  const dir = await npyDataset(0);
+  const data = await loadDataset(`npy:${dir}`);
+  const plain = sourceRef(data, data.train);
+  const exported = sourceRef({ ...data, trainFrom: "/x/d_det" }, data.train);
+  assert.equal(plain.trainFrom, undefined);
+  assert.equal(exported.trainFrom, "/x/d_det");
+  assert.deepEqual(exported.id, plain.id);
+  assert.equal(sourceRef({ ...data, trainFrom: "/x/d_det" }, data.test, "test").trainFrom, undefined);
+  await Deno.remove(dir, { recursive: true });
 });
