@@ -22,7 +22,7 @@ import { imageSize } from "../data/batch.ts";
 import { readNpy, writeNpy } from "../data/npy.ts";
 import type { Dataset, Split } from "../data/registry.ts";
 import { createModel, type ZooModel } from "../core/models.ts";
-import { phase } from "../util/progress.ts";
+import { type Metrics, phase, showing } from "../util/progress.ts";
 import type { AttackConfig, EotConfig, TrainConfig } from "./recipes.ts";
 import { trainOptions } from "./recipes.ts";
 import { relabel, RELABEL_RULES } from "../core/relabel.ts";
@@ -394,17 +394,18 @@ export async function buildRelabelled(
     enabled: opts.cache,
     code: entry.code,
     build: async () => {
-      const a = await perturbSplit(source.model, split, {
-        threat: "l2",
-        eps: attack.eps,
-        steps: attack.steps,
-        stepSize: attack.stepSize,
-        batchSize: attack.batchSize,
-        targets,
-        objective: (b) => relabelObjective(b.targets!, attack.eot, b.seed),
-        seed: deriveSeed(opts.seed, labels.attack),
-        label: `attack ${rule}`,
-      });
+      const a = await showing((m) => attackSuccessShown(m), () =>
+        perturbSplit(source.model, split, {
+          threat: "l2",
+          eps: attack.eps,
+          steps: attack.steps,
+          stepSize: attack.stepSize,
+          batchSize: attack.batchSize,
+          targets,
+          objective: (b) => relabelObjective(b.targets!, attack.eot, b.seed),
+          seed: deriveSeed(opts.seed, labels.attack),
+          label: `attack ${rule}`,
+        }));
       const attackSuccess = a.success.reduce((s, v) => s + v, 0) / split.n;
       const meanDeltaL2 = a.deltaL2.reduce((s, v) => s + v, 0) / split.n;
       return { x: a.x, t: targets, y: split.y.slice(), stats: { attackSuccess, meanDeltaL2 } };
@@ -430,6 +431,11 @@ export async function buildRelabelled(
   );
   const out = { x: b.x, y: b.t, n: split.n, shape: split.shape };
   return { ref: derivedRef(set, rule, r.hash, out), original: b.y, ...b.stats, hash: r.hash };
+}
+
+/** A targeted attack's bar: the share of examples it moved to their target so far. */
+function attackSuccessShown(m: Metrics): Metrics {
+  return typeof m.success === "number" ? { "attack success": { pct: m.success } } : {};
 }
 
 /** Starting points x0 [n, h, w, c]: a random other image of `pool` per example (paper) or uniform noise. */
@@ -501,16 +507,18 @@ export async function buildMatched(source: { model: ZooModel; hash: string }, se
   }, {
     enabled: opts.cache,
     code: await codeHash(),
+    // eq. 5 has no success to count: the bar shows progress only
     build: () =>
-      matchRepresentationSplit(source.model, split, {
-        x0: opts.x0,
-        steps: match.steps,
-        stepSize: match.stepSize,
-        stepSchedule: match.schedule,
-        batchSize: match.batchSize,
-        target: match.target,
-        label: `match ${name}`,
-      }),
+      showing(() => ({}), () =>
+        matchRepresentationSplit(source.model, split, {
+          x0: opts.x0,
+          steps: match.steps,
+          stepSize: match.stepSize,
+          stepSchedule: match.schedule,
+          batchSize: match.batchSize,
+          target: match.target,
+          label: `match ${name}`,
+        })),
     save: async (dir, v) => {
       await writeNpy(join(dir, "x.npy"), { dtype: "float32", shape: [split.n, ...split.shape], data: v.x });
       await writeNpy(join(dir, "rel.npy"), { dtype: "float32", shape: [split.n], data: v.relDistance });

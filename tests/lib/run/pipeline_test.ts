@@ -7,6 +7,8 @@ import { cacheKey } from "../../../lib/run/cache.ts";
 import { encodeNpy } from "../../../lib/data/npy.ts";
 import { loadDataset } from "../../../lib/data/registry.ts";
 import {
+  buildMatched,
+  buildRelabelled,
   derivedRef,
   relabelledKey,
   requireUseful,
@@ -15,6 +17,8 @@ import {
 } from "../../../lib/run/pipeline.ts";
 import { createRng } from "../../../lib/util/rng.ts";
 import { patternSplit } from "../data/helpers.ts";
+import { captureStderr } from "../util/stderr.ts";
+import { createModel } from "../../../lib/core/models.ts";
 import { RELABEL_ATTACK_QUICK } from "../../../lib/run/recipes.ts";
 import { spawnDeno } from "./fixtures/fs_faults.ts";
 
@@ -190,4 +194,46 @@ Deno.test("sourceRef() carries the --trainFrom export it was read from, outside 
   assert.deepEqual(exported.id, plain.id);
   assert.equal(sourceRef({ ...data, trainFrom: "/x/d_det" }, data.test, "test").trainFrom, undefined);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("buildRelabelled()'s bar shows attack success as a percentage; buildMatched()'s shows no success at all", async () => {
+  const split = patternSplit(40, 4, { seed: 1 });
+  const set = { split, id: { data: "fixture", name: "train[:40]", n: 40 } };
+  const model = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 4, seed: 0 });
+  const source = { model, hash: "fixture-model" };
+  const attack = {
+    eps: 1,
+    steps: 2,
+    stepSize: 0.5,
+    batchSize: 20,
+    eot: { samples: 1, translate: 0, flip: false, noise: 0 },
+  };
+  const relabelled = await captureStderr(() =>
+    buildRelabelled(source, set, { rule: "d_det", attack, seed: 0, numClasses: 4, cache: false })
+  );
+  const shown = /attack d_det \[#+\] 100% .* attack success (\d+\.\d)%\n/.exec(relabelled.text);
+  assert.ok(shown, relabelled.text);
+  assert.equal(Number(shown[1]), Math.round(1000 * relabelled.value.attackSuccess) / 10);
+  const match = {
+    size: 40,
+    steps: 2,
+    stepSize: 0.1,
+    schedule: "constant" as const,
+    start: "noise",
+    batchSize: 20,
+    target: "relu" as const,
+  };
+  const matched = await captureStderr(() =>
+    buildMatched(source, set, {
+      name: "d_r",
+      x0: startingPoints(split, split, { start: "noise", seed: 0 }),
+      match,
+      seed: 0,
+      cache: false,
+      what: "fixture model",
+    })
+  );
+  assert.match(matched.text, /match d_r \[#+\] 100% 40\/40 img {2}\S+ img\/s {2}in \S+\n/);
+  assert.doesNotMatch(matched.text, /success/);
+  model.model.dispose();
 });
