@@ -202,8 +202,13 @@ function fig3Spec(r: Results, config: Config): Record<string, unknown> {
       {
         title: `ours (${config.dataset}, source ${config.source.arch})`,
         values: Object.entries(r.architectures).map(([arch, v]) => point(arch, v)),
+        color: "ours",
       },
-      { title: "paper (CIFAR-10, source ResNet-50)", values: FIG3.map((p) => point(p.arch, p)) },
+      {
+        title: "paper (CIFAR-10, source ResNet-50)",
+        values: FIG3.map((p) => point(p.arch, p)),
+        color: "paper",
+      },
     ],
     { x: "transfer rate (%)", y: "test accuracy when trained on D_det (%)" },
   );
