@@ -48,6 +48,7 @@ import {
   trainKeys,
 } from "../lib/run/recipes.ts";
 import { saveChart } from "../lib/report/charts.ts";
+import { colorScale, type Meaning } from "../lib/report/colors.ts";
 import { imageGrid } from "../lib/report/grid.ts";
 import { createRng, deriveSeed } from "../lib/util/rng.ts";
 import { meanInterval95, meanSd } from "../lib/util/stats.ts";
@@ -231,6 +232,13 @@ const BASE_LABEL: Record<string, string> = {
 const label = (n: ModelName) => {
   const [set, arch] = n.split("@");
   return arch ? `${BASE_LABEL[set]}, ${arch}` : BASE_LABEL[set];
+};
+/** The short label of a model name in charts, where rows are narrow (D_R, "D_R, vgg_small"). */
+const chartLabel = (n: ModelName) => {
+  const [set, arch] = n.split("@");
+  const names: Record<string, string> = { standard: "D, std training", robust: "D, adv training" };
+  const short = names[set] ?? (set === "control" ? "control (D subset)" : set.toUpperCase());
+  return arch ? `${short}, ${arch}` : short;
 };
 /** Every model of a run: the two sources, then D_R / D_NR / control for fresh.arch and each of freshArchs. */
 export function modelNames(config: Pick<Config, "freshArchs">): ModelName[] {
@@ -537,41 +545,68 @@ async function figures(
       scale: 3,
     }),
   );
-  const names = Object.keys(r.models);
-  const bars = names.flatMap((n) => [
-    { model: label(n), metric: "standard accuracy", value: 100 * r.models[n].stdAcc },
-    { model: label(n), metric: `robust accuracy (eps ${r.evalEps})`, value: 100 * r.models[n].robustAcc },
-  ]);
-  await saveChart(run.outDir, "fig2b", {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: {
-      text: `Figure 2b (${run.config.dataset}): standard and robust test accuracy`,
-      subtitle: `robust: L2 PGD eps ${r.evalEps}, ${run.config.evalAttack.steps} steps`,
-    },
-    data: { values: bars },
-    width: 110,
-    height: 240,
-    mark: "bar",
-    encoding: {
-      column: { field: "model", type: "nominal", title: null, sort: names.map(label) },
-      x: { field: "metric", type: "nominal", axis: null },
-      y: { field: "value", type: "quantitative", title: "test accuracy (%)", scale: { domain: [0, 100] } },
-      color: { field: "metric", type: "nominal", title: null, legend: { orient: "bottom" } },
-    },
-  });
+  await saveChart(run.outDir, "fig2b", fig2bSpec(r, run.config));
+  const names = Object.keys(r.models), kinds = names.map((n) => n.split("@")[0] as Meaning);
   await saveChart(run.outDir, "robust_curve", {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "Robust accuracy vs L2 eps (App. D.2)",
-    data: { values: r.curve.map((p) => ({ ...p, model: label(p.model), robustAcc: 100 * p.robustAcc })) },
-    width: 360,
-    height: 240,
+    data: {
+      values: r.curve.map((p) => ({
+        ...p,
+        model: chartLabel(p.model),
+        arch: p.model.split("@")[1] ?? run.config.fresh.arch,
+        robustAcc: 100 * p.robustAcc,
+      })),
+    },
+    width: 300,
+    height: 220,
     mark: { type: "line", point: true },
     encoding: {
       x: { field: "eps", type: "quantitative", title: "L2 eps" },
       y: { field: "robustAcc", type: "quantitative", title: "accuracy (%)", scale: { domain: [0, 100] } },
-      color: { field: "model", type: "nominal", sort: names.map(label) },
+      color: {
+        field: "model",
+        type: "nominal",
+        title: null,
+        scale: colorScale(names.map((n, i) => [chartLabel(n), kinds[i]])),
+        legend: { orient: "bottom", columns: 1 },
+      },
+      // a fresh architecture's models share their set's colour, in another dash
+      strokeDash: { field: "arch", type: "nominal", legend: null, sort: [run.config.fresh.arch] },
     },
   });
+}
+
+/**
+ * Figure 2b: standard and robust test accuracy of each model, ours beside the paper's (CIFAR-10), one panel per
+ * accuracy; the same chart in the report (the summary's) and in fig2b.png.
+ */
+export function fig2bSpec(
+  r: Pick<Results, "models" | "evalEps">,
+  config: Pick<Config, "dataset" | "evalAttack">,
+): Record<string, unknown> {
+  const paper = FIG2B.models as Record<string, { stdAcc: number; robustAcc: number }>;
+  const std = "standard accuracy", rob = `robust accuracy (ours: L2 eps ${r.evalEps}; paper: ${FIG2B.eps})`;
+  return oursVsPaperBars(
+    {
+      text: `Figure 2b: standard and robust test accuracy`,
+      subtitle:
+        `ours: ${config.dataset}, robust under L2 PGD (${config.evalAttack.steps} steps); paper: CIFAR-10`,
+    },
+    Object.keys(r.models).flatMap((n) => {
+      const ours = r.models[n], theirs = paper[n], row = chartLabel(n);
+      return [
+        { label: row, source: "ours" as const, value: 100 * ours.stdAcc, panel: std },
+        ...(theirs ? [{ label: row, source: "paper" as const, value: 100 * theirs.stdAcc, panel: std }] : []),
+        { label: row, source: "ours" as const, value: 100 * ours.robustAcc, panel: rob },
+        ...(theirs
+          ? [{ label: row, source: "paper" as const, value: 100 * theirs.robustAcc, panel: rob }]
+          : []),
+      ];
+    }),
+    "test accuracy (%)",
+    { domain: [0, 100] },
+  );
 }
 
 /** The positive control's tables: pattern reliance per model, pattern energy per set. */
@@ -718,17 +753,8 @@ export function summarize(r: Results, config: Pick<Config, "dataset" | "evalAtta
       },
       ...(r.plant ? plantTables(r.plant, names) : []),
     ],
-    charts: [
-      oursVsPaperBars(
-        "Figure 2b: robust accuracy",
-        MODELS.flatMap((n) => [
-          { label: n, source: "ours" as const, value: 100 * r.models[n].robustAcc },
-          ...(paper[n] ? [{ label: n, source: "paper" as const, value: 100 * paper[n].robustAcc }] : []),
-        ]),
-        "robust accuracy (%)",
-      ),
-    ],
-    figures: ["fig2a.png", "fig2b.png", "robust_curve.png"],
+    charts: [fig2bSpec(r, config)],
+    figures: ["fig2a.png", "robust_curve.png"],
     notes: [
       `representation distance reached (relative): D_R ${r.representationDistance.d_r.toFixed(3)}, D_NR ${
         r.representationDistance.d_nr.toFixed(3)

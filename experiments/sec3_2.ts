@@ -114,8 +114,10 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
     ...attackKeys("attack", "the targeted attack"),
     ...trainKeys("fresh", "fresh models trained on D and each relabelled set"),
     variants: {
-      help: "relabelling rules to build (registered in lib/core/relabel.ts or by a fork)",
+      help: "relabelling rules to build (registered in lib/core/relabel.ts or by a fork), each once",
       check: RELABEL_RULES.check,
+      // a repeated rule would build and train the same set twice
+      distinct: true,
     },
   },
   seeded: (runs) => Promise.resolve({ claims: [table1Claim(...(runs as Results[]))] }),

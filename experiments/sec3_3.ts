@@ -214,8 +214,12 @@ function fig3Spec(points: ScatterPoint[], subtitle: string, config: Config): Rec
   return scatterPanels(
     { text: "Figure 3: transfer rate vs accuracy on D_det", subtitle },
     [
-      { title: `ours (${config.dataset}, source ${config.source.arch})`, values: points },
-      { title: "paper (CIFAR-10, source ResNet-50)", values: FIG3.map((p) => point(p.arch, p)) },
+      { title: `ours (${config.dataset}, source ${config.source.arch})`, values: points, color: "ours" },
+      {
+        title: "paper (CIFAR-10, source ResNet-50)",
+        values: FIG3.map((p) => point(p.arch, p)),
+        color: "paper",
+      },
     ],
     { x: "transfer rate (%)", y: "test accuracy when trained on D_det (%)" },
   );

@@ -6,6 +6,30 @@ import { classifierGradient, worstCosineClosedForm } from "./thm3.ts";
 
 type Spec = Record<string, unknown>;
 
+/**
+ * The colours of these charts: the standard and robust model as in every chart of the report
+ * (lib/report/colors.ts, which theory/ does not import; tests/theory/figures_test.ts checks they agree), and the
+ * two classes in colours no other chart uses.
+ */
+export const THEORY_COLORS = {
+  standard: "#f38400",
+  robust: "#008856",
+  "y = +1": "#b3446c",
+  "y = -1": "#2b3d26",
+  line: "#222222",
+} as const;
+
+const classScale = {
+  domain: ["y = +1", "y = -1"],
+  range: [THEORY_COLORS["y = +1"], THEORY_COLORS["y = -1"]],
+};
+
+/** The smallest half-width (a multiple of 0.5) of a square window around 0 that holds every point. */
+export function symmetricBound(points: { x: number; y: number }[], margin = 0.25): number {
+  const m = Math.max(...points.map((p) => Math.max(Math.abs(p.x), Math.abs(p.y))));
+  return Math.ceil((m + margin) * 2) / 2;
+}
+
 /** Points of the 2-sigma contour of N(center, sigma) in 2-D. */
 function ellipse(center: number[], sigma: Matrix, n = 80): { x: number; y: number; k: number }[] {
   const { values, vectors } = eigh(sigma);
@@ -29,19 +53,26 @@ export function figure4Spec(
 ): Spec {
   const { x, y } = sample(opts.muStar, opts.sigmaStar, 400, opts.seed);
   const points = x.to2DArray().map((r, i) => ({ x: r[0], y: r[1], cls: y[i] > 0 ? "y = +1" : "y = -1" }));
-  const panels = opts.eps.map((eps) => {
+  const shapes = opts.eps.map((eps) => {
     const sigma = eps === 0 ? opts.sigmaStar : sigmaRobust(opts.sigmaStar, lambdaOfEps(opts.sigmaStar, eps));
     const g = classifierGradient(opts.muStar, sigma), gn = Math.hypot(...g);
     const ells = [1, -1].flatMap((s) =>
       ellipse(opts.muStar.map((m) => s * m), sigma).map((p) => ({ ...p, cls: s > 0 ? "y = +1" : "y = -1" }))
     );
-    const arrow = [{ x: 0, y: 0, x2: (2.5 * g[0]) / gn, y2: (2.5 * g[1]) / gn }];
+    return { eps, ells, arrow: [{ x: 0, y: 0, x2: (2.5 * g[0]) / gn, y2: (2.5 * g[1]) / gn }] };
+  });
+  // one window for every panel, wide enough for every ellipse (the eps = 2 ones are the widest) and arrow
+  const bound = symmetricBound([
+    ...points,
+    ...shapes.flatMap((p) => [...p.ells, ...p.arrow.map((a) => ({ x: a.x2, y: a.y2 }))]),
+  ]);
+  const dom = { scale: { domain: [-bound, bound], nice: false } };
+  const panels = shapes.map(({ eps, ells, arrow }) => {
     const title = eps === 0 ? "standard (eps = 0)" : `robust, eps = ${eps}`;
-    const dom = { scale: { domain: [-4.5, 4.5] } };
     return {
       title,
-      width: 220,
-      height: 220,
+      width: 180,
+      height: 180,
       layer: [
         {
           data: { values: points },
@@ -49,7 +80,13 @@ export function figure4Spec(
           encoding: {
             x: { field: "x", type: "quantitative", title: "x1", ...dom },
             y: { field: "y", type: "quantitative", title: "x2", ...dom },
-            color: { field: "cls", type: "nominal", title: "class" },
+            color: {
+              field: "cls",
+              type: "nominal",
+              title: "class",
+              scale: classScale,
+              legend: { orient: "bottom" },
+            },
           },
         },
         {
@@ -59,7 +96,7 @@ export function figure4Spec(
             x: { field: "x", type: "quantitative" },
             y: { field: "y", type: "quantitative" },
             order: { field: "k" },
-            color: { field: "cls", type: "nominal" },
+            color: { field: "cls", type: "nominal", scale: classScale },
             detail: { field: "cls" },
           },
         },
@@ -87,7 +124,9 @@ export function figure4Spec(
       text: "Figure 4: robust training learns the mean and blends the covariance toward I",
       subtitle: "ellipses: learned Gaussians (2 sigma); black arrow: gradient direction Sigma^-1 mu",
     },
-    hconcat: panels,
+    // two panels a row: legible on a narrow screen
+    columns: 2,
+    concat: panels,
   };
 }
 
@@ -103,7 +142,7 @@ export function lambdaEpsSpec(sigmaStar: Matrix): Spec {
     width: 360,
     height: 240,
     data: { values },
-    mark: { type: "line", point: true },
+    mark: { type: "line", point: true, color: THEORY_COLORS.line },
     encoding: {
       x: { field: "eps", type: "quantitative", scale: { type: "log" }, title: "eps (E||delta*||_2)" },
       y: { field: "lambda", type: "quantitative", scale: { type: "log" }, title: "lambda" },
@@ -137,7 +176,12 @@ export function worstCosineSpec(sigmaStar: Matrix, epsList: number[]): Spec {
         title: "min over mu of cos(mu, grad)",
         scale: { domain: [0, 1] },
       },
-      color: { field: "model", type: "nominal" },
+      color: {
+        field: "model",
+        type: "nominal",
+        title: null,
+        scale: { domain: ["standard", "robust"], range: [THEORY_COLORS.standard, THEORY_COLORS.robust] },
+      },
     },
   };
 }

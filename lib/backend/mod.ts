@@ -17,8 +17,10 @@ export interface BackendInfo {
   name: string;
   /** The webgpu backend's adapter (its name as the driver reports it). */
   adapter?: string;
-  /** One line: the choice and why the ones before it were skipped. */
+  /** The choice in full: every kernel, library path, and why the ones before it were skipped (--verbose). */
   reason: string;
+  /** One short line: the backend and its main parts (printed by default). */
+  line?: string;
   /** BLAS library used by the fast backend ("typescript" for the fallback). */
   blas?: string;
   /** Where the fast backend's im2col/col2im/bias/sum helpers come from (native library or "typescript"). */
@@ -61,14 +63,14 @@ async function useWasm(): Promise<void> {
 
 /**
  * Selects and initializes the tfjs backend. `auto` tries webgpu (on a hardware GPU only, never a software
- * adapter), then tensorflow, then fast, then cpu. Prints one line
- * (chosen backend and why earlier ones were skipped) to stderr unless `quiet`. `native: false` keeps the fast
+ * adapter), then tensorflow, then fast, then cpu. Prints one short line (backendLine()) to stderr unless `quiet`,
+ * and with `verbose` the full reason (every kernel and library path, why earlier backends were skipped). `native: false` keeps the fast
  * backend's helpers in TypeScript (for comparison; by default they are built from native/fastops.c); `dnnl:
  * false` keeps its convolutions on im2col + sgemm instead of oneDNN (native/dnnlops.c; also off with native).
  */
 export async function initBackend(
   name = "auto",
-  opts: { quiet?: boolean; native?: boolean; dnnl?: boolean } = {},
+  opts: { quiet?: boolean; verbose?: boolean; native?: boolean; dnnl?: boolean } = {},
 ): Promise<BackendInfo> {
   if (!(BACKENDS as readonly string[]).includes(name)) {
     throw new RangeError(`unknown backend "${name}"; accepted: ${BACKENDS.join(", ")}`);
@@ -120,6 +122,26 @@ export async function initBackend(
   }
   registerFastGradients();
   if (skipped.length) info.reason += `; skipped ${skipped.join(", ")}`;
-  if (!opts.quiet) console.error(info.reason);
+  info.line = backendLine(info);
+  if (!opts.quiet) console.error(opts.verbose ? info.reason : info.line);
   return info;
+}
+
+/**
+ * The backend in one short line: `backend: fast (sgemm libopenblas.so.0, oneDNN 2.6.3 convolutions, native
+ * helpers, 2 threads)`; the other backends by their reason without the skipped ones.
+ */
+export function backendLine(info: BackendInfo): string {
+  if (info.name === "webgpu") return `backend: webgpu (${info.adapter ?? "GPU adapter"})`;
+  if (info.name !== "fast") return info.reason.replace(/; skipped .*$/, "");
+  const lib = (info.blas ?? "typescript").split(" ")[0].split("/").pop();
+  const dnnl = /\((oneDNN[^)]*)\)/.exec(info.conv ?? "")?.[1];
+  const threads = /\((\d+ threads?)\)/.exec(info.ops ?? "")?.[1];
+  const parts = [
+    `sgemm ${lib}`,
+    dnnl ? `${dnnl} convolutions` : "im2col + sgemm convolutions",
+    info.ops && info.ops !== "typescript" ? "native helpers" : "TypeScript helpers",
+    ...(threads ? [threads] : []),
+  ];
+  return `backend: fast (${parts.join(", ")})`;
 }

@@ -5,7 +5,7 @@ import { apgd, checkAttackOptions, perturbSplit, pgd } from "./attacks.ts";
 import { augment, batchIndices, gather, subset } from "../data/batch.ts";
 import { type OptimizerFactory, OPTIMIZERS } from "./optimizers.ts";
 import type { Split } from "../data/registry.ts";
-import { Progress } from "../util/progress.ts";
+import { type Metrics, Progress, showing } from "../util/progress.ts";
 import { createRng, deriveSeed } from "../util/rng.ts";
 
 /** Training hyper-parameters. Learning rates are per step; epochs may be fractional. */
@@ -180,7 +180,7 @@ export async function trainModel(model: ZooModel, split: Split, opts: TrainOptio
         bar?.tick(idx.length, {
           epoch: `${epoch + 1}/${fullEpochs}`,
           loss: lossSum / seen,
-          acc: correct / seen,
+          acc: { pct: correct / seen },
         });
       }
       history.loss.push(lossSum / seen);
@@ -256,7 +256,12 @@ export async function evaluate(model: ZooModel, split: Split, opts: {
   if (!opts.attack) return { acc };
   checkAttackOptions(opts.attack);
   const bs = opts.batchSize ?? 250;
-  const r = await perturbSplit(model, split, { ...opts.attack, batchSize: bs, label: opts.label });
+  // the attack's bar reports its success; an evaluation measures the examples it left correct
+  const attack = opts.attack;
+  const r = await showing(
+    (m): Metrics => (typeof m.success === "number" ? { "robust acc": { pct: 1 - m.success } } : {}),
+    () => perturbSplit(model, split, { ...attack, batchSize: bs, label: opts.label }),
+  );
   const pgdRobustAcc = 1 - r.success.reduce((s, v) => s + v, 0) / split.n;
   const strong = opts.attack.strong;
   if (!strong) return { acc, robustAcc: pgdRobustAcc, pgdRobustAcc };
@@ -309,7 +314,7 @@ async function apgdSplit(model: ZooModel, split: Split, o: {
     const b = await broken.data();
     broken.dispose();
     for (let i = 0; i < k; i++) left += 1 - (out[s + i] = b[i]);
-    bar?.tick(k, { "robust acc": left / (s + k) });
+    bar?.tick(k, { "still robust": { pct: left / (s + k) } });
   }
   bar?.done();
   return out;

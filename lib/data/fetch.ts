@@ -120,7 +120,8 @@ const ARCHIVES: Record<string, { url: string; md5: string; sub: string }> = {
   },
 };
 
-async function tryDownload(info: DatasetInfo): Promise<string | null> {
+/** The official download: the directory it filled, or why it failed (null: no official source to try). */
+async function tryDownload(info: DatasetInfo): Promise<{ dir: string } | { failed: string | null }> {
   const dir = join("data", info.name);
   const opts = { connectMs: 4000, stallMs: 30000 };
   try {
@@ -134,20 +135,19 @@ async function tryDownload(info: DatasetInfo): Promise<string | null> {
       if (!(await run("tar", ["-xzf", archive, "-C", dir]))) throw new Error(`tar -xzf ${archive} failed`);
       await Deno.remove(archive);
       const sub = join(dir, tarball.sub);
-      return hasFiles(info, sub) ? sub : null;
+      return hasFiles(info, sub) ? { dir: sub } : { failed: `the archive did not unpack to ${sub}` };
     }
     const base = SOURCES[info.name];
-    if (!base) return null;
+    if (!base) return { failed: null };
     for (const f of [...IDX_FILES.train, ...IDX_FILES.test].map((f) => `${f}.gz`)) {
       const bytes = await download(base + f, opts);
       const want = MD5[info.name]?.[f], got = md5Hex(bytes);
       if (want && got !== want) throw new Error(`${f}: checksum mismatch (md5 ${got}, expected ${want})`);
       await writeFileAtomic(join(dir, f), bytes);
     }
-    return hasFiles(info, dir) ? dir : null;
+    return hasFiles(info, dir) ? { dir } : { failed: `the files did not land in ${dir}` };
   } catch (err) {
-    console.error(`download of ${info.name} failed (${(err as Error).message})`);
-    return null;
+    return { failed: (err as Error).message };
   }
 }
 
@@ -192,19 +192,37 @@ export async function aptInstall(packages: string[]): Promise<boolean> {
   return (await exec(install)) || ((await exec(update)) && (await exec(install)));
 }
 
-async function tryApt(info: DatasetInfo): Promise<string | null> {
+/** The Debian package of a dataset (Fashion-MNIST only): its name and directory once installed, else null. */
+async function tryApt(info: DatasetInfo): Promise<{ dir: string; pkg: string } | null> {
   if (info.name !== "fashion-mnist") return null;
-  console.error("Fashion-MNIST is missing");
-  const ok = await aptInstall(["dataset-fashion-mnist"]);
-  const dir = "/usr/share/datasets/fashion-mnist";
-  return ok && hasFiles(info, dir) ? dir : null;
+  const pkg = "dataset-fashion-mnist", dir = "/usr/share/datasets/fashion-mnist";
+  return (await aptInstall([pkg])) && hasFiles(info, dir) ? { dir, pkg } : null;
 }
 
-/** Makes the dataset available and returns its directory, or throws a UserError with the exact commands. */
-export async function ensureDataset(info: DatasetInfo): Promise<string> {
-  const dir = (await tryDownload(info)) ?? (await tryApt(info));
-  if (dir) return dir;
+/** How ensureDataset() gets a dataset: the official download, then the Debian package (replaced in tests). */
+export interface FetchSteps {
+  download(info: DatasetInfo): Promise<{ dir: string } | { failed: string | null }>;
+  apt(info: DatasetInfo): Promise<{ dir: string; pkg: string } | null>;
+}
+
+/**
+ * Makes the dataset available and returns its directory, or throws a UserError with the exact commands. A
+ * download that fails is reported only when nothing else worked; a fallback that works says what it used.
+ */
+export async function ensureDataset(
+  info: DatasetInfo,
+  steps: FetchSteps = { download: tryDownload, apt: tryApt },
+): Promise<string> {
+  const got = await steps.download(info);
+  if ("dir" in got) return got.dir;
+  const apt = await steps.apt(info);
+  if (apt) {
+    console.error(`${info.name}: using the Debian package ${apt.pkg} (${apt.dir})`);
+    return apt.dir;
+  }
   throw new UserError(
-    `dataset ${info.name} not found in ${info.searchDirs.join(" or ")}: ${instructions(info)}`,
+    `dataset ${info.name} not found in ${info.searchDirs.join(" or ")}${
+      got.failed ? ` and its download failed (${got.failed})` : ""
+    }: ${instructions(info)}`,
   );
 }

@@ -1,4 +1,4 @@
-// The verdicts of the paper's claims that Sections 3.2 and 3.3 test, each by a criterion fixed in code before the
+// The verdicts of the paper's claims that Sections 2, 3.2 and 3.3 test, each by a criterion fixed in code before the
 // numbers are seen, from one run or from the runs of a --seeds=N run (Section 3.1's claims 2 and 3 are beside
 // their results in experiments/sec3_1.ts).
 import { TABLE1 } from "./paper.ts";
@@ -101,5 +101,48 @@ export function figure3Claim(...runs: Figure3Run[]): Claim {
     verdict,
     criterion: "reproduces: Spearman >= 0.8" + (runs.length > 1 ? " (its bootstrap interval above 0)" : "") +
       "; partly: >= 0.4",
+  };
+}
+
+/** One model's features at the headline eps, for section2Claim(): useful ones, and of those, how many are what. */
+export interface UsefulFeatures {
+  useful: number;
+  /** Useful with gamma < 0. */
+  usefulNonRobust: number;
+  /** Useful with gamma >= gamma0. */
+  usefulRobust: number;
+}
+
+/**
+ * Section 2's verdict, by a criterion fixed before the numbers were seen: of the useful features, the robust
+ * model's share that is non-robust is at most half the standard model's AND its share that stays robustly useful is
+ * at least 10 points above the standard model's: "reproduces"; one of the two moves the right way (a smaller
+ * non-robust share, or a larger robustly useful one): "partly"; neither: "does not"; a model without a useful
+ * feature: "not run". The paper defines these quantities but reports no measurement, so its column says so.
+ */
+export function section2Claim(r: { eps: number; standard: UsefulFeatures; robust: UsefulFeatures }): Claim {
+  const share = (a: number, m: UsefulFeatures) => a / m.useful;
+  const s = r.standard, b = r.robust;
+  const measured = s.useful > 0 && b.useful > 0;
+  const nrStd = share(s.usefulNonRobust, s), nrRob = share(b.usefulNonRobust, b);
+  const ruStd = share(s.usefulRobust, s), ruRob = share(b.usefulRobust, b);
+  const verdict: Verdict = !measured
+    ? "not run"
+    : nrRob <= nrStd / 2 && ruRob >= ruStd + 0.1
+    ? "reproduces"
+    : nrRob < nrStd || ruRob > ruStd
+    ? "partly"
+    : "does not";
+  return {
+    name: "Section 2: robust training keeps robustly useful features and drops useful non-robust ones",
+    paper: "defined (eq. 1, 2), not measured",
+    ours: measured
+      ? `of the useful features at L2 eps ${r.eps}: non-robust ${pct(nrStd)} (standard) vs ${pct(nrRob)} ` +
+        `(robust); robustly useful ${pct(ruStd)} vs ${pct(ruRob)}`
+      : `a model has no useful feature (standard ${s.useful}, robust ${b.useful})`,
+    verdict,
+    criterion:
+      "reproduces: of the useful features, the robust model's non-robust share <= half the standard model's and " +
+      "its robustly useful share >= 10 points above; partly: one of the two moves that way",
   };
 }

@@ -61,6 +61,8 @@ export interface Parsed<C> {
   preset: string;
   /** --seeds=N: run N times (seed, seed + 1, ...) and aggregate (lib/run/experiment.ts runSeeds); 1 by default. */
   seeds: number;
+  /** --verbose: print the resolved config and the backend in full at the start of a run. */
+  verbose: boolean;
 }
 
 /** Most runs --seeds accepts. */
@@ -231,14 +233,19 @@ export function helpText<C>(spec: CliSpec<C>, preset: string): string {
     `  --preset=<name>`.padEnd(width) + `start from a named preset: ${Object.keys(spec.presets).join(", ")}`,
     `  --seeds=<n>`.padEnd(width) +
     "run n times with seed, seed + 1, ... and write each run to seeds/<seed>/ and mean ± sd to results.json [default: 1]",
+    `  --verbose`.padEnd(width) +
+    "print the resolved config and the backend in full at the start (config.json has the config either way)",
     ...rows.map(([a, b]) => a.padEnd(width) + b),
   ].join("\n");
 }
 
+/** The options every entry takes besides its config keys. */
+const OPTIONS = ["help", "preset", "seeds", "verbose"] as const;
+
 /** The error for `-preset=smoke` (one dash), which parseArgs would read as the short flags -p -r -e ... */
 function singleDash(raw: string, known: Map<string, Leaf>): RangeError {
   const name = raw.replace(/^-+/, "").split("=")[0];
-  const names = ["preset", "help", "seeds", ...known.keys()];
+  const names = [...OPTIONS, ...known.keys()];
   const hint = names.includes(name)
     ? `; did you mean "-${raw}"?`
     : `${suggest(name, names).replace(/"([^"]+)"\?$/, '"--$1"?')} (run with --help to list all options)`;
@@ -254,7 +261,7 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
   const known = flatten(spec.defaults as Obj);
   for (const key of known.keys()) {
     if (!spec.keys[key]) throw new Error(`internal: config key "${key}" has no entry in the key specs`);
-    if (["help", "preset", "seeds"].includes(key)) {
+    if ((OPTIONS as readonly string[]).includes(key)) {
       throw new Error(`internal: config key "${key}" is taken by the option --${key}; rename the key`);
     }
   }
@@ -262,13 +269,14 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
     help: { type: "boolean", short: "h" },
     preset: { type: "string" },
     seeds: { type: "string" },
+    verbose: { type: "boolean" },
   };
   for (const [key, value] of known) {
     options[key] = { type: typeof value === "boolean" ? "boolean" : "string" };
   }
   const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   let preset = spec.defaultPreset ?? ("quick" in spec.presets ? "quick" : "");
-  let help = false, seeds = 1;
+  let help = false, seeds = 1, verbose = false;
   const overrides: [string, Leaf][] = [];
   for (const t of tokens ?? []) {
     if (t.kind === "option" && !t.rawName.startsWith("--") && t.name !== "help") {
@@ -281,6 +289,11 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
     const name = t.name;
     if (name === "help") {
       help = true;
+      continue;
+    }
+    if (name === "verbose") {
+      if (t.value !== undefined) throw new TypeError(`--verbose takes no value, got "--verbose=${t.value}"`);
+      verbose = true;
       continue;
     }
     if (name === "seeds") {
@@ -324,5 +337,5 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
   for (const [key, value] of overrides) setDotted(config as Obj, key, value);
   if (spec.adapt) config = spec.adapt(config as C, { base, explicit: new Set(overrides.map(([k]) => k)) });
   validateConfig(config, spec.keys);
-  return { config: config as C, preset, seeds };
+  return { config: config as C, preset, seeds, verbose };
 }

@@ -343,8 +343,10 @@ export function outDirOf(spec: { id: string }, config: { out: string }): string 
 /** Options of a run started from code or the CLI. */
 export interface RunOptions {
   preset?: string;
-  /** No config dump, no summary print (tests). */
+  /** No config line, no summary print (tests). */
   quiet?: boolean;
+  /** Print the resolved config and the backend in full (--verbose); otherwise one line each. */
+  verbose?: boolean;
 }
 
 /** What runSeeds() returns and writes to results.json: the runs' results, their spread, the seeds. */
@@ -423,8 +425,8 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
   const t0 = performance.now();
   validateConfig(config, spec.keys);
   return await inRunDir(outDirOf(spec, config), opts, async (dir) => {
-    if (!opts.quiet) console.error(`${spec.id}: resolved config\n${JSON.stringify(config, null, 2)}`);
-    const backend = await initBackend(config.backend, { quiet: opts.quiet });
+    if (!opts.quiet) console.error(configLine(spec.id, config, opts, outDirOf(spec, config)));
+    const backend = await initBackend(config.backend, { quiet: opts.quiet, verbose: opts.verbose });
     const loaded = await loadDataset(config.dataset, {
       ...(config.dataDir ? { dir: config.dataDir } : {}),
       ...(config.trainFrom ? { trainFrom: config.trainFrom } : {}),
@@ -496,6 +498,16 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
     };
     return full;
   });
+}
+
+/**
+ * What a run prints first: the resolved config in full with --verbose, else one line naming the preset, dataset
+ * and seed, and where the full config is written.
+ */
+export function configLine(id: string, config: CommonConfig, opts: RunOptions, target: string): string {
+  if (opts.verbose) return `${id}: resolved config\n${JSON.stringify(config, null, 2)}`;
+  return `${id}: preset ${opts.preset ?? "-"}, dataset ${config.dataset}, seed ${config.seed} ` +
+    `(the full config goes to ${join(target, "config.json")}; --verbose prints it)`;
 }
 
 /**
@@ -632,8 +644,12 @@ export function cli<C extends CommonConfig>(
     const parsed = parseCli(Deno.args, spec);
     if (!parsed) return 0;
     if (parsed.seeds > 1) {
-      await runSeeds(spec, main, parsed.config, { preset: parsed.preset, seeds: parsed.seeds });
-    } else await main(parsed.config, { preset: parsed.preset });
+      await runSeeds(spec, main, parsed.config, {
+        preset: parsed.preset,
+        seeds: parsed.seeds,
+        verbose: parsed.verbose,
+      });
+    } else await main(parsed.config, { preset: parsed.preset, verbose: parsed.verbose });
     return 0;
   });
 }

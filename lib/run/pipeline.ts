@@ -22,7 +22,7 @@ import { imageSize, subset } from "../data/batch.ts";
 import { readNpy, writeNpy } from "../data/npy.ts";
 import type { Dataset, Split } from "../data/registry.ts";
 import { createModel, type ZooModel } from "../core/models.ts";
-import { phase } from "../util/progress.ts";
+import { type Metrics, phase, showing } from "../util/progress.ts";
 import type { AttackConfig, EotConfig, FailurePolicy, TrainConfig } from "./recipes.ts";
 import { trainOptions } from "./recipes.ts";
 import { relabel, RELABEL_RULES } from "../core/relabel.ts";
@@ -30,17 +30,22 @@ import { createRng, deriveSeed } from "../util/rng.ts";
 import { evaluate, trainModel, type TrainOptions } from "../core/train.ts";
 import { OPTIMIZERS } from "../core/optimizers.ts";
 import { UserError } from "../util/errors.ts";
+import { labelChecks } from "../data/labels.ts";
+import { pct } from "./summary.ts";
 
 /** A training set with its cache identity: the data's content, how it was derived, and its size. */
 export interface DataRef {
   split: Split;
   /** e.g. { data: "<fingerprint>", name: "train[:20000]" } or { data: ..., name: "d_det(<hash>)" }. */
   id: { data: string; name: string; n: number };
+  /** The export the set was read from (--trainFrom), if any; not part of the identity (the data's is). */
+  trainFrom?: string;
 }
 
 /** The first `split.n` examples of a loaded dataset's training (or test) split as a DataRef. */
 export function sourceRef(data: Dataset, split: Split, part: "train" | "test" = "train"): DataRef {
-  return { split, id: { data: data.fingerprint, name: `${part}[:${split.n}]`, n: split.n } };
+  const ref: DataRef = { split, id: { data: data.fingerprint, name: `${part}[:${split.n}]`, n: split.n } };
+  return data.trainFrom && part === "train" ? { ...ref, trainFrom: data.trainFrom } : ref;
 }
 
 /** A derived set (built from `parent` with the artifact `hash`) as a DataRef. */
@@ -160,20 +165,82 @@ export function trainRecipe(set: DataRef, opts: {
 
 /**
  * Stops a run whose source model is near chance (below `factor` x chance accuracy on the test set): a dataset
- * built from it would say nothing. `key` is the recipe's config prefix, named in the fix.
+ * built from it would say nothing. `key` is the recipe's config prefix; the error names the likely cause
+ * (nearChanceCause(): the --trainFrom export, labels that look wrong, else the recipe).
  */
-export function requireUseful(acc: number, numClasses: number, key: string, factor = 1.5): void {
-  const chance = 1 / numClasses;
+export function requireUseful(acc: number, opts: {
+  numClasses: number;
+  key: string;
+  factor?: number;
+  /** What the model was trained and tested on, checked for the cause (labelChecks()). */
+  data?: NearChanceData;
+}): void {
+  const factor = opts.factor ?? 1.5, chance = 1 / opts.numClasses;
   if (acc < factor * chance) {
     throw new UserError(
-      `the ${key} model reached only ${(100 * acc).toFixed(1)}% test accuracy (chance ${
-        (100 * chance).toFixed(1)
-      }%, needed at least ${
-        (100 * factor * chance).toFixed(1)
-      }%); nothing built from it would be meaningful. ` +
-        `Check --${key}.lr, --${key}.epochs and --${key}.optimizer`,
+      `the ${opts.key} model reached only ${pct(acc)} test accuracy (chance ${pct(chance)}, needed at least ${
+        pct(factor * chance)
+      }); nothing built from it would be meaningful. ${nearChanceCause(opts.key, { ...opts, factor })}`,
     );
   }
+}
+
+/** The training and test splits of a model near chance, and the export it was trained on (--trainFrom). */
+export interface NearChanceData {
+  train: Split;
+  test: Split;
+  trainFrom?: string;
+}
+
+/**
+ * Why a model may have stayed near chance, most likely first: a --trainFrom export (its labels are what the model
+ * learned), a class holding most training labels or none, labels in which a nearest-class-mean classifier finds no
+ * signal (shuffled) or a signal that the test set does not share (another class order); when none applies, the
+ * training recipe.
+ */
+export function nearChanceCause(
+  key: string,
+  opts: { numClasses: number; factor: number; data?: NearChanceData },
+): string {
+  const recipe = `--${key}.lr, --${key}.epochs and --${key}.optimizer`, d = opts.data;
+  if (!d) return `Check ${recipe}`;
+  const c = labelChecks(d.train, d.test, { numClasses: opts.numClasses }), causes: string[] = [];
+  if (d.trainFrom) {
+    causes.push(
+      `the training set is the export --trainFrom=${d.trainFrom}, and its labels are what the model learned (a ` +
+        "relabelled set such as d_det, or one built from a weak model, can teach the test set's classes little); " +
+        "run without --trainFrom to check the recipe on the dataset's own labels",
+    );
+  }
+  if (c.dominated) {
+    causes.push(
+      `class ${c.largest.label} holds ${pct(c.largest.share)} of the ${d.train.n} training labels (uniform: ${
+        pct(1 / opts.numClasses)
+      })`,
+    );
+  }
+  if (c.empty.length) causes.push(`class(es) ${c.empty.join(", ")} have no training example`);
+  const bar = opts.factor / opts.numClasses;
+  const centroid = `a nearest-class-mean classifier scores ${
+    pct(c.heldOutAcc)
+  } on half of the first ${c.used.train} training images fitted on the other half, and ${
+    pct(c.testAcc)
+  } on ${c.used.test} test images`;
+  if (c.heldOutAcc < bar) {
+    causes.push(
+      `${centroid}, so the training labels look unrelated to their images (shuffled?): check that the label ` +
+        "file belongs to its image file, in the same order",
+    );
+  } else if (c.testAcc < bar) {
+    causes.push(
+      `${centroid}, so the training labels agree among themselves but not with the test set's (another class ` +
+        "order?): check that training and test labels number the classes alike",
+    );
+  }
+  if (!causes.length) {
+    return `Likely cause: the training recipe (${centroid}, so the data carry signal): check ${recipe}`;
+  }
+  return `Likely cause: ${causes.join("; ")}. If the data are as intended, check ${recipe}`;
 }
 
 /** A source model with its test accuracy. */
@@ -207,7 +274,11 @@ export async function trainSourceModel(set: DataRef, test: Split, opts: {
   });
   const testAcc = (await evaluate(m.model, test)).acc;
   console.error(`${opts.key} model test accuracy ${(100 * testAcc).toFixed(1)}%`);
-  requireUseful(testAcc, opts.numClasses, opts.key);
+  requireUseful(testAcc, {
+    numClasses: opts.numClasses,
+    key: opts.key,
+    data: { train: set.split, test, trainFrom: set.trainFrom },
+  });
   return { model: m.model, hash: m.hash, testAcc };
 }
 
@@ -333,18 +404,19 @@ export async function buildRelabelled(
     enabled: opts.cache,
     code: entry.code,
     build: async () => {
-      const a = await perturbSplit(source.model, split, {
-        threat: "l2",
-        eps: attack.eps,
-        steps: attack.steps,
-        stepSize: attack.stepSize,
-        batchSize: attack.batchSize,
-        targets,
-        objective: (b) => relabelObjective(b.targets!, attack.eot, b.seed),
-        finish: attack.finish,
-        seed: deriveSeed(opts.seed, labels.attack),
-        label: `attack ${rule}`,
-      });
+      const a = await showing((m) => attackSuccessShown(m), () =>
+        perturbSplit(source.model, split, {
+          threat: "l2",
+          eps: attack.eps,
+          steps: attack.steps,
+          stepSize: attack.stepSize,
+          batchSize: attack.batchSize,
+          targets,
+          objective: (b) => relabelObjective(b.targets!, attack.eot, b.seed),
+          finish: attack.finish,
+          seed: deriveSeed(opts.seed, labels.attack),
+          label: `attack ${rule}`,
+        }));
       const attackSuccess = a.success.reduce((s, v) => s + v, 0) / split.n;
       const meanDeltaL2 = a.deltaL2.reduce((s, v) => s + v, 0) / split.n;
       return {
@@ -404,6 +476,11 @@ export async function buildRelabelled(
 export function keptIndices(success: Uint8Array, policy: FailurePolicy): number[] {
   const all = Array.from(success.keys());
   return policy === "keep" ? all : all.filter((i) => success[i] === 1);
+}
+
+/** A targeted attack's bar: the share of examples it moved to their target so far. */
+function attackSuccessShown(m: Metrics): Metrics {
+  return typeof m.success === "number" ? { "attack success": { pct: m.success } } : {};
 }
 
 /** Starting points x0 [n, h, w, c]: a random other image of `pool` per example (paper) or uniform noise. */
@@ -475,16 +552,18 @@ export async function buildMatched(source: { model: ZooModel; hash: string }, se
   }, {
     enabled: opts.cache,
     code: await codeHash(),
+    // eq. 5 has no success to count: the bar shows progress only
     build: () =>
-      matchRepresentationSplit(source.model, split, {
-        x0: opts.x0,
-        steps: match.steps,
-        stepSize: match.stepSize,
-        stepSchedule: match.schedule,
-        batchSize: match.batchSize,
-        target: match.target,
-        label: `match ${name}`,
-      }),
+      showing(() => ({}), () =>
+        matchRepresentationSplit(source.model, split, {
+          x0: opts.x0,
+          steps: match.steps,
+          stepSize: match.stepSize,
+          stepSchedule: match.schedule,
+          batchSize: match.batchSize,
+          target: match.target,
+          label: `match ${name}`,
+        })),
     save: async (dir, v) => {
       await writeNpy(join(dir, "x.npy"), { dtype: "float32", shape: [split.n, ...split.shape], data: v.x });
       await writeNpy(join(dir, "rel.npy"), { dtype: "float32", shape: [split.n], data: v.relDistance });

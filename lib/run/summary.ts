@@ -1,6 +1,7 @@
 // What every experiment declares about its results for people: tables beside the paper's numbers, charts and
 // figures. Stored in results.json as `summary`; printed at the end of a run and rendered by `deno task report`.
 import { formatPct, markdownTable } from "../report/table.ts";
+import { COLORS, colorScale, type Meaning, PANEL_HEADER } from "../report/colors.ts";
 
 /**
  * A number in a table, kept as a number so runs over several seeds can be merged exactly: a fraction shown as a
@@ -116,30 +117,69 @@ export function summaryMarkdown(s: Summary): string {
   return parts.join("\n");
 }
 
-/** Grouped bars of ours vs the paper's. values: {label, source: "ours" | "paper", value (%)} */
+/** One bar of oursVsPaperBars(): a row label, ours or the paper's, the value, and the panel it sits in. */
+export interface OursVsPaperBar {
+  label: string;
+  source: "ours" | "paper";
+  value: number;
+  /** Panels stack top to bottom, in the order first seen (e.g. "standard accuracy", "robust accuracy"). */
+  panel?: string;
+}
+
+/**
+ * Horizontal bars of ours beside the paper's, one row per label (read at any width: labels on the left, no
+ * column headers to collide), in panels stacked top to bottom when the values name one. Ours and the paper's keep
+ * their colours in every chart (lib/report/colors.ts).
+ */
 export function oursVsPaperBars(
-  title: string,
-  values: { label: string; source: "ours" | "paper"; value: number }[],
-  yTitle: string,
+  title: string | { text: string; subtitle?: string | string[] },
+  values: OursVsPaperBar[],
+  xTitle: string,
+  opts: { domain?: [number, number] } = {},
 ): Record<string, unknown> {
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title,
-    data: { values },
-    width: { step: 22 },
-    height: 200,
+  const panels = [...new Set(values.flatMap((v) => (v.panel === undefined ? [] : [v.panel])))];
+  const bars = {
+    width: 300,
+    height: { step: 11 },
     mark: "bar",
     encoding: {
-      column: {
+      y: {
         field: "label",
         type: "nominal",
         title: null,
         sort: [...new Set(values.map((v) => v.label))],
+        axis: { labelLimit: 0 },
       },
-      x: { field: "source", type: "nominal", axis: null },
-      y: { field: "value", type: "quantitative", title: yTitle },
-      color: { field: "source", type: "nominal", title: null, scale: { domain: ["ours", "paper"] } },
+      yOffset: { field: "source", sort: ["ours", "paper"] },
+      x: {
+        field: "value",
+        type: "quantitative",
+        title: xTitle,
+        ...(opts.domain ? { scale: { domain: opts.domain } } : {}),
+      },
+      color: {
+        field: "source",
+        type: "nominal",
+        title: null,
+        scale: colorScale([["ours", "ours"], ["paper", "paper"]]),
+        legend: { orient: "bottom" },
+      },
     },
+  };
+  const head = { $schema: "https://vega.github.io/schema/vega-lite/v5.json", title, data: { values } };
+  if (!panels.length) return { ...head, ...bars };
+  return {
+    ...head,
+    facet: {
+      row: {
+        field: "panel",
+        type: "nominal",
+        title: null,
+        sort: panels,
+        header: PANEL_HEADER,
+      },
+    },
+    spec: bars,
   };
 }
 
@@ -154,12 +194,13 @@ export interface ScatterPoint {
 }
 
 /**
- * Labelled scatter panels side by side (e.g. ours beside the paper's): each point drawn and named (with +- sd
- * error bars on the axes where it has a spread), the axes titled `axes.x`, `axes.y`, not forced to include zero.
+ * Labelled scatter panels one above the other (e.g. ours above the paper's, each in its colour), so they stay
+ * legible on a narrow screen: each point drawn and named (with +- sd error bars on the axes where it has a
+ * spread), the axes titled `axes.x`, `axes.y`, not forced to include zero.
  */
 export function scatterPanels(
   title: { text: string; subtitle?: string },
-  panels: { title: string; values: ScatterPoint[] }[],
+  panels: { title: string; values: ScatterPoint[]; color?: Meaning }[],
   axes: { x: string; y: string },
 ): Record<string, unknown> {
   const at = {
@@ -169,29 +210,36 @@ export function scatterPanels(
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title,
-    hconcat: panels.map((p) => ({
-      title: p.title,
-      width: 300,
-      height: 260,
-      data: {
-        values: p.values.map((v) => ({
-          ...v,
-          xLo: v.x - (v.xSd ?? 0),
-          xHi: v.x + (v.xSd ?? 0),
-          yLo: v.y - (v.ySd ?? 0),
-          yHi: v.y + (v.ySd ?? 0),
-        })),
-      },
-      layer: [
-        ...(p.values.some((v) => v.xSd !== undefined || v.ySd !== undefined)
-          ? [
-            { mark: "rule", encoding: { x: { ...at.x, field: "xLo" }, x2: { field: "xHi" }, y: at.y } },
-            { mark: "rule", encoding: { x: at.x, y: { ...at.y, field: "yLo" }, y2: { field: "yHi" } } },
-          ]
-          : []),
-        { mark: { type: "point", filled: true, size: 90 }, encoding: at },
-        { mark: { type: "text", dy: -10, fontSize: 11 }, encoding: { ...at, text: { field: "label" } } },
-      ],
-    })),
+    vconcat: panels.map((p) => {
+      const color = p.color ? { color: COLORS[p.color] } : {};
+      const rule = { type: "rule", ...color };
+      return {
+        title: p.title,
+        width: 300,
+        height: 220,
+        data: {
+          values: p.values.map((v) => ({
+            ...v,
+            xLo: v.x - (v.xSd ?? 0),
+            xHi: v.x + (v.xSd ?? 0),
+            yLo: v.y - (v.ySd ?? 0),
+            yHi: v.y + (v.ySd ?? 0),
+          })),
+        },
+        layer: [
+          ...(p.values.some((v) => v.xSd !== undefined || v.ySd !== undefined)
+            ? [
+              { mark: rule, encoding: { x: { ...at.x, field: "xLo" }, x2: { field: "xHi" }, y: at.y } },
+              { mark: rule, encoding: { x: at.x, y: { ...at.y, field: "yLo" }, y2: { field: "yHi" } } },
+            ]
+            : []),
+          {
+            mark: { type: "point", filled: true, size: 90, ...color },
+            encoding: at,
+          },
+          { mark: { type: "text", dy: -10, fontSize: 11 }, encoding: { ...at, text: { field: "label" } } },
+        ],
+      };
+    }),
   };
 }

@@ -2,17 +2,8 @@
 // sec3_1's (one cache entry); --classes and --thresholds.headlineEps errors.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  axisFloor,
-  DEFAULTS,
-  kindOf,
-  main,
-  MODELS,
-  pairs,
-  parseClasses,
-  PRESETS,
-  type Results,
-} from "../../experiments/sec2.ts";
+import { DEFAULTS, main, MODELS, PRESETS, type Results } from "../../experiments/sec2.ts";
+import { pairs } from "../../lib/run/features.ts";
 import { DEFAULTS as SEC3_1, PRESETS as SEC3_1_PRESETS } from "../../experiments/sec3_1.ts";
 import { readOutputs, smokeConfig } from "./smoke_helpers.ts";
 
@@ -49,8 +40,22 @@ Deno.test("sec2 main() smoke preset writes rho, gamma and counts of both models,
   for (const f of ["rho_gamma.png", "rho_gamma.svg", "robust_count.png", "distribution.png"]) {
     assert.ok((await Deno.stat(join(config.out, f))).size > 1000, f);
   }
-  const summary = results.summary as { tables: { rows: string[][] }[]; order: number };
+  const summary = results.summary as {
+    tables: { rows: string[][] }[];
+    order: number;
+    figures: string[];
+    charts: { title: { text: string } }[];
+    claims: { name: string; verdict: string; criterion: string }[];
+  };
   assert.equal(summary.tables[0].rows.length, MODELS.length * 2);
+  // the robustly useful count is drawn once: as the summary's chart, not again as a figure
+  assert.deepEqual(summary.figures, ["rho_gamma.png", "distribution.png"]);
+  assert.deepEqual(summary.charts.map((c) => c.title.text), [
+    "Robustly useful features (gamma >= 0.1) over eps",
+  ]);
+  assert.equal(summary.claims.length, 1);
+  assert.match(summary.claims[0].name, /^Section 2: robust training keeps robustly useful features/);
+  assert.ok(["reproduces", "partly", "does not", "not run"].includes(summary.claims[0].verdict));
   assert.equal(summary.order, 20);
   await Deno.remove(config.out, { recursive: true });
 });
@@ -65,13 +70,6 @@ Deno.test("sec2 DEFAULTS use sec3_1's source recipes, training set and seed (so 
   assert.equal(PRESETS.paper.trainSize, SEC3_1_PRESETS.paper.trainSize);
 });
 
-Deno.test("parseClasses() takes all or a list of class indices and names a bad one with the accepted range", () => {
-  assert.deepEqual(parseClasses("all", 3), [0, 1, 2]);
-  assert.deepEqual(parseClasses("2, 0", 10), [2, 0]);
-  assert.throws(() => parseClasses("10", 10), /"10" is not a class index of this dataset \(0\.\.9\)/);
-  assert.throws(() => parseClasses("1,1", 10), /names a class twice/);
-});
-
 Deno.test("sec2 main() rejects a headline eps outside --attack.eps and a malformed --classes before any work", async () => {
   const config = await smokeConfig(DEFAULTS, PRESETS);
   await assert.rejects(
@@ -80,19 +78,4 @@ Deno.test("sec2 main() rejects a headline eps outside --attack.eps and a malform
   );
   await assert.rejects(() => main({ ...config, classes: "a,b" }, { quiet: true }), /--classes/);
   await Deno.remove(config.out, { recursive: true }).catch(() => {});
-});
-
-Deno.test("kindOf() names Section 2's kinds of features", () => {
-  const th = { rho0: 0.2, gamma0: 0.1 };
-  assert.equal(kindOf(0.5, 0.3, th), "robustly useful");
-  assert.equal(kindOf(0.5, -0.3, th), "useful, non-robust");
-  assert.equal(kindOf(0.5, 0.05, th), "useful, 0 <= gamma < gamma0");
-  assert.equal(kindOf(0.1, -0.3, th), "not useful");
-});
-
-Deno.test("axisFloor() puts the gamma axis at the 1st percentile (a multiple of 0.5, at most -1) and counts what lies below", () => {
-  const values = [...Array.from({ length: 198 }, (_, i) => -3 + i / 66), -40, -200];
-  assert.deepEqual(axisFloor(values), { floor: -3.5, below: 2 });
-  assert.deepEqual(axisFloor([0.2, 0.5]), { floor: -1, below: 0 });
-  assert.deepEqual(axisFloor([]), { floor: -1, below: 0 });
 });

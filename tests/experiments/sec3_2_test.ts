@@ -54,6 +54,14 @@ Deno.test("sec3_2 config rejects eps <= 0, an unknown architecture, preset or ru
   assert.throws(() => parseCli(["--seed=4294967296"], SPEC), /--seed must be <= 4294967295/);
 });
 
+Deno.test("sec3_2 --variants rejects a repeated rule (it would build and train the set twice)", () => {
+  assert.throws(
+    () => parseCli(["--variants=d_det,d_det"], SPEC),
+    /--variants lists "d_det" twice \(d_det,d_det\); give each once/,
+  );
+  assert.deepEqual(parseCli(["--variants=d_det,d_rand"], SPEC)!.config.variants, ["d_det", "d_rand"]);
+});
+
 Deno.test("sec3_2 stops before building anything from a source model near chance (diverged training)", async () => {
   const config = await smokeConfig(DEFAULTS, PRESETS);
   // SGD at lr 5 without momentum does not explode on this data but learns nothing useful in one short epoch

@@ -1,7 +1,7 @@
 // Backend selection, the BLAS fallback, whole-model agreement across backends, and no leaks over 1,000 steps.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../../../lib/backend/mod.ts";
+import { backendLine, initBackend } from "../../../lib/backend/mod.ts";
 import { betterCoreType, loadBlas, tsSgemm } from "../../../lib/backend/blas.ts";
 import { createModel, SMALL_ARCHITECTURES } from "../../../lib/core/models.ts";
 import { createRng } from "../../../lib/util/rng.ts";
@@ -12,6 +12,38 @@ Deno.test("initBackend(): auto falls through to fast when tfjs-node(-gpu) is abs
   assert.equal(info.name, "fast");
   assert.match(info.reason, /skipped (.*, )?tensorflow \(tfjs-node-gpu\/tfjs-node not installed\)/);
   assert.equal(tf.getBackend(), "wasm");
+});
+
+Deno.test("backendLine(): the backend and its parts in one short line, without kernel lists, paths or skipped ones", async () => {
+  const info = await initBackend("auto", { quiet: true });
+  assert.equal(info.line, backendLine(info));
+  assert.ok(info.line!.length <= 120, `${info.line!.length} characters: ${info.line}`);
+  assert.ok(info.reason.length > info.line!.length);
+  assert.equal(
+    backendLine({
+      name: "fast",
+      reason: "backend: fast (wasm + our Add, Sub kernels; ...); skipped webgpu (no GPU device)",
+      blas: "/usr/lib/x86_64-linux-gnu/libopenblas.so.0 (Haswell kernels), split over threads by fastops",
+      ops: "/home/u/.cache/native/fastops-0708.so (2 threads)",
+      conv: "/home/u/.cache/native/dnnlops-76eb.so (oneDNN 2.6.3)",
+    }),
+    "backend: fast (sgemm libopenblas.so.0, oneDNN 2.6.3 convolutions, native helpers, 2 threads)",
+  );
+  assert.equal(
+    backendLine({ name: "fast", reason: "", blas: "typescript", ops: "typescript", conv: "none" }),
+    "backend: fast (sgemm typescript, im2col + sgemm convolutions, TypeScript helpers)",
+  );
+  assert.equal(
+    backendLine({
+      name: "cpu",
+      reason: "backend: cpu (plain JavaScript; slow); skipped webgpu (no GPU device)",
+    }),
+    "backend: cpu (plain JavaScript; slow)",
+  );
+  assert.equal(
+    backendLine({ name: "webgpu", adapter: "NVIDIA H200", reason: "" }),
+    "backend: webgpu (NVIDIA H200)",
+  );
 });
 
 Deno.test("initBackend(): an unknown name lists the choices; tensorflow without the package gives setup steps", async () => {

@@ -5,6 +5,7 @@ import { initBackend } from "../../../lib/backend/mod.ts";
 import { createModel } from "../../../lib/core/models.ts";
 import { evaluate, lrAt, trainModel } from "../../../lib/core/train.ts";
 import { createRng } from "../../../lib/util/rng.ts";
+import { captureStderr } from "../util/stderr.ts";
 
 await initBackend("fast", { quiet: true });
 
@@ -54,6 +55,20 @@ Deno.test("adversarial training gives higher robust accuracy than standard train
   const rs = (await evaluate(std, test, { attack })).robustAcc!,
     ra = (await evaluate(adv, test, { attack })).robustAcc!;
   assert.ok(ra > rs + 0.1 && ra > 0.9, `robust acc adversarial ${ra} vs standard ${rs}`);
+});
+
+Deno.test("the bars of trainModel() and evaluate() show accuracy and robust accuracy as percentages, no attack success", async () => {
+  const data = toy(200, 5);
+  const m = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 2, seed: 1 });
+  const train = await captureStderr(() => trainModel(m, data, { ...base, epochs: 1, label: "train mlp" }));
+  assert.match(train.text, /train mlp .* acc \d+\.\d%/);
+  const attack = { threat: "l2", eps: 0.5, steps: 2, stepSize: 0.3, seed: 0 };
+  const ev = await captureStderr(() => evaluate(m, data, { attack, label: "robust acc mlp (eps 0.5)" }));
+  const robust = /robust acc mlp \(eps 0\.5\) \[#+\] 100% .* robust acc (\d+\.\d)%\n/.exec(ev.text);
+  assert.ok(robust, ev.text);
+  assert.equal(Number(robust[1]), Math.round(1000 * ev.value.robustAcc!) / 10);
+  assert.doesNotMatch(ev.text, /success/);
+  m.model.dispose();
 });
 
 Deno.test("trainModel() stops on a non-finite loss naming epoch, step, learning rate and the config keys", async () => {

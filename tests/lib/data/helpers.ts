@@ -5,6 +5,8 @@ import { CIFAR_RECORD } from "../../../lib/data/cifar.ts";
 import { encodeNpy } from "../../../lib/data/npy.ts";
 import { PNG } from "pngjs";
 import jpeg from "jpeg-js";
+import type { Split } from "../../../lib/data/info.ts";
+import { createRng } from "../../../lib/util/rng.ts";
 
 /** Gzip-compresses bytes with the platform CompressionStream. */
 export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
@@ -176,4 +178,19 @@ export function cifar100Records(n: number): Uint8Array {
     }
   }
   return out;
+}
+
+/** n noisy 4x4x1 images of `classes` classes: class c is bright in pixel c, labelled by `label(i, c)`. */
+export function patternSplit(
+  n: number,
+  classes: number,
+  opts: { seed: number; label?: (i: number, c: number) => number },
+): Split {
+  const rng = createRng(opts.seed), x = new Float32Array(n * 16), y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % classes;
+    for (let p = 0; p < 16; p++) x[i * 16 + p] = 0.3 * rng.next() + (p === c ? 0.6 : 0);
+    y[i] = opts.label ? opts.label(i, c) : c;
+  }
+  return { x, y, n, shape: [4, 4, 1] };
 }

@@ -1,9 +1,12 @@
-// Tests for lib/report/page.ts: skipped/missing sections, and the page rendered in headless chromium.
+// Tests for lib/report/page.ts: skipped/missing sections, and the page rendered in headless chromium (images
+// decoded; from the recorded runs of docs/results/ at 1400 and 390 px: the claims table, every section or its
+// "not run yet", no horizontal overflow on a phone).
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildReport, claimsAtAGlance, knownSections } from "../../../lib/report/page.ts";
+import { readRecordedRuns } from "../../../lib/report/results.ts";
 import { encodePng } from "../../../lib/report/grid.ts";
-import { findChromium, openPage } from "./browser.ts";
+import { findChromium, openPage } from "../../../lib/report/browser.ts";
 
 async function fixture(): Promise<string> {
   const root = await Deno.makeTempDir({ prefix: "report_" });
@@ -114,6 +117,106 @@ Deno.test({
       await Deno.writeFile("out/report_test_screenshot.png", shot);
     } finally {
       await page.close();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+/** An out/ directory holding docs/results/'s recorded runs (results.json, config.json's meta; no figure files). */
+async function recordedOut(): Promise<string> {
+  const root = await Deno.makeTempDir({ prefix: "report_recorded_" });
+  for (const r of await readRecordedRuns("docs/results")) {
+    await Deno.mkdir(join(root, r.id));
+    await Deno.writeTextFile(join(root, r.id, "results.json"), JSON.stringify(r.results));
+    await Deno.writeTextFile(join(root, r.id, "config.json"), JSON.stringify({ meta: r.meta ?? {} }));
+  }
+  return root;
+}
+
+/** What the browser test measures of the page at one width. */
+interface Layout {
+  claimsRows: number;
+  sections: Record<string, { present: boolean; missing: boolean; content: boolean }>;
+  innerWidth: number;
+  scrollWidth: number;
+  /** Tables wider than the window that are not their own scrolling box. */
+  overflowingTables: string[];
+  /** Other elements beyond the window's right edge, or whose content overflows them (long unbreakable text). */
+  overflowing: string[];
+}
+
+const LAYOUT = (ids: string[]) =>
+  `(() => {
+  // the width inside the scroll bar
+  const w = document.documentElement.clientWidth, sections = {};
+  for (const id of ${JSON.stringify(ids)}) {
+    const s = document.getElementById(id);
+    sections[id] = {
+      present: !!s,
+      missing: !!s && /not run yet/.test(s.querySelector(".missing")?.textContent ?? ""),
+      content: !!s && s.querySelectorAll("table, img, .claim").length > 0,
+    };
+  }
+  const overflowingTables = [...document.querySelectorAll("table")]
+    .filter((t) => t.getBoundingClientRect().right > w + 0.5 || t.clientWidth > w)
+    .map((t) => (t.closest("section")?.id ?? "?") + ": " + (t.querySelector("th")?.textContent ?? ""));
+  const overflowing = [...document.body.querySelectorAll("*")]
+    .filter((e) =>
+      !e.closest("table") && (e.getBoundingClientRect().right > w + 0.5 ||
+        (getComputedStyle(e).overflowX === "visible" && e.getBoundingClientRect().left + e.scrollWidth > w + 0.5))
+    )
+    .map((e) => e.tagName.toLowerCase() + (e.className ? "." + e.className : ""));
+  return {
+    claimsRows: document.querySelectorAll("#claims tbody tr").length,
+    sections, innerWidth: window.innerWidth, scrollWidth: document.documentElement.scrollWidth, overflowingTables, overflowing,
+  };
+})()`;
+
+if (!findChromium()) {
+  console.warn(
+    "page_test.ts: skipping the headless-chromium tests: no chromium at /usr/bin/chromium, chromium-browser or " +
+      "google-chrome (Debian: apt-get install chromium)",
+  );
+}
+
+Deno.test({
+  name:
+    "report of the recorded runs in headless chromium at 1400 and 390 px: claims table, every section, no overflow",
+  ignore: !findChromium(),
+  async fn() {
+    const root = await recordedOut(), known = await knownSections();
+    const { html } = await buildReport(root, { known });
+    const file = join(root, "report.html");
+    await Deno.writeTextFile(file, html);
+    const recorded = (await readRecordedRuns("docs/results")).map((r) => r.id);
+    try {
+      for (const width of [1400, 390]) {
+        const page = await openPage(`file://${file}`, { width, height: 900 });
+        try {
+          const l = await page.evaluate<Layout>(LAYOUT(known.map((k) => k.id)));
+          assert.equal(l.innerWidth, width);
+          assert.ok(l.claimsRows >= known.length, `${width} px: ${l.claimsRows} rows in the claims table`);
+          for (const k of known) {
+            const s = l.sections[k.id];
+            assert.ok(s.present, `${width} px: section ${k.id} is absent`);
+            assert.ok(
+              recorded.includes(k.id) ? s.content && !s.missing : s.missing,
+              `${width} px: ${k.id} should be ${
+                recorded.includes(k.id) ? "rendered" : 'marked "not run yet"'
+              }`,
+            );
+          }
+          assert.deepEqual(l.overflowingTables, [], `${width} px: tables wider than the window`);
+          assert.deepEqual(l.overflowing, [], `${width} px: elements beyond the window's right edge`);
+          assert.ok(
+            l.scrollWidth <= l.innerWidth,
+            `${width} px: the page scrolls sideways (${l.scrollWidth} px)`,
+          );
+        } finally {
+          await page.close();
+        }
+      }
+    } finally {
       await Deno.remove(root, { recursive: true });
     }
   },

@@ -1,6 +1,6 @@
-// Tests of lib/run/claims.ts: the Table 1 and Figure 3 verdicts follow their criteria at the boundaries.
+// Tests of lib/run/claims.ts: the Section 2, Table 1 and Figure 3 verdicts follow their criteria at the boundaries.
 import assert from "node:assert/strict";
-import { figure3Claim, table1Claim } from "../../../lib/run/claims.ts";
+import { figure3Claim, section2Claim, table1Claim } from "../../../lib/run/claims.ts";
 
 Deno.test("table1Claim(): reproduces at >= 0.9x the paper for both sets, partly above 2x chance, else does not", () => {
   const r = (rand: number, det: number) => ({
@@ -61,4 +61,29 @@ Deno.test("figure3Claim() over runs: Spearman of the mean points with a bootstra
   const loose = figure3Claim(wide(0), wide(0.4), wide(-0.4));
   assert.notEqual(loose.verdict, "reproduces");
   assert.match(loose.ours, /Spearman 1\.00 of the means/);
+});
+
+Deno.test("section2Claim(): reproduces when the robust model halves the non-robust share and keeps 10 points more robust ones", () => {
+  const m = (useful: number, usefulNonRobust: number, usefulRobust: number) => ({
+    useful,
+    usefulNonRobust,
+    usefulRobust,
+  });
+  const claim = (standard: ReturnType<typeof m>, robust: ReturnType<typeof m>) =>
+    section2Claim({ eps: 1, standard, robust });
+  const yes = claim(m(100, 80, 10), m(50, 20, 25)); // 80% -> 40% non-robust, 10% -> 50% robustly useful
+  assert.equal(yes.verdict, "reproduces");
+  assert.equal(
+    yes.ours,
+    "of the useful features at L2 eps 1: non-robust 80.0% (standard) vs 40.0% (robust); robustly useful 10.0% vs 50.0%",
+  );
+  assert.match(
+    yes.criterion,
+    /non-robust share <= half the standard model's and its robustly useful share >= 10 points/,
+  );
+  assert.equal(claim(m(100, 80, 10), m(100, 41, 50)).verdict, "partly", "41% is more than half of 80%");
+  assert.equal(claim(m(100, 80, 10), m(100, 40, 19)).verdict, "partly", "9 points more robustly useful");
+  assert.equal(claim(m(100, 80, 10), m(100, 90, 5)).verdict, "does not");
+  assert.equal(claim(m(100, 80, 10), m(0, 0, 0)).verdict, "not run");
+  assert.equal(yes.paper, "defined (eq. 1, 2), not measured");
 });

@@ -41,6 +41,21 @@ Deno.test("parseCli() applies the default preset, then the named preset, then do
   assert.equal(spec.defaults.pgd.steps, 10, "defaults are not mutated");
 });
 
+Deno.test("parseCli() --verbose is off by default, on when given, and takes no value", () => {
+  assert.equal(parseCli([], spec)!.verbose, false);
+  assert.equal(parseCli(["--verbose", "--seed=2"], spec)!.verbose, true);
+  assert.throws(() => parseCli(["--verbose=yes"], spec), /--verbose takes no value, got "--verbose=yes"/);
+  assert.throws(
+    () =>
+      parseCli([], {
+        ...spec,
+        defaults: { ...spec.defaults, verbose: 1 } as Cfg,
+        keys: { ...spec.keys, verbose: { help: "a key named like the option" } },
+      }),
+    /config key "verbose" is taken by the option --verbose/,
+  );
+});
+
 Deno.test("parseCli() rejects unknown keys, wrong types and out-of-range values, naming key and value", () => {
   assert.throws(() => parseCli(["--pgd.epz=1"], spec), /unknown option --pgd\.epz; did you mean "pgd\.eps"/);
   assert.throws(

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import {
   COMMON_DEFAULTS,
   type CommonConfig,
+  configLine,
   defineExperiment,
   experimentId,
   FORK_ORDER,
@@ -108,10 +109,22 @@ Deno.test("SPEC.extend() carries every field of the parent under the new file's 
 
 Deno.test("requireUseful() stops a near-chance source model naming the recipe's keys", () => {
   assert.throws(
-    () => requireUseful(0.12, 10, "source"),
+    () => requireUseful(0.12, { numClasses: 10, key: "source" }),
     /the source model reached only 12\.0% test accuracy \(chance 10\.0%, needed at least 15\.0%\).*--source\.lr/,
   );
-  requireUseful(0.16, 10, "source");
+  requireUseful(0.16, { numClasses: 10, key: "source" });
+});
+
+Deno.test("configLine(): one line naming preset, dataset, seed and config.json; the full config with --verbose", () => {
+  const config = { ...COMMON_DEFAULTS, seed: 3 };
+  const line = configLine("sec3_2", config, { preset: "quick" }, "out/sec3_2");
+  assert.equal(
+    line,
+    "sec3_2: preset quick, dataset fashion-mnist, seed 3 (the full config goes to out/sec3_2/config.json; " +
+      "--verbose prints it)",
+  );
+  const full = configLine("sec3_2", config, { preset: "quick", verbose: true }, "out/sec3_2");
+  assert.equal(full, `sec3_2: resolved config\n${JSON.stringify(config, null, 2)}`);
 });
 
 Deno.test("takeFirst() says when more examples are asked for than there are", () => {

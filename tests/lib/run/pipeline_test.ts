@@ -1,19 +1,26 @@
 // Tests for lib/run/pipeline.ts: a training set's cache identity is its content (two directories holding the same
 // files with shifted labels give different keys), a derived set's identity names what it was built from, and a
-// fork's rule is keyed by the code it closes over.
+// fork's rule is keyed by the code it closes over; the near-chance guard names the likely cause.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cacheKey } from "../../../lib/run/cache.ts";
 import { encodeNpy } from "../../../lib/data/npy.ts";
 import { loadDataset } from "../../../lib/data/registry.ts";
 import {
+  buildMatched,
+  buildRelabelled,
   derivedRef,
   keptIndices,
   relabelledKey,
+  requireUseful,
   sourceRef,
   startingPoints,
 } from "../../../lib/run/pipeline.ts";
-import { RELABEL_ATTACK_QUICK } from "../../../lib/run/recipes.ts";
+import { createRng } from "../../../lib/util/rng.ts";
+import { patternSplit } from "../data/helpers.ts";
+import { captureStderr } from "../util/stderr.ts";
+import { createModel } from "../../../lib/core/models.ts";
+import { NO_FINISH, RELABEL_ATTACK_QUICK } from "../../../lib/run/recipes.ts";
 import { spawnDeno } from "./fixtures/fs_faults.ts";
 
 /** An npy:DIR dataset of 20 train / 10 test 4x4x1 images; `shift` adds to every training label (mod 2). */
@@ -115,20 +122,121 @@ Deno.test("a test-set ref is named test[:n]; seed labels (Section 3.3's transfer
   );
 });
 
-Deno.test("relabelledKey(): the failure policy is not part of the build's key, the finishing attack is", async () => {
-  const test = { id: { data: "t", name: "test", n: 10 } } as Parameters<typeof relabelledKey>[1];
-  const opts = { rule: "d_det", attack: RELABEL_ATTACK_QUICK, seed: 0 };
-  const key = (attack: typeof RELABEL_ATTACK_QUICK) =>
-    cacheKey("dataset", relabelledKey("s", test, { ...opts, attack }));
-  assert.equal(await key({ ...RELABEL_ATTACK_QUICK, failures: "drop" }), await key(RELABEL_ATTACK_QUICK));
-  assert.notEqual(
-    await key({ ...RELABEL_ATTACK_QUICK, finish: { steps: 10, stepSize: 0.5 } }),
-    await key(RELABEL_ATTACK_QUICK),
+/** The message requireUseful() throws for a model at 26% on 4 classes (needs 37.5%), given these data. */
+function nearChanceMessage(data: Parameters<typeof requireUseful>[1]["data"]): string {
+  try {
+    requireUseful(0.26, { numClasses: 4, key: "source", data });
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error("requireUseful() accepted a model at 26% on 4 classes");
+}
+
+Deno.test("requireUseful() blames the recipe only when the data carry signal; wrong labels and --trainFrom are named", () => {
+  const test = patternSplit(200, 4, { seed: 2 });
+  assert.doesNotThrow(() =>
+    requireUseful(0.4, { numClasses: 4, key: "source", data: { train: test, test } })
   );
+  const clean = nearChanceMessage({ train: patternSplit(400, 4, { seed: 1 }), test });
+  assert.match(
+    clean,
+    /^the source model reached only 26\.0% test accuracy \(chance 25\.0%, needed at least 37\.5%\)/,
+  );
+  assert.match(
+    clean,
+    /Likely cause: the training recipe \(a nearest-class-mean classifier scores 100\.0% .*check --source\.lr, --source\.epochs and --source\.optimizer$/,
+  );
+
+  const rng = createRng(3);
+  const shuffled = nearChanceMessage({
+    train: patternSplit(400, 4, { seed: 1, label: () => rng.int(4) }),
+    test,
+  });
+  assert.match(
+    shuffled,
+    /Likely cause: a nearest-class-mean classifier .* training labels look unrelated to their images/,
+  );
+  assert.doesNotMatch(shuffled, /Likely cause: the training recipe/);
+
+  const rotated = nearChanceMessage({
+    train: patternSplit(400, 4, { seed: 1, label: (_, c) => (c + 1) % 4 }),
+    test,
+  });
+  assert.match(
+    rotated,
+    /Likely cause: .*scores 100\.0% on half .* and 0\.0% on 200 test images, so the training labels agree among themselves but not with the test set's/,
+  );
+
+  const dominated = nearChanceMessage({
+    train: patternSplit(400, 4, { seed: 1, label: (i, c) => (i % 10 < 8 ? 0 : c) }),
+    test,
+  });
+  assert.match(
+    dominated,
+    /Likely cause: class 0 holds 85\.0% of the 400 training labels \(uniform: 25\.0%\)/,
+  );
+
+  const exported = nearChanceMessage({
+    train: patternSplit(400, 4, { seed: 1 }),
+    test,
+    trainFrom: "out/sec3_2/d_det",
+  });
+  assert.match(exported, /Likely cause: the training set is the export --trainFrom=out\/sec3_2\/d_det/);
+  assert.match(exported, /If the data are as intended, check --source\.lr/);
 });
 
-Deno.test("keptIndices(): every example under keep, the attack's hits under drop, in order", () => {
-  const success = Uint8Array.from([1, 0, 1, 1, 0]);
-  assert.deepEqual(keptIndices(success, "keep"), [0, 1, 2, 3, 4]);
-  assert.deepEqual(keptIndices(success, "drop"), [0, 2, 3]);
+Deno.test("sourceRef() carries the --trainFrom export it was read from, outside the cache identity", async () => {
+  const dir = await npyDataset(0);
+  const data = await loadDataset(`npy:${dir}`);
+  const plain = sourceRef(data, data.train);
+  const exported = sourceRef({ ...data, trainFrom: "/x/d_det" }, data.train);
+  assert.equal(plain.trainFrom, undefined);
+  assert.equal(exported.trainFrom, "/x/d_det");
+  assert.deepEqual(exported.id, plain.id);
+  assert.equal(sourceRef({ ...data, trainFrom: "/x/d_det" }, data.test, "test").trainFrom, undefined);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("buildRelabelled()'s bar shows attack success as a percentage; buildMatched()'s shows no success at all", async () => {
+  const split = patternSplit(40, 4, { seed: 1 });
+  const set = { split, id: { data: "fixture", name: "train[:40]", n: 40 } };
+  const model = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 4, seed: 0 });
+  const source = { model, hash: "fixture-model" };
+  const attack = {
+    eps: 1,
+    steps: 2,
+    stepSize: 0.5,
+    batchSize: 20,
+    eot: { samples: 1, translate: 0, flip: false, noise: 0 },
+    finish: NO_FINISH,
+    failures: "keep" as const,
+  };
+  const relabelled = await captureStderr(() =>
+    buildRelabelled(source, set, { rule: "d_det", attack, seed: 0, numClasses: 4, cache: false })
+  );
+  const shown = /attack d_det \[#+\] 100% .* attack success (\d+\.\d)%\n/.exec(relabelled.text);
+  assert.ok(shown, relabelled.text);
+  assert.equal(Number(shown[1]), Math.round(1000 * relabelled.value.attackSuccess) / 10);
+  const match = {
+    size: 40,
+    steps: 2,
+    stepSize: 0.1,
+    schedule: "constant" as const,
+    start: "noise",
+    batchSize: 20,
+    target: "relu" as const,
+  };
+  const matched = await captureStderr(() =>
+    buildMatched(source, set, {
+      name: "d_r",
+      x0: startingPoints(split, split, { start: "noise", seed: 0 }),
+      match,
+      seed: 0,
+      cache: false,
+      what: "fixture model",
+    })
+  );
+  assert.match(matched.text, /match d_r \[#+\] 100% 40\/40 img {2}\S+ img\/s {2}in \S+\n/);
+  assert.doesNotMatch(matched.text, /success/);
+  model.model.dispose();
 });

@@ -31,8 +31,8 @@ Deno.test("scatterPanels(): error bars (x and y rules from mean - sd to mean + s
   const spec = scatterPanels({ text: "t" }, [
     { title: "ours", values: [{ label: "a", x: 10, y: 20, xSd: 2, ySd: 3 }] },
     { title: "paper", values: [{ label: "b", x: 1, y: 2 }] },
-  ], { x: "x", y: "y" }) as { hconcat: { data: { values: Record<string, number>[] }; layer: unknown[] }[] };
-  const [ours, paper] = spec.hconcat;
+  ], { x: "x", y: "y" }) as { vconcat: { data: { values: Record<string, number>[] }; layer: unknown[] }[] };
+  const [ours, paper] = spec.vconcat;
   assert.equal(ours.layer.length, 4, "two rules, the points, the labels");
   assert.equal(paper.layer.length, 2, "no rules without a spread");
   const v = ours.data.values[0];

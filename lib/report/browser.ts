@@ -47,9 +47,9 @@ export async function openPage(url: string, opts: { width?: number; height?: num
   for (let i = 0; i < 200 && !port; i++) {
     try {
       port = (await Deno.readTextFile(`${profile}/DevToolsActivePort`)).split("\n")[0];
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    } catch { /* not written yet */ }
+    // also when the file exists but is still empty (chromium creates it before writing the port)
+    if (!port) await new Promise((r) => setTimeout(r, 50));
   }
   if (!port) { // stop the browser that did not come up, so that no process outlives the test
     try {
@@ -91,6 +91,13 @@ export async function openPage(url: string, opts: { width?: number; height?: num
       pending.set(i, (m) => (m.error ? rej(new Error(m.error.message)) : res(m.result ?? {})));
       ws.send(JSON.stringify({ id: i, method, params }));
     });
+  // the viewport exactly as asked (a headless window may not go below ~500 px wide)
+  await send("Emulation.setDeviceMetricsOverride", {
+    width: opts.width ?? 1200,
+    height: opts.height ?? 900,
+    deviceScaleFactor: 1,
+    mobile: false,
+  });
   await send("Page.enable");
   await send("Runtime.enable");
   await send("Log.enable");
