@@ -1,6 +1,7 @@
 // Typed experiment configuration: defaults + named presets + dotted CLI overrides (--pgd.eps=0.5), with --help.
 import { parseArgs } from "node:util";
 import { suggest } from "../util/names.ts";
+import { parseShard, parseWorkers, type Shard, shardText } from "./shard.ts";
 
 /** A value a config leaf may hold. */
 export type Leaf = number | string | boolean | string[] | number[];
@@ -61,7 +62,14 @@ export interface Parsed<C> {
   preset: string;
   /** --seeds=N: run N times (seed, seed + 1, ...) and aggregate (lib/run/experiment.ts runSeeds); 1 by default. */
   seeds: number;
+  /** --shard=i/n: build only shard i of each per-example set, into the cache (lib/run/shard.ts); null = all. */
+  shard: Shard | null;
+  /** --workers=N: run the N shards as local processes, then assemble and carry on; 0 = not given. */
+  workers: number;
 }
+
+/** The options every run takes besides its config keys (--help lists them). */
+const RUN_OPTIONS = ["help", "preset", "seeds", "shard", "workers"];
 
 /** Most runs --seeds accepts. */
 export const MAX_SEEDS = 100;
@@ -231,6 +239,11 @@ export function helpText<C>(spec: CliSpec<C>, preset: string): string {
     `  --preset=<name>`.padEnd(width) + `start from a named preset: ${Object.keys(spec.presets).join(", ")}`,
     `  --seeds=<n>`.padEnd(width) +
     "run n times with seed, seed + 1, ... and write each run to seeds/<seed>/ and mean ± sd to results.json [default: 1]",
+    `  --shard=<i/n>`.padEnd(width) +
+    "build only shard i of n of each per-example set into the cache, then stop; a run without --shard assembles " +
+    "the parts and carries on (docs/scale.md)",
+    `  --workers=<n>`.padEnd(width) +
+    "run the n shards as processes on this machine (cores / n threads each), then assemble and carry on",
     ...rows.map(([a, b]) => a.padEnd(width) + b),
   ].join("\n");
 }
@@ -238,7 +251,7 @@ export function helpText<C>(spec: CliSpec<C>, preset: string): string {
 /** The error for `-preset=smoke` (one dash), which parseArgs would read as the short flags -p -r -e ... */
 function singleDash(raw: string, known: Map<string, Leaf>): RangeError {
   const name = raw.replace(/^-+/, "").split("=")[0];
-  const names = ["preset", "help", "seeds", ...known.keys()];
+  const names = [...RUN_OPTIONS, ...known.keys()];
   const hint = names.includes(name)
     ? `; did you mean "-${raw}"?`
     : `${suggest(name, names).replace(/"([^"]+)"\?$/, '"--$1"?')} (run with --help to list all options)`;
@@ -254,7 +267,7 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
   const known = flatten(spec.defaults as Obj);
   for (const key of known.keys()) {
     if (!spec.keys[key]) throw new Error(`internal: config key "${key}" has no entry in the key specs`);
-    if (["help", "preset", "seeds"].includes(key)) {
+    if (RUN_OPTIONS.includes(key)) {
       throw new Error(`internal: config key "${key}" is taken by the option --${key}; rename the key`);
     }
   }
@@ -262,13 +275,15 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
     help: { type: "boolean", short: "h" },
     preset: { type: "string" },
     seeds: { type: "string" },
+    shard: { type: "string" },
+    workers: { type: "string" },
   };
   for (const [key, value] of known) {
     options[key] = { type: typeof value === "boolean" ? "boolean" : "string" };
   }
   const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   let preset = spec.defaultPreset ?? ("quick" in spec.presets ? "quick" : "");
-  let help = false, seeds = 1;
+  let help = false, seeds = 1, shard: Shard | null = null, workers = 0;
   const overrides: [string, Leaf][] = [];
   for (const t of tokens ?? []) {
     if (t.kind === "option" && !t.rawName.startsWith("--") && t.name !== "help") {
@@ -285,6 +300,14 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
     }
     if (name === "seeds") {
       seeds = parseSeeds(t.value);
+      continue;
+    }
+    if (name === "shard") {
+      shard = parseShard(t.value);
+      continue;
+    }
+    if (name === "workers") {
+      workers = parseWorkers(t.value);
       continue;
     }
     if (name === "preset") {
@@ -324,5 +347,13 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
   for (const [key, value] of overrides) setDotted(config as Obj, key, value);
   if (spec.adapt) config = spec.adapt(config as C, { base, explicit: new Set(overrides.map(([k]) => k)) });
   validateConfig(config, spec.keys);
-  return { config: config as C, preset, seeds };
+  if (shard && workers) {
+    throw new RangeError(
+      `--shard=${
+        shardText(shard)
+      } and --workers=${workers} were both given; --workers runs the shards itself ` +
+        "(--workers=N on one machine, or --shard=i/n per process or Slurm task, not both)",
+    );
+  }
+  return { config: config as C, preset, seeds, shard, workers };
 }

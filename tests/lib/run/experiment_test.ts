@@ -197,7 +197,7 @@ Deno.test("runExperiment() hands the body the splits, the common options, export
   const tensors0 = tf.memory().numTensors;
   let kept = 0;
   await runExperiment(spec, spec.defaults, { quiet: true }, async (run) => {
-    assert.deepEqual(run.common, { numClasses: 2, seed: 7, cache: false });
+    assert.deepEqual(run.common, { numClasses: 2, seed: 7, cache: false, shard: null });
     const { train, test } = run.splits({ trainSize: 4, testSize: 0 });
     assert.deepEqual([train.split.n, train.id.name, test.n], [4, "train[:4]", 4]);
     const a = run.track(zoo()), b = run.track(zoo());
