@@ -1,13 +1,24 @@
 // Tests for lib/run/pipeline.ts: a training set's cache identity is its content (two directories holding the same
 // files with shifted labels give different keys), a derived set's identity names what it was built from, and a
-// fork's rule is keyed by the code it closes over.
+// fork's rule is keyed by the code it closes over; a set built in shards is the set one process builds.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cacheKey } from "../../../lib/run/cache.ts";
 import { encodeNpy } from "../../../lib/data/npy.ts";
 import { loadDataset } from "../../../lib/data/registry.ts";
-import { derivedRef, relabelledKey, sourceRef, startingPoints } from "../../../lib/run/pipeline.ts";
+import * as tf from "@tensorflow/tfjs";
+import {
+  buildMatched,
+  buildRelabelled,
+  derivedRef,
+  type MatchConfig,
+  relabelledKey,
+  sourceRef,
+  startingPoints,
+} from "../../../lib/run/pipeline.ts";
 import { RELABEL_ATTACK_QUICK } from "../../../lib/run/recipes.ts";
+import { createModel } from "../../../lib/core/models.ts";
+import { ShardStop } from "../../../lib/run/shard.ts";
 import { spawnDeno } from "./fixtures/fs_faults.ts";
 
 /** An npy:DIR dataset of 20 train / 10 test 4x4x1 images; `shift` adds to every training label (mod 2). */
@@ -107,4 +118,59 @@ Deno.test("a test-set ref is named test[:n]; seed labels (Section 3.3's transfer
     await cacheKey("dataset", transfer),
     await cacheKey("dataset", relabelledKey("src", test, opts)),
   );
+});
+
+Deno.test("buildRelabelled() (with EOT's random transforms) and buildMatched() built in shards equal a one-process build, byte for byte", async () => {
+  const cwd = Deno.cwd(), dir = await Deno.makeTempDir({ prefix: "pipeline_shard_" });
+  Deno.chdir(dir); // the cache: out/cache under the working directory
+  const tensors0 = tf.memory().numTensors;
+  const model = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 3, seed: 1 });
+  try {
+    const n = 10,
+      split = {
+        x: Float32Array.from({ length: n * 16 }, (_, i) => 0.5 + 0.4 * Math.sin(i)),
+        y: Uint8Array.from({ length: n }, (_, i) => i % 3),
+        n,
+        shape: [4, 4, 1] as [number, number, number],
+      };
+    const set = { split, id: { data: "fake", name: `train[:${n}]`, n } }, source = { model, hash: "src" };
+    const shardsThenAssemble = async <T>(
+      count: number,
+      build: (cache: boolean, shard: Shard | null) => Promise<T>,
+    ) => {
+      for (let index = count - 1; index >= 0; index--) {
+        await assert.rejects(() => build(true, { index, count }), ShardStop);
+      }
+      return await build(true, null);
+    };
+    type Shard = { index: number; count: number };
+    // batches of 3: 4 batches, each with its own EOT draws (seeded by the batch's index in the set)
+    const eot = { samples: 2, translate: 1, flip: true, noise: 0.05 };
+    const attack = { eps: 1, steps: 2, stepSize: 0.5, batchSize: 3, eot };
+    const relabel = (cache: boolean, shard: Shard | null) =>
+      buildRelabelled(source, set, { rule: "d_rand", attack, seed: 5, numClasses: 3, cache, shard });
+    const one = await relabel(false, null), sharded = await shardsThenAssemble(2, relabel);
+    assert.deepEqual(sharded.ref.split.x, one.ref.split.x);
+    assert.deepEqual([sharded.ref.split.y, sharded.original], [one.ref.split.y, one.original]);
+    assert.deepEqual([sharded.attackSuccess, sharded.meanDeltaL2], [one.attackSuccess, one.meanDeltaL2]);
+    const match: MatchConfig = {
+      size: n,
+      steps: 2,
+      stepSize: 0.1,
+      schedule: "cosine",
+      start: "noise",
+      batchSize: 4,
+      target: "relu",
+    };
+    const x0 = startingPoints(split, split, { start: "noise", seed: 3 });
+    const matched = (cache: boolean, shard: Shard | null) =>
+      buildMatched(source, set, { name: "d_r", x0, match, seed: 0, cache, what: "test model", shard });
+    const m1 = await matched(false, null), m3 = await shardsThenAssemble(3, matched);
+    assert.deepEqual([m3.ref.split.x, m3.rel], [m1.ref.split.x, m1.rel]);
+  } finally {
+    model.model.dispose();
+    Deno.chdir(cwd);
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.equal(tf.memory().numTensors, tensors0, "no tensor leaks");
 });
