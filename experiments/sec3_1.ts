@@ -11,6 +11,7 @@ import { l2Norm } from "../lib/data/plant.ts";
 import type { Split } from "../lib/data/registry.ts";
 import { MATCH_TARGETS } from "../lib/core/attacks.ts";
 import { exportDataset } from "../lib/run/export.ts";
+import { buildEach } from "../lib/run/shard.ts";
 import {
   cli,
   COMMON_DEFAULTS,
@@ -395,17 +396,16 @@ async function buildSets(
     start: config.match.start,
     seed: deriveSeed(config.seed, "x0"),
   });
-  const common = { x0, match: config.match, seed: config.seed, cache: config.cache };
-  const d_r = await buildMatched(sources.robust, targetRef, {
-    ...common,
-    name: "d_r",
-    what: "robust model",
-  });
-  const d_nr = await buildMatched(sources.standard, targetRef, {
-    ...common,
-    name: "d_nr",
-    what: "standard model",
-  });
+  const common = { x0, match: config.match, seed: config.seed, cache: config.cache, shard: run.common.shard };
+  // both builds first: a --shard run builds its part of each, then stops
+  const [d_r, d_nr] = await buildEach(
+    [
+      { source: sources.robust, name: "d_r", what: "robust model" },
+      { source: sources.standard, name: "d_nr", what: "standard model" },
+    ],
+    common.shard,
+    (b) => buildMatched(b.source, targetRef, { ...common, name: b.name, what: b.what }),
+  );
   await exportDataset(run.outDir, "d_r", d_r.ref.split, { classNames });
   await exportDataset(run.outDir, "d_nr", d_nr.ref.split, { classNames });
   // the control: a seeded random subset of D as large as D_R, trained with D_R's recipe (exported too, so another

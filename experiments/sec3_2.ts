@@ -43,6 +43,7 @@ import { RELABEL_RULES } from "../lib/core/relabel.ts";
 import { relabelGrid } from "../lib/report/grid.ts";
 import { numCell, oursVsPaperBars, pct, pctCell, type SectionSummary } from "../lib/run/summary.ts";
 import { stableStringify } from "../lib/run/cache.ts";
+import { buildEach } from "../lib/run/shard.ts";
 import { evaluate } from "../lib/core/train.ts";
 
 /** Configuration of the Section 3.2 experiment. */
@@ -157,11 +158,12 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
     const src = { ...common, recipe: config.source, role: "source" as const, key: "source" };
     const source = run.track(await trainSourceModel(train, test, src));
 
+    // each variant's set first (a --shard run builds its part of each, then stops), then the exports
     const built: Record<string, RelabelledSet> = {};
-    for (const rule of config.variants) {
+    await buildEach(config.variants, common.shard, async (rule) => {
       built[rule] = await buildRelabelled(source, train, { ...common, rule, attack: config.attack });
-      await run.exportSet(rule, built[rule].ref.split);
-    }
+    });
+    for (const rule of config.variants) await run.exportSet(rule, built[rule].ref.split);
 
     // Table 1's first row trains the fresh recipe on D; with the source recipe that is the source model itself.
     const sets: [string, DataRef][] = [

@@ -466,6 +466,11 @@ export interface PerturbSplitOptions {
   finish?: { steps: number; stepSize: number };
   batchSize: number;
   seed: number;
+  /**
+   * Index of the split's first example in the set it was cut from (default 0): batch seeds and Batch.start count
+   * from it, so a slice of whole batches (a shard, lib/run/shard.ts) gets the bytes it has in the full set.
+   */
+  offset?: number;
   /** Progress label; no bar when undefined. */
   label?: string;
 }
@@ -506,16 +511,17 @@ export async function perturbSplit(
   };
   const bar = opts.label ? new Progress(opts.label, split.n, { unit: "img" }) : null;
   let ok = 0;
+  const offset = opts.offset ?? 0;
   for (let s = 0; s < split.n; s += opts.batchSize) {
     const k = Math.min(opts.batchSize, split.n - s);
-    const seed = deriveSeed(opts.seed, `batch${s}`);
+    const seed = deriveSeed(opts.seed, `batch${offset + s}`);
     const [xAdv, success, norms, value] = tf.tidy(() => {
       const x = tf.tensor4d(split.x.subarray(s * d, (s + k) * d), [k, ...split.shape]);
       const base = opts.start ? tf.tensor4d(opts.start.subarray(s * d, (s + k) * d), [k, ...split.shape]) : x;
       const y = tf.tensor1d(split.y.subarray(s, s + k), "int32");
       const targets = opts.targets ? tf.tensor1d(opts.targets.subarray(s, s + k), "int32") : undefined;
       const objective = opts.objective
-        ? opts.objective({ x, y, targets, start: s, seed })
+        ? opts.objective({ x, y, targets, start: offset + s, seed })
         : targets
         ? targeted(targets)
         : untargeted(y);

@@ -31,6 +31,20 @@ export function firstN(split: Split, n: number): Split {
   return { x: split.x.subarray(0, n * d), y: split.y.subarray(0, n), n, shape: split.shape };
 }
 
+/** Examples [start, end) of a split, without copying. */
+export function sliceSplit(split: Split, start: number, end: number): Split {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= split.n)) {
+    throw new RangeError(`sliceSplit: [${start}, ${end}) is not a range of examples 0..${split.n}`);
+  }
+  const d = imageSize(split);
+  return {
+    x: split.x.subarray(start * d, end * d),
+    y: split.y.subarray(start, end),
+    n: end - start,
+    shape: split.shape,
+  };
+}
+
 /**
  * A validation split carved from the end of the training split: its last `n` examples, for choosing recipes
  * without looking at the test set. Throws when they would overlap the first `used` examples a run trains on.

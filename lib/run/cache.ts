@@ -171,10 +171,22 @@ interface Manifest {
   createdAt: string;
 }
 
-type Inspection = { ok: true } | { ok: false; reason: string };
+/** Whether a directory holds a complete entry, and if not, why not (inspectEntry()). */
+export type Inspection = { ok: true } | { ok: false; reason: string };
 
-/** Whether `dir` holds a complete entry, and if not, why not. */
-async function inspect(dir: string): Promise<Inspection> {
+/** Who an entry says it is: the kind, key and code written into its manifest. */
+export interface EntryIdentity {
+  kind: string;
+  key: unknown;
+  code: string | null;
+}
+
+/**
+ * Whether `dir` holds a complete entry (a readable manifest whose files are all there with their checksums),
+ * and if not, why not. With `expect`, the manifest must also name that kind, key and code (a shard's part is
+ * checked so: one copied from another artifact or built by other code is refused, whatever its directory).
+ */
+export async function inspectEntry(dir: string, expect?: EntryIdentity): Promise<Inspection> {
   let text: string;
   try {
     text = await Deno.readTextFile(join(dir, "manifest.json"));
@@ -191,6 +203,12 @@ async function inspect(dir: string): Promise<Inspection> {
     return { ok: false, reason: "corrupt: unreadable manifest.json" };
   }
   if (!Object.keys(m.files).length) return { ok: false, reason: "incomplete: the manifest lists no files" };
+  if (expect) {
+    const got = { kind: m.kind, key: m.key, code: m.code ?? null };
+    if (stableStringify(got) !== stableStringify(expect)) {
+      return { ok: false, reason: "foreign: its manifest names another kind, key or code" };
+    }
+  }
   for (const [name, sum] of Object.entries(m.files)) {
     let bytes: Uint8Array;
     try {
@@ -223,13 +241,14 @@ async function absentReason(root: string, key: unknown, code: string): Promise<s
   return "absent";
 }
 
-// Temp dirs are named .<hash>.<host>-<pid>-<random>.tmp, so a later call can tell a dead process's leftovers.
+// Temp dirs are named .<entry name>.<host>-<pid>-<random>.tmp (the name: a hash, or a shard's part name), so a
+// later call can tell a dead process's leftovers.
 const HOST_TAG = (() => {
   let h = 0x811c9dc5;
   for (const c of Deno.hostname()) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
   return h.toString(16).padStart(8, "0");
 })();
-const TMP_RE = /^\.[0-9a-f]{16}\.([0-9a-f]{8})-(\d+)-[0-9a-f]+\.tmp$/;
+const TMP_RE = /^\.[0-9a-z-]+\.([0-9a-f]{8})-(\d+)-[0-9a-f]+\.tmp$/;
 const OLD_TMP_RE = /^\.[0-9a-f]{16}\.[0-9a-f-]{36}\.tmp$/; // the format before pids were in the name
 
 function pidAlive(pid: number): boolean {
@@ -308,17 +327,43 @@ export async function cached<T>(
   opts: CacheOptions<T>,
 ): Promise<{ value: T; hit: boolean; hash: string }> {
   const hash = await entryHash(kind, key, opts.code);
-  const log = (s: string) => opts.verbose !== false && console.error(s);
   if (!opts.enabled) return { value: await opts.build(), hit: false, hash };
   const cacheRoot = opts.root ?? join("out", "cache");
-  const root = join(cacheRoot, kind);
-  const dir = join(root, hash);
+  const id = { kind, key, code: opts.code ?? null };
+  const r = await cachedAt(join(cacheRoot, kind), hash, id, { ...opts, label: `${kind} ${hash}`, cacheRoot });
+  return { ...r, hash };
+}
+
+/** Where cachedAt() keeps an entry and how it names it in log lines. */
+export interface EntryPlace {
+  /** Named in the log lines, e.g. "dataset 0123abcd..." or "part 1/4 of dataset 0123abcd...". */
+  label: string;
+  /** The cache's root, named in the warning when it cannot be written. */
+  cacheRoot: string;
+  /** Refuse an entry whose manifest names another kind, key or code (inspectEntry's `expect`). */
+  verifyIdentity?: boolean;
+}
+
+/**
+ * cached() for an entry at `<dir>/<name>/` (name: a hash, or a shard's part name such as "shard-1-of-4"): the
+ * same checks, lock (`<dir>/<name>.lock`), atomic store (a temp dir renamed into place) and warnings. `opts.root`
+ * and `opts.enabled` are not read (the caller decided both).
+ */
+export async function cachedAt<T>(
+  root: string,
+  name: string,
+  id: EntryIdentity,
+  opts: CacheOptions<T> & EntryPlace,
+): Promise<{ value: T; hit: boolean }> {
+  const log = (s: string) => opts.verbose !== false && console.error(s);
+  const dir = join(root, name);
+  const expect = opts.verifyIdentity ? id : undefined;
   const hit = async () => {
-    log(`cache hit: ${kind} ${hash} (${dir})`);
-    return { value: await opts.load(dir), hit: true, hash };
+    log(`cache hit: ${opts.label} (${dir})`);
+    return { value: await opts.load(dir), hit: true };
   };
   await removeStaleTemps(root);
-  let state = await inspect(dir);
+  let state = await inspectEntry(dir, expect);
   if (state.ok) return await hit();
 
   // Take the entry's lock, or wait for the live process that holds it and use what it built.
@@ -328,10 +373,10 @@ export async function cached<T>(
     let waitingFor = 0;
     for (;;) {
       const got = await tryLock(
-        join(root, `${hash}.lock`),
+        join(root, `${name}.lock`),
         (h: LockInfo | null) =>
           log(
-            `cache: taking over the lock of ${kind} ${hash}` +
+            `cache: taking over the lock of ${opts.label}` +
               (h ? ` from ${describeHolder(h)}, which no longer runs` : ""),
           ),
       );
@@ -340,31 +385,31 @@ export async function cached<T>(
         break;
       }
       if (waitingFor !== got.pid) {
-        console.error(`cache: waiting for pid ${got.pid}, which is building ${kind} ${hash}`);
+        console.error(`cache: waiting for pid ${got.pid}, which is building ${opts.label}`);
         waitingFor = got.pid;
       }
       await new Promise((r) => setTimeout(r, 1000));
-      if ((await inspect(dir)).ok) return await hit();
+      if ((await inspectEntry(dir, expect)).ok) return await hit();
     }
   } catch (err) {
     if (!isEnvFault(err)) throw err;
-    warnUnwritable(cacheRoot, err);
-    return { value: await opts.build(), hit: false, hash };
+    warnUnwritable(opts.cacheRoot, err);
+    return { value: await opts.build(), hit: false };
   }
 
   try {
-    state = await inspect(dir);
+    state = await inspectEntry(dir, expect);
     if (state.ok) return await hit();
-    const why = state.reason === "absent" && opts.code
-      ? await absentReason(root, key, opts.code)
+    const why = state.reason === "absent" && id.code
+      ? await absentReason(root, id.key, id.code)
       : state.reason;
-    log(`cache miss: ${kind} ${hash} (${why}); building`);
+    log(`cache miss: ${opts.label} (${why}); building`);
     const value = await opts.build();
-    await store(root, dir, hash, value, { kind, key, code: opts.code ?? null }, opts.save).catch((err) => {
+    await store(root, dir, name, value, id, opts.save, expect).catch((err) => {
       if (!isEnvFault(err)) throw err;
-      warnUnwritable(cacheRoot, err);
+      warnUnwritable(opts.cacheRoot, err);
     });
-    return { value, hit: false, hash };
+    return { value, hit: false };
   } finally {
     await lock.release();
   }
@@ -374,12 +419,13 @@ export async function cached<T>(
 async function store<T>(
   root: string,
   dir: string,
-  hash: string,
+  name: string,
   value: T,
-  id: { kind: string; key: unknown; code: string | null },
+  id: EntryIdentity,
   save: (dir: string, value: T) => Promise<void>,
+  expect?: EntryIdentity,
 ): Promise<void> {
-  const tmp = join(root, `.${hash}.${HOST_TAG}-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`);
+  const tmp = join(root, `.${name}.${HOST_TAG}-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`);
   try {
     await Deno.mkdir(tmp, { recursive: true });
     await save(tmp, value);
@@ -388,12 +434,12 @@ async function store<T>(
       if (e.isFile) files[e.name] = await sha256(await Deno.readFile(join(tmp, e.name)));
     }
     await writeJsonAtomic(join(tmp, "manifest.json"), { ...id, files, createdAt: new Date().toISOString() });
-    if ((await inspect(dir)).ok) return; // another process completed it first: theirs wins
+    if ((await inspectEntry(dir, expect)).ok) return; // another process completed it first: theirs wins
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     try {
       await Deno.rename(tmp, dir);
     } catch (err) {
-      if (!(await inspect(dir)).ok) throw err; // else someone renamed a complete entry in first
+      if (!(await inspectEntry(dir, expect)).ok) throw err; // else someone renamed a complete entry in first
     }
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});

@@ -1,6 +1,7 @@
 // Typed experiment configuration: defaults + named presets + dotted CLI overrides (--pgd.eps=0.5), with --help.
 import { parseArgs } from "node:util";
 import { suggest } from "../util/names.ts";
+import { parseShard, parseWorkers, type Shard, shardText } from "./shard.ts";
 
 /** A value a config leaf may hold. */
 export type Leaf = number | string | boolean | string[] | number[];
@@ -63,7 +64,14 @@ export interface Parsed<C> {
   seeds: number;
   /** --verbose: print the resolved config and the backend in full at the start of a run. */
   verbose: boolean;
+  /** --shard=i/n: build only shard i of each per-example set, into the cache (lib/run/shard.ts); null = all. */
+  shard: Shard | null;
+  /** --workers=N: run the N shards as local processes, then assemble and carry on; 0 = not given. */
+  workers: number;
 }
+
+/** The options every run takes besides its config keys (--help lists them). */
+const RUN_OPTIONS = ["help", "preset", "seeds", "verbose", "shard", "workers"];
 
 /** Most runs --seeds accepts. */
 export const MAX_SEEDS = 100;
@@ -235,17 +243,21 @@ export function helpText<C>(spec: CliSpec<C>, preset: string): string {
     "run n times with seed, seed + 1, ... and write each run to seeds/<seed>/ and mean ± sd to results.json [default: 1]",
     `  --verbose`.padEnd(width) +
     "print the resolved config and the backend in full at the start (config.json has the config either way)",
+    `  --shard=<i/n>`.padEnd(width) +
+    "build only shard i of n of each per-example set into the cache, then stop; a run without --shard assembles " +
+    "the parts and carries on (docs/scale.md)",
+    `  --workers=<n>`.padEnd(width) +
+    "run the n shards as processes on this machine (cores / n threads each), then assemble and carry on",
     ...rows.map(([a, b]) => a.padEnd(width) + b),
   ].join("\n");
 }
 
 /** The options every entry takes besides its config keys. */
-const OPTIONS = ["help", "preset", "seeds", "verbose"] as const;
 
 /** The error for `-preset=smoke` (one dash), which parseArgs would read as the short flags -p -r -e ... */
 function singleDash(raw: string, known: Map<string, Leaf>): RangeError {
   const name = raw.replace(/^-+/, "").split("=")[0];
-  const names = [...OPTIONS, ...known.keys()];
+  const names = [...RUN_OPTIONS, ...known.keys()];
   const hint = names.includes(name)
     ? `; did you mean "-${raw}"?`
     : `${suggest(name, names).replace(/"([^"]+)"\?$/, '"--$1"?')} (run with --help to list all options)`;
@@ -261,7 +273,7 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
   const known = flatten(spec.defaults as Obj);
   for (const key of known.keys()) {
     if (!spec.keys[key]) throw new Error(`internal: config key "${key}" has no entry in the key specs`);
-    if ((OPTIONS as readonly string[]).includes(key)) {
+    if (RUN_OPTIONS.includes(key)) {
       throw new Error(`internal: config key "${key}" is taken by the option --${key}; rename the key`);
     }
   }
@@ -270,13 +282,15 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
     preset: { type: "string" },
     seeds: { type: "string" },
     verbose: { type: "boolean" },
+    shard: { type: "string" },
+    workers: { type: "string" },
   };
   for (const [key, value] of known) {
     options[key] = { type: typeof value === "boolean" ? "boolean" : "string" };
   }
   const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   let preset = spec.defaultPreset ?? ("quick" in spec.presets ? "quick" : "");
-  let help = false, seeds = 1, verbose = false;
+  let help = false, seeds = 1, verbose = false, shard: Shard | null = null, workers = 0;
   const overrides: [string, Leaf][] = [];
   for (const t of tokens ?? []) {
     if (t.kind === "option" && !t.rawName.startsWith("--") && t.name !== "help") {
@@ -298,6 +312,14 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
     }
     if (name === "seeds") {
       seeds = parseSeeds(t.value);
+      continue;
+    }
+    if (name === "shard") {
+      shard = parseShard(t.value);
+      continue;
+    }
+    if (name === "workers") {
+      workers = parseWorkers(t.value);
       continue;
     }
     if (name === "preset") {
@@ -337,5 +359,13 @@ export function parseCli<C>(argv: string[], spec: CliSpec<C>): Parsed<C> | null 
   for (const [key, value] of overrides) setDotted(config as Obj, key, value);
   if (spec.adapt) config = spec.adapt(config as C, { base, explicit: new Set(overrides.map(([k]) => k)) });
   validateConfig(config, spec.keys);
-  return { config: config as C, preset, seeds, verbose };
+  if (shard && workers) {
+    throw new RangeError(
+      `--shard=${
+        shardText(shard)
+      } and --workers=${workers} were both given; --workers runs the shards itself ` +
+        "(--workers=N on one machine, or --shard=i/n per process or Slurm task, not both)",
+    );
+  }
+  return { config: config as C, preset, seeds, verbose, shard, workers };
 }

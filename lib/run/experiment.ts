@@ -13,7 +13,7 @@ import {
   parseCli,
   validateConfig,
 } from "./config.ts";
-import { runMain } from "../util/errors.ts";
+import { runMain, UserError } from "../util/errors.ts";
 import {
   assertWritableDir,
   openRunDir,
@@ -33,6 +33,16 @@ import { exportDataset } from "./export.ts";
 import { type DataRef, sourceRef } from "./pipeline.ts";
 import { type Claim, type SectionSummary, type Summary, summaryMarkdown } from "./summary.ts";
 import { aggregateNumbers, aggregateSummaries, type Spread, withMeans } from "./seeds.ts";
+import {
+  mergeStops,
+  NEEDS_CACHE,
+  PartsMissing,
+  type Shard,
+  shardCommand,
+  ShardStop,
+  shardText,
+} from "./shard.ts";
+import { runWorkers } from "./workers.ts";
 
 /** Keys every experiment config has. */
 export interface CommonConfig {
@@ -347,6 +357,11 @@ export interface RunOptions {
   quiet?: boolean;
   /** Print the resolved config and the backend in full (--verbose); otherwise one line each. */
   verbose?: boolean;
+  /**
+   * Shard i/n (--shard): the run builds only its part of each per-example set into the cache, writes no out dir
+   * and ends by throwing ShardStop (lib/run/shard.ts); a run without it assembles the parts.
+   */
+  shard?: Shard | null;
 }
 
 /** What runSeeds() returns and writes to results.json: the runs' results, their spread, the seeds. */
@@ -372,8 +387,11 @@ export interface Run<C extends CommonConfig> {
   meta: RunMeta;
   /** performance.now() at start, for runSeconds. */
   t0: number;
-  /** The options every pipeline step takes: the dataset's class count, config.seed and config.cache. */
-  common: { numClasses: number; seed: number; cache: boolean };
+  /**
+   * The options every pipeline step takes: the dataset's class count, config.seed, config.cache and the shard
+   * this run builds (--shard; null = all of each set).
+   */
+  common: { numClasses: number; seed: number; cache: boolean; shard: Shard | null };
   /**
    * The first `trainSize` training examples (0 = all) with their cache identity, and the first `testSize` test
    * examples (takeFirst(): a size above the split's says so and uses all); with --evalOn=val the last `testSize`
@@ -424,7 +442,11 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
 ): Promise<R & RunSummary> {
   const t0 = performance.now();
   validateConfig(config, spec.keys);
-  return await inRunDir(outDirOf(spec, config), opts, async (dir) => {
+  const shard = opts.shard ?? null;
+  const stage = shard
+    ? (build: (dir: string) => Promise<R & RunSummary>) => inScratchDir(spec.id, shard, config, build)
+    : (build: (dir: string) => Promise<R & RunSummary>) => inRunDir(outDirOf(spec, config), opts, build);
+  return await stage(async (dir) => {
     if (!opts.quiet) console.error(configLine(spec.id, config, opts, outDirOf(spec, config)));
     const backend = await initBackend(config.backend, { quiet: opts.quiet, verbose: opts.verbose });
     const loaded = await loadDataset(config.dataset, {
@@ -462,7 +484,7 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       plant: planted ? { patterns: planted.patterns, clipped: planted.clipped } : null,
       meta,
       t0,
-      common: { numClasses: data.info.numClasses, seed: config.seed, cache: config.cache },
+      common: { numClasses: data.info.numClasses, seed: config.seed, cache: config.cache, shard },
       splits: ({ trainSize, testSize }) => ({
         train: sourceRef(data, takeFirst(data.train, trainSize, "trainSize")),
         test: config.evalOn === "val"
@@ -533,6 +555,29 @@ async function inRunDir<T extends RunSummary>(
   }
 }
 
+/**
+ * A shard run's stage: a scratch dir in place of the out dir (shards run at once, and the out dir is the
+ * assembling run's). The run should end in ShardStop; one that ends otherwise had nothing to shard, and says so.
+ */
+async function inScratchDir<T>(
+  id: string,
+  shard: Shard,
+  config: CommonConfig,
+  build: (dir: string) => Promise<T>,
+): Promise<never> {
+  if (!config.cache) throw new UserError(`--shard=${shardText(shard)} needs the cache (${NEEDS_CACHE})`);
+  const dir = await Deno.makeTempDir({ prefix: `${id}-shard-` });
+  try {
+    await build(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  throw new UserError(
+    `--shard=${shardText(shard)}: ${id} ran to its end without a per-example set to build (each was in the ` +
+      "cache already, or it builds none that --shard splits); no out dir was written: run it without --shard",
+  );
+}
+
 /** A section's summary with its heading and report position from the spec: `<spec.title>: <headline>`. */
 export function withIdentity(spec: { title: string; order: number }, s: SectionSummary): Summary {
   const { headline, ...rest } = s;
@@ -580,6 +625,19 @@ export async function runSeeds<C extends CommonConfig, R extends object>(
       `the seed sweep of ${spec.id} gives the runs the seeds ${values.join(", ")}, one of them twice, so ` +
         "two runs would share an out dir (seeds/<seed>/); a SeedSweep's vary() must give each run its own seed",
     );
+  }
+  if (opts.shard) {
+    // a shard of every seed's sets: each run stops at its builds (ShardStop), then one ShardStop names them all
+    const stops: ShardStop[] = [];
+    for (const c of configs) {
+      try {
+        await main(c, { ...opts, quiet: true });
+      } catch (err) {
+        if (!(err instanceof ShardStop)) throw err;
+        stops.push(err);
+      }
+    }
+    throw mergeStops(opts.shard, stops);
   }
   return await inRunDir(outDirOf(spec, config), opts, async (dir) => {
     const seeds: SeedsInfo = { n: values.length, values, varies: spec.seedSweep.varies };
@@ -643,13 +701,24 @@ export function cli<C extends CommonConfig>(
   runMain(async () => {
     const parsed = parseCli(Deno.args, spec);
     if (!parsed) return 0;
-    if (parsed.seeds > 1) {
-      await runSeeds(spec, main, parsed.config, {
-        preset: parsed.preset,
-        seeds: parsed.seeds,
-        verbose: parsed.verbose,
-      });
-    } else await main(parsed.config, { preset: parsed.preset, verbose: parsed.verbose });
+    const command = (s: Shard | null) => shardCommand(spec.name, Deno.args, s);
+    if (parsed.workers) {
+      if (!parsed.config.cache) {
+        throw new UserError(`--workers=${parsed.workers} needs the cache (${NEEDS_CACHE})`);
+      }
+      await runWorkers(parsed.workers, { command });
+    }
+    const opts = { preset: parsed.preset, shard: parsed.shard, verbose: parsed.verbose };
+    try {
+      if (parsed.seeds > 1) await runSeeds(spec, main, parsed.config, { ...opts, seeds: parsed.seeds });
+      else await main(parsed.config, opts);
+    } catch (err) {
+      if (err instanceof PartsMissing) throw err.withCommands(command);
+      if (!(err instanceof ShardStop)) throw err;
+      // a shard's work is done: exit 0, so a scheduler's "after every shard succeeded" dependency holds
+      const next = err.complete ? "every part is there: assemble" : "when every shard is done, assemble";
+      console.error(`${err.message}\n${next} and carry on: ${command(null)}`);
+    }
     return 0;
   });
 }

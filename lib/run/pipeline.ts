@@ -16,9 +16,10 @@ import {
   type Transform,
   translate,
 } from "../core/attacks.ts";
-import { cached, sourceHash } from "./cache.ts";
+import { cached, entryHash, sourceHash } from "./cache.ts";
+import { assembleOrBuild, buildPart, removeParts, type Shard, type ShardedBuild } from "./shard.ts";
 import { loadModel, saveModel } from "./checkpoint.ts";
-import { imageSize, subset } from "../data/batch.ts";
+import { imageSize, sliceSplit, subset } from "../data/batch.ts";
 import { readNpy, writeNpy } from "../data/npy.ts";
 import type { Dataset, Split } from "../data/registry.ts";
 import { createModel, type ZooModel } from "../core/models.ts";
@@ -374,7 +375,7 @@ export async function relabelledEntry(
 export async function buildRelabelled(
   source: { model: ZooModel; hash: string },
   set: DataRef,
-  opts: RelabelOptions & { numClasses: number; cache: boolean; what?: string },
+  opts: RelabelOptions & { numClasses: number; cache: boolean; what?: string; shard?: Shard | null },
 ): Promise<RelabelledSet> {
   const { rule, attack } = opts;
   const labels = opts.seedLabels ?? { targets: `targets_${rule}`, attack: `attack_${rule}` };
@@ -400,30 +401,49 @@ export async function buildRelabelled(
     stats: { attackSuccess: number; meanDeltaL2: number };
   };
   const entry = await relabelledEntry(source.hash, set, opts);
+  const sharded: ShardedBuild = {
+    kind: "dataset",
+    ...entry,
+    cache: opts.cache,
+    hash: await entryHash("dataset", entry.key, entry.code),
+    n: split.n,
+    batchSize: attack.batchSize,
+    // examples [start, end): what one process builds there (batch seeds count from `start`)
+    build: async (start, end) => {
+      const a = await showing(
+        (m) => attackSuccessShown(m),
+        () =>
+          perturbSplit(source.model, sliceSplit(split, start, end), {
+            threat: "l2",
+            eps: attack.eps,
+            steps: attack.steps,
+            stepSize: attack.stepSize,
+            batchSize: attack.batchSize,
+            targets: targets.subarray(start, end),
+            objective: (b) => relabelObjective(b.targets!, attack.eot, b.seed),
+            finish: attack.finish,
+            seed: deriveSeed(opts.seed, labels.attack),
+            offset: start,
+            label: `attack ${rule}`,
+          }),
+      );
+      return { x: a.x, success: a.success, deltaL2: a.deltaL2 };
+    },
+  };
+  await buildPart(sharded, opts.shard ?? null);
   const r = await cached<Built>("dataset", entry.key, {
     enabled: opts.cache,
     code: entry.code,
     build: async () => {
-      const a = await showing((m) => attackSuccessShown(m), () =>
-        perturbSplit(source.model, split, {
-          threat: "l2",
-          eps: attack.eps,
-          steps: attack.steps,
-          stepSize: attack.stepSize,
-          batchSize: attack.batchSize,
-          targets,
-          objective: (b) => relabelObjective(b.targets!, attack.eot, b.seed),
-          finish: attack.finish,
-          seed: deriveSeed(opts.seed, labels.attack),
-          label: `attack ${rule}`,
-        }));
-      const attackSuccess = a.success.reduce((s, v) => s + v, 0) / split.n;
-      const meanDeltaL2 = a.deltaL2.reduce((s, v) => s + v, 0) / split.n;
+      const a = await assembleOrBuild(sharded);
+      const success = a.success as Uint8Array, deltaL2 = a.deltaL2 as Float32Array;
+      const attackSuccess = success.reduce((s, v) => s + v, 0) / split.n;
+      const meanDeltaL2 = deltaL2.reduce((s, v) => s + v, 0) / split.n;
       return {
-        x: a.x,
+        x: a.x as Float32Array,
         t: targets,
         y: split.y.slice(),
-        success: a.success,
+        success,
         stats: { attackSuccess, meanDeltaL2 },
       };
     },
@@ -442,6 +462,7 @@ export async function buildRelabelled(
       stats: JSON.parse(await Deno.readTextFile(join(dir, "stats.json"))),
     }),
   });
+  await removeParts(sharded);
   const b = r.value;
   console.error(
     `${rule}: attack success ${(100 * b.stats.attackSuccess).toFixed(1)}%, mean ||delta||_2 ${
@@ -535,6 +556,8 @@ export async function buildMatched(source: { model: ZooModel; hash: string }, se
   seed: number;
   cache: boolean;
   what: string;
+  /** Shard i/n (--shard): build only its part of the set (lib/run/shard.ts). */
+  shard?: Shard | null;
 }): Promise<MatchedSet> {
   const { match, name } = opts, split = set.split;
   phase(
@@ -542,28 +565,44 @@ export async function buildMatched(source: { model: ZooModel; hash: string }, se
       match.schedule === "cosine" ? " (cosine-decayed)" : ""
     }`,
   );
-  const r = await cached("dataset", {
-    kind: "matched",
-    name,
-    source: source.hash,
-    data: set.id,
-    match,
-    seed: opts.seed,
-  }, {
+  const key = { kind: "matched", name, source: source.hash, data: set.id, match, seed: opts.seed };
+  const code = await codeHash(), d = imageSize(split);
+  const sharded: ShardedBuild = {
+    kind: "dataset",
+    key,
+    code,
+    hash: await entryHash("dataset", key, code),
+    cache: opts.cache,
+    n: split.n,
+    batchSize: match.batchSize,
+    // examples [start, end) from their own starts (no randomness: each batch depends on its examples only)
+    build: async (start, end) => {
+      // eq. 5 has no success to count: the bar shows progress only
+      const v = await showing(
+        () => ({}),
+        () =>
+          matchRepresentationSplit(source.model, sliceSplit(split, start, end), {
+            x0: opts.x0.subarray(start * d, end * d),
+            steps: match.steps,
+            stepSize: match.stepSize,
+            stepSchedule: match.schedule,
+            batchSize: match.batchSize,
+            target: match.target,
+            label: `match ${name}`,
+          }),
+      );
+      return { x: v.x, rel: v.relDistance };
+    },
+  };
+  await buildPart(sharded, opts.shard ?? null);
+  const r = await cached("dataset", key, {
     enabled: opts.cache,
-    code: await codeHash(),
-    // eq. 5 has no success to count: the bar shows progress only
-    build: () =>
-      showing(() => ({}), () =>
-        matchRepresentationSplit(source.model, split, {
-          x0: opts.x0,
-          steps: match.steps,
-          stepSize: match.stepSize,
-          stepSchedule: match.schedule,
-          batchSize: match.batchSize,
-          target: match.target,
-          label: `match ${name}`,
-        })),
+    code,
+    build: async () => {
+      const c = await assembleOrBuild(sharded);
+      const rel = c.rel as Float32Array;
+      return { x: c.x as Float32Array, relDistance: rel, distance: rel };
+    },
     save: async (dir, v) => {
       await writeNpy(join(dir, "x.npy"), { dtype: "float32", shape: [split.n, ...split.shape], data: v.x });
       await writeNpy(join(dir, "rel.npy"), { dtype: "float32", shape: [split.n], data: v.relDistance });
@@ -573,6 +612,7 @@ export async function buildMatched(source: { model: ZooModel; hash: string }, se
       return { x: (await readNpy(join(dir, "x.npy"))).data as Float32Array, relDistance: rel, distance: rel };
     },
   });
+  await removeParts(sharded);
   const rel = r.value.relDistance.reduce((s, v) => s + v, 0) / split.n;
   console.error(`${name}: mean representation distance ||g(x_r) - g(x)|| / ||g(x)|| = ${rel.toFixed(3)}`);
   return { ref: derivedRef(set, name, r.hash, { ...split, x: r.value.x }), rel, hash: r.hash };

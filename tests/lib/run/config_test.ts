@@ -174,3 +174,28 @@ Deno.test("checkLeaf() enforces distinct and minItems on lists, naming the repea
   checkLeaf("archs", ["mlp", "cnn"], spec);
   checkLeaf("archs", ["mlp", "mlp"], { help: "h" });
 });
+
+Deno.test("parseCli() reads --shard=i/n and --workers=N beside the config, refuses both at once, and lists them in --help", () => {
+  const r = parseCli(["--preset=smoke", "--shard=1/4"], spec)!;
+  assert.deepEqual([r.shard, r.workers], [{ index: 1, count: 4 }, 0]);
+  assert.deepEqual(r.config.pgd, { eps: 1, steps: 2 }, "the config is not touched");
+  assert.deepEqual([parseCli(["--workers=2"], spec)!.shard, parseCli(["--workers=2"], spec)!.workers], [
+    null,
+    2,
+  ]);
+  assert.deepEqual([parseCli([], spec)!.shard, parseCli([], spec)!.workers], [null, 0]);
+  assert.throws(() => parseCli(["--shard=4/4"], spec), /--shard expects i\/n with 0 <= i < n .* got "4\/4"/);
+  assert.throws(
+    () => parseCli(["--shard=0/2", "--workers=2"], spec),
+    /--shard=0\/2 and --workers=2 were both given/,
+  );
+  const log = console.log, lines: string[] = [];
+  console.log = (s: string) => lines.push(s);
+  try {
+    parseCli(["--help"], spec);
+  } finally {
+    console.log = log;
+  }
+  assert.match(lines.join("\n"), /--shard=<i\/n> +build only shard i of n/);
+  assert.match(lines.join("\n"), /--workers=<n> +run the n shards as processes on this machine/);
+});

@@ -24,6 +24,8 @@ import { merge, parseCli } from "../../../lib/run/config.ts";
 import { cellText, pctCell, type Verdict } from "../../../lib/run/summary.ts";
 import { buildReport } from "../../../lib/report/page.ts";
 import { requireUseful } from "../../../lib/run/pipeline.ts";
+import { ShardStop } from "../../../lib/run/shard.ts";
+import { UserError } from "../../../lib/util/errors.ts";
 
 Deno.test("experimentId() is the entry file's name without extension", () => {
   assert.equal(experimentId("file:///home/u/repo/experiments/my_idea.ts"), "my_idea");
@@ -212,7 +214,7 @@ Deno.test("runExperiment() hands the body the splits, the common options, export
   const tensors0 = tf.memory().numTensors;
   let kept = 0;
   await runExperiment(spec, spec.defaults, { quiet: true }, async (run) => {
-    assert.deepEqual(run.common, { numClasses: 2, seed: 7, cache: false });
+    assert.deepEqual(run.common, { numClasses: 2, seed: 7, cache: false, shard: null });
     const { train, test } = run.splits({ trainSize: 4, testSize: 0 });
     assert.deepEqual([train.split.n, train.id.name, test.n], [4, "train[:4]", 4]);
     const a = run.track(zoo()), b = run.track(zoo());
@@ -406,4 +408,47 @@ Deno.test("--seeds=N is parsed for every experiment; a bad count names the value
     /--seeds expects a whole number of runs from 1 to 100, got "0"/,
   );
   assert.throws(() => parseCli(["--seeds=2.5"], SPEC), /got "2\.5"/);
+});
+
+Deno.test("runExperiment() as a shard run needs the cache, writes no out dir, and says so when it had nothing to shard", async () => {
+  const root = await Deno.makeTempDir({ prefix: "shardrun_" });
+  const data = await tinyNpyDataset(root), out = join(root, "out");
+  const spec = defineExperiment(new URL("file:///r/experiments/sharded.ts"), {
+    description: "d",
+    defaults: { ...COMMON_DEFAULTS, dataset: `npy:${data}`, out, cache: true as boolean },
+    presets: { quick: {} },
+    keys: {},
+  });
+  const shard = { index: 1, count: 3 };
+  const summary = { headline: "h", claim: "c", tables: [], charts: [], figures: [], notes: [] };
+  await assert.rejects(
+    () =>
+      runExperiment(spec, { ...spec.defaults, cache: false }, { quiet: true, shard }, () => Promise.reject()),
+    (e: Error) =>
+      e instanceof UserError && /--shard=1\/3 needs the cache .* add --cache=true/.test(e.message),
+  );
+  await assert.rejects(
+    () =>
+      runExperiment(spec, spec.defaults, { quiet: true, shard }, (run) => {
+        assert.deepEqual(run.common.shard, shard);
+        return Promise.reject(new ShardStop(shard, []));
+      }),
+    ShardStop,
+  );
+  await assert.rejects(
+    () =>
+      runExperiment(
+        spec,
+        spec.defaults,
+        { quiet: true, shard },
+        () => Promise.resolve({ results: {}, summary }),
+      ),
+    /--shard=1\/3: sharded ran to its end without a per-example set to build .* run it without --shard/,
+  );
+  assert.deepEqual(
+    [...Deno.readDirSync(root)].map((e) => e.name),
+    ["data"],
+    "no out dir, lock or staging dir",
+  );
+  await Deno.remove(root, { recursive: true });
 });

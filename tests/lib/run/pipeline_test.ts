@@ -1,16 +1,18 @@
 // Tests for lib/run/pipeline.ts: a training set's cache identity is its content (two directories holding the same
 // files with shifted labels give different keys), a derived set's identity names what it was built from, and a
-// fork's rule is keyed by the code it closes over; the near-chance guard names the likely cause.
+// fork's rule is keyed by the code it closes over; a set built in shards is the set one process builds; the near-chance guard names the likely cause.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cacheKey } from "../../../lib/run/cache.ts";
 import { encodeNpy } from "../../../lib/data/npy.ts";
 import { loadDataset } from "../../../lib/data/registry.ts";
+import * as tf from "@tensorflow/tfjs";
 import {
   buildMatched,
   buildRelabelled,
   derivedRef,
   keptIndices,
+  type MatchConfig,
   relabelledKey,
   requireUseful,
   sourceRef,
@@ -20,6 +22,7 @@ import { createRng } from "../../../lib/util/rng.ts";
 import { patternSplit } from "../data/helpers.ts";
 import { captureStderr } from "../util/stderr.ts";
 import { createModel } from "../../../lib/core/models.ts";
+import { ShardStop } from "../../../lib/run/shard.ts";
 import { NO_FINISH, RELABEL_ATTACK_QUICK } from "../../../lib/run/recipes.ts";
 import { spawnDeno } from "./fixtures/fs_faults.ts";
 
@@ -132,6 +135,24 @@ function nearChanceMessage(data: Parameters<typeof requireUseful>[1]["data"]): s
   throw new Error("requireUseful() accepted a model at 26% on 4 classes");
 }
 
+Deno.test("relabelledKey(): the failure policy is not part of the build's key, the finishing attack is", async () => {
+  const test = { id: { data: "t", name: "test", n: 10 } } as Parameters<typeof relabelledKey>[1];
+  const opts = { rule: "d_det", attack: RELABEL_ATTACK_QUICK, seed: 0 };
+  const key = (attack: typeof RELABEL_ATTACK_QUICK) =>
+    cacheKey("dataset", relabelledKey("s", test, { ...opts, attack }));
+  assert.equal(await key({ ...RELABEL_ATTACK_QUICK, failures: "drop" }), await key(RELABEL_ATTACK_QUICK));
+  assert.notEqual(
+    await key({ ...RELABEL_ATTACK_QUICK, finish: { steps: 10, stepSize: 0.5 } }),
+    await key(RELABEL_ATTACK_QUICK),
+  );
+});
+
+Deno.test("keptIndices(): every example under keep, the attack's hits under drop, in order", () => {
+  const success = Uint8Array.from([1, 0, 1, 1, 0]);
+  assert.deepEqual(keptIndices(success, "keep"), [0, 1, 2, 3, 4]);
+  assert.deepEqual(keptIndices(success, "drop"), [0, 2, 3]);
+});
+
 Deno.test("requireUseful() blames the recipe only when the data carry signal; wrong labels and --trainFrom are named", () => {
   const test = patternSplit(200, 4, { seed: 2 });
   assert.doesNotThrow(() =>
@@ -239,4 +260,61 @@ Deno.test("buildRelabelled()'s bar shows attack success as a percentage; buildMa
   assert.match(matched.text, /match d_r \[#+\] 100% 40\/40 img {2}\S+ img\/s {2}in \S+\n/);
   assert.doesNotMatch(matched.text, /success/);
   model.model.dispose();
+});
+
+Deno.test("buildRelabelled() (with EOT's random transforms and a finishing attack) and buildMatched() built in shards equal a one-process build, byte for byte", async () => {
+  const cwd = Deno.cwd(), dir = await Deno.makeTempDir({ prefix: "pipeline_shard_" });
+  Deno.chdir(dir); // the cache: out/cache under the working directory
+  const tensors0 = tf.memory().numTensors;
+  const model = createModel("mlp", { inputShape: [4, 4, 1], numClasses: 3, seed: 1 });
+  try {
+    const n = 10,
+      split = {
+        x: Float32Array.from({ length: n * 16 }, (_, i) => 0.5 + 0.4 * Math.sin(i)),
+        y: Uint8Array.from({ length: n }, (_, i) => i % 3),
+        n,
+        shape: [4, 4, 1] as [number, number, number],
+      };
+    const set = { split, id: { data: "fake", name: `train[:${n}]`, n } }, source = { model, hash: "src" };
+    const shardsThenAssemble = async <T>(
+      count: number,
+      build: (cache: boolean, shard: Shard | null) => Promise<T>,
+    ) => {
+      for (let index = count - 1; index >= 0; index--) {
+        await assert.rejects(() => build(true, { index, count }), ShardStop);
+      }
+      return await build(true, null);
+    };
+    type Shard = { index: number; count: number };
+    // batches of 3: 4 batches, each with its own EOT draws (seeded by the batch's index in the set)
+    const eot = { samples: 2, translate: 1, flip: true, noise: 0.05 };
+    // with a finishing attack, which works batch by batch too
+    const finish = { steps: 2, stepSize: 0.5 };
+    const attack = { eps: 1, steps: 2, stepSize: 0.5, batchSize: 3, eot, finish, failures: "keep" as const };
+    const relabel = (cache: boolean, shard: Shard | null) =>
+      buildRelabelled(source, set, { rule: "d_rand", attack, seed: 5, numClasses: 3, cache, shard });
+    const one = await relabel(false, null), sharded = await shardsThenAssemble(2, relabel);
+    assert.deepEqual(sharded.ref.split.x, one.ref.split.x);
+    assert.deepEqual([sharded.ref.split.y, sharded.original], [one.ref.split.y, one.original]);
+    assert.deepEqual([sharded.attackSuccess, sharded.meanDeltaL2], [one.attackSuccess, one.meanDeltaL2]);
+    const match: MatchConfig = {
+      size: n,
+      steps: 2,
+      stepSize: 0.1,
+      schedule: "cosine",
+      start: "noise",
+      batchSize: 4,
+      target: "relu",
+    };
+    const x0 = startingPoints(split, split, { start: "noise", seed: 3 });
+    const matched = (cache: boolean, shard: Shard | null) =>
+      buildMatched(source, set, { name: "d_r", x0, match, seed: 0, cache, what: "test model", shard });
+    const m1 = await matched(false, null), m3 = await shardsThenAssemble(3, matched);
+    assert.deepEqual([m3.ref.split.x, m3.rel], [m1.ref.split.x, m1.rel]);
+  } finally {
+    model.model.dispose();
+    Deno.chdir(cwd);
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.equal(tf.memory().numTensors, tensors0, "no tensor leaks");
 });
