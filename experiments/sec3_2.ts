@@ -26,6 +26,7 @@ import {
   type AttackConfig,
   attackKeys,
   eotText,
+  finishText,
   PAPER_RECIPE,
   RELABEL_ATTACK_FULL,
   RELABEL_ATTACK_PAPER,
@@ -143,6 +144,8 @@ export interface Results {
   stepSize: number;
   /** The attack's expectation over transformations (samples 1, no transformation: plain PGD). */
   eot: AttackConfig["eot"];
+  /** The finishing attack (absent in results from before it existed). */
+  finish?: AttackConfig["finish"];
   nTrain: number;
   nTest: number;
   numClasses: number;
@@ -177,6 +180,7 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
       steps: config.attack.steps,
       stepSize: config.attack.stepSize,
       eot: config.attack.eot,
+      finish: config.attack.finish,
       nTrain: train.split.n,
       nTest: test.n,
       numClasses: common.numClasses,
@@ -237,8 +241,8 @@ export function summarize(r: Results, config: Pick<Config, "dataset">): SectionS
     tables: [{
       caption:
         `Test accuracy on the original test set (${config.dataset}; paper: CIFAR-10 / Restricted ImageNet). ` +
-        `Targeted L2 PGD eps ${r.eps}, ${r.steps} steps of ${r.stepSize}${
-          eotText(r.eot)
+        `Targeted L2 PGD eps ${r.eps}, ${r.steps} steps of ${r.stepSize}${eotText(r.eot)}${
+          finishText(r.finish)
         }; ${r.nTrain} training images.`,
       headers: [
         "training set",
