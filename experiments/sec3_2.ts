@@ -45,7 +45,8 @@ import { relabelGrid } from "../lib/report/grid.ts";
 import { numCell, oursVsPaperBars, pct, pctCell, type SectionSummary } from "../lib/run/summary.ts";
 import { stableStringify } from "../lib/run/cache.ts";
 import { buildEach } from "../lib/run/shard.ts";
-import { evaluate } from "../lib/core/train.ts";
+import { evaluate, predict } from "../lib/core/train.ts";
+import { nextClassRate, relabelledEnergy } from "../lib/core/control.ts";
 
 /** Configuration of the Section 3.2 experiment. */
 export interface Config extends CommonConfig {
@@ -133,6 +134,10 @@ export interface SetResult {
   meanDeltaL2?: number;
   /** Examples trained on (fewer than nTrain when the attack's failures are dropped). */
   kept?: number;
+  /** Share of test predictions that are (y + 1) mod C: D_det's rule learned from the features of y. */
+  nextClass?: number;
+  /** Planted data only: the set's pattern energy under its labels t and under the original labels y. */
+  energy?: { target: number; original: number };
 }
 
 /** What main() returns and writes to results.json. */
@@ -202,6 +207,8 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
         r.attackSuccess = built[name].attackSuccess;
         r.meanDeltaL2 = built[name].meanDeltaL2;
         r.kept = built[name].kept;
+        r.nextClass = nextClassRate(await predict(fresh.model, test), test.y, common.numClasses);
+        if (run.plant) r.energy = relabelledEnergy(set.split, built[name].original, run.plant.patterns);
       }
       results.sets[name] = r;
       console.error(`${name}: test accuracy on the original test set ${pct(r.testAcc)}`);
@@ -262,6 +269,13 @@ export function summarize(r: Results, config: Pick<Config, "dataset">): SectionS
         .map(([k, s]) =>
           `${label(k)}: the attack's ${r.nTrain - s.kept!} failures dropped (--attack.failures=drop)`
         ),
+      ...Object.entries(r.sets).filter(([, s]) => s.nextClass !== undefined).map(([k, s]) =>
+        `${label(k)}'s model predicts the next class y + 1 on ${pct(s.nextClass!)} of the test images` +
+        (s.energy
+          ? `; the set's planted-pattern energy is ${s.energy.target.toFixed(3)} under its labels t and ` +
+            `${s.energy.original.toFixed(3)} under the original labels y`
+          : "")
+      ),
     ],
   };
 }

@@ -32,3 +32,24 @@ export async function patternReliance(
 export function setEnergies(sets: Record<string, Split>, patterns: Float32Array[]): Record<string, number> {
   return Object.fromEntries(Object.entries(sets).map(([k, s]) => [k, patternEnergy(s, patterns)]));
 }
+
+/** The share of predictions that are the next class, (y + 1) mod C: what a model trained on D_det predicts when
+ * it learned D_det's rule t = y + 1 from the features of y that the attack left in place. */
+export function nextClassRate(pred: Uint8Array, y: Uint8Array, numClasses: number): number {
+  if (pred.length !== y.length) {
+    throw new RangeError(`nextClassRate(): ${pred.length} predictions for ${y.length} labels`);
+  }
+  let next = 0;
+  for (let i = 0; i < y.length; i++) if (pred[i] === (y[i] + 1) % numClasses) next++;
+  return next / Math.max(1, y.length);
+}
+
+/** A relabelled set's pattern energy under its new labels t (the pattern the attack added) and under the
+ * original labels y (the pattern the image came with): which one a model trained on it can follow. */
+export function relabelledEnergy(
+  set: Split,
+  original: Uint8Array,
+  patterns: Float32Array[],
+): { target: number; original: number } {
+  return { target: patternEnergy(set, patterns), original: patternEnergy({ ...set, y: original }, patterns) };
+}

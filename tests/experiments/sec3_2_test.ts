@@ -16,7 +16,10 @@ Deno.test("sec3_2 main() smoke preset writes Table 1 (sets.*), its summary and t
     "sets.d_det.testAcc",
     "sets.d_rand.attackSuccess",
     "sets.d_det.attackSuccess",
+    "sets.d_det.nextClass",
   ]);
+  assert.equal(r.sets.d.nextClass, undefined, "the next-class rate is a relabelled set's diagnostic");
+  assert.equal(r.sets.d_det.energy, undefined, "pattern energy only on planted data");
   for (const k of ["d_rand", "d_det"]) {
     const m = r.sets[k].meanDeltaL2!;
     assert.ok(m > 0 && m <= config.attack.eps + 1e-4, `sets.${k}.meanDeltaL2 = ${m} within (0, eps]`);

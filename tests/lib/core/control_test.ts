@@ -1,8 +1,9 @@
-// Tests of lib/core/control.ts: whom a model follows on swapped patterns, and set energies by name.
+// Tests of lib/core/control.ts: whom a model follows on swapped patterns, set energies by name, the next-class
+// rate of a D_det model and a relabelled set's energy under its new and its original labels.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
-import { patternReliance, setEnergies } from "../../../lib/core/control.ts";
+import { nextClassRate, patternReliance, relabelledEnergy, setEnergies } from "../../../lib/core/control.ts";
 import { classPatterns, plantSplit } from "../../../lib/data/plant.ts";
 import type { Split } from "../../../lib/data/info.ts";
 import type { ZooModel } from "../../../lib/core/models.ts";
@@ -50,4 +51,22 @@ Deno.test("setEnergies() measures each named set under its own labels", () => {
   assert.deepEqual(Object.keys(e), ["planted", "grey"]);
   assert.ok(Math.abs(e.planted - 0.5) < 0.02, `planted ${e.planted}`);
   assert.ok(Math.abs(e.grey) < 0.02, `grey ${e.grey}`);
+});
+
+Deno.test("nextClassRate(): the share of predictions that are (y + 1) mod C, the wrap-around included", () => {
+  const y = Uint8Array.from([0, 1, 2, 9]);
+  assert.equal(nextClassRate(Uint8Array.from([1, 2, 2, 0]), y, 10), 0.75);
+  assert.equal(nextClassRate(y, y, 10), 0);
+  assert.throws(() => nextClassRate(Uint8Array.from([1]), y, 10), /1 predictions for 4 labels/);
+});
+
+Deno.test("relabelledEnergy(): a planted image relabelled y + 1 carries its pattern under y, not under t", () => {
+  const next = Uint8Array.from(planted.y, (c) => (c + 1) % 10);
+  const e = relabelledEnergy({ ...planted, y: next }, planted.y, patterns);
+  assert.ok(Math.abs(e.original - 0.5) < 0.02, `original ${e.original}`);
+  assert.ok(e.target < 0.05, `target ${e.target}`);
+  // the pattern of t added on top: the energy under t rises to about the norm too
+  const both = plantSplit(planted, patterns, { margin: 0, base: false, label: (i) => next[i] }).split;
+  const e2 = relabelledEnergy({ ...both, y: next }, planted.y, patterns);
+  assert.ok(e2.target > 0.4, `target ${e2.target}`);
 });
