@@ -259,9 +259,16 @@ export async function buildReport(
     }
   }
   found.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
+  // a section run into another out dir (--out=out/sec3_1_plant) is titled with that run's name, so its claims
+  // and tables are not taken for the section's own run
+  const titleOf = (f: Found) => {
+    const title = (f.results?.summary as Summary | undefined)?.title ?? f.label ?? f.id;
+    const experiment = f.results?.experiment;
+    return typeof experiment === "string" && experiment !== f.id ? `${title} (run ${f.id})` : title;
+  };
   const glance = claimsAtAGlance(found.map((f) => ({
     id: f.id,
-    title: (f.results?.summary as Summary | undefined)?.title ?? f.label ?? f.id,
+    title: titleOf(f),
     claims: (f.results?.summary as Summary | undefined)?.claims,
     command: f.command ?? known.find((k) => k.id === f.id)?.command,
     ran: Boolean(f.results),
@@ -270,7 +277,7 @@ export async function buildReport(
   for (const f of found) {
     const dir = join(outRoot, f.id);
     const s = f.results?.summary as Summary | undefined;
-    parts.push(`<section id="${esc(f.id)}"><h2>${esc(s?.title ?? f.label ?? f.id)}</h2>`);
+    parts.push(`<section id="${esc(f.id)}"><h2>${esc(titleOf(f))}</h2>`);
     if (f.skipped) {
       parts.push(`<p class="warn">skipped: ${esc(f.skipped)}</p>`);
       status.push({ id: f.id, status: "skipped" });

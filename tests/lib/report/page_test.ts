@@ -51,6 +51,11 @@ async function fixture(): Promise<string> {
     "aaa_other/results.json",
     JSON.stringify({ summary: { ...summary, title: "aaa_other", order: 0, figures: [] } }),
   );
+  // sec3_2 run into another out dir (--out=out/sec3_2_plant): titled with the run's name
+  await w(
+    "sec3_2_plant/results.json",
+    JSON.stringify({ summary: { ...summary, figures: [] }, experiment: "sec3_2" }),
+  );
   // a run's staging sibling is not an experiment
   await w("sec3_2.partial-123/results.json", JSON.stringify({ summary }));
   await w("sec3_1/results.json", JSON.stringify({ models: {} })); // older schema, no summary
@@ -65,6 +70,7 @@ Deno.test("buildReport() renders every summary (forks too) in paper order, names
     { id: "sec2", status: "missing" },
     { id: "sec3_1", status: "skipped" },
     { id: "sec3_2", status: "ok" },
+    { id: "sec3_2_plant", status: "ok" },
     { id: "sec3_3", status: "skipped" },
     { id: "theory", status: "missing" },
     { id: "aaa_other", status: "ok" },
@@ -76,6 +82,12 @@ Deno.test("buildReport() renders every summary (forks too) in paper order, names
   assert.match(html, /not run yet: <code>deno task theory<\/code>/);
   assert.match(html, /<td>63\.3%<\/td>/); // the summary's table, the paper's D_rand beside ours
   assert.match(html, /my_idea: a fork/);
+  assert.match(html, /<h2>Section 3\.2 \/ Table 1: non-robust features suffice \(run sec3_2_plant\)<\/h2>/);
+  assert.match(
+    html,
+    /<h2>Section 3\.2 \/ Table 1: non-robust features suffice<\/h2>/,
+    "the section's own run",
+  );
   assert.match(html, /alt="fig\.png"/);
   assert.doesNotMatch(html, /unlisted\.png/, "only the figures the summary lists");
   assert.doesNotMatch(html, /partial-123/);
