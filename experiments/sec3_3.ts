@@ -4,7 +4,6 @@
 // are reused), for each architecture: (a) train it on D_det and test on the original test set; (b) train it
 // normally on D and measure how often the source model's targeted adversarial test examples (the same rule,
 // same attack) transfer to it. The paper finds (a) predicts (b).
-import { figure3Claim } from "../lib/run/claims.ts";
 import type { DeepPartial } from "../lib/run/config.ts";
 import {
   cli,
@@ -15,7 +14,6 @@ import {
   type RunOptions,
 } from "../lib/run/experiment.ts";
 import { ARCHITECTURES, SMALL_ARCHITECTURES } from "../lib/core/models.ts";
-import { FIG3 } from "../lib/run/paper.ts";
 import {
   buildRelabelled,
   type DataRef,
@@ -39,10 +37,13 @@ import {
 } from "../lib/run/recipes.ts";
 import { RELABEL_RULES } from "../lib/core/relabel.ts";
 import { saveChart } from "../lib/report/charts.ts";
-import { pct, pctCell, scatterPanels, type ScatterPoint, type SectionSummary } from "../lib/run/summary.ts";
-import { spread } from "../lib/run/seeds.ts";
+import { pct } from "../lib/run/summary.ts";
+import { type ArchResult, fig3Spec, figure3OverSeeds, point } from "../lib/report/sec3_3.ts";
+import { type Results, summarize } from "../lib/report/sec3_3.ts";
 import { accuracy, evaluate, predict } from "../lib/core/train.ts";
 import { rankCorrelation } from "../lib/util/stats.ts";
+
+export { type ArchResult, type Results, summarize } from "../lib/report/sec3_3.ts";
 
 /** Configuration of the Section 3.3 experiment. */
 export interface Config extends CommonConfig {
@@ -114,37 +115,8 @@ export const SPEC = defineExperiment<Config>(import.meta.url, {
     archs: { help: "architectures compared", choices: ARCHITECTURES, distinct: true, minItems: 2 },
     ...trainKeys("target", "target architectures (arch ignored)"),
   },
-  seeded: async (runs, { dir, config }) => {
-    const rs = runs as Results[], claim = figure3Claim(...rs);
-    const sd = (v: number[]) => spread(v.map((x) => 100 * x)).sd ?? 0;
-    const points = config.archs.map((a) => {
-      const of = (k: keyof ArchResult) => rs.map((r) => r.architectures[a][k]);
-      const [x, y] = [spread(of("transferRate")).mean, spread(of("testAccOnDdet")).mean];
-      return { label: a, x: 100 * x, y: 100 * y, xSd: sd(of("transferRate")), ySd: sd(of("testAccOnDdet")) };
-    });
-    await saveChart(dir, "fig3", fig3Spec(points, `ours: ${claim.ours}; bars: +-1 sd over the runs`, config));
-    return { claims: [claim], figures: ["fig3.png"] };
-  },
+  seeded: figure3OverSeeds,
 });
-
-/** Per-architecture results (fractions). */
-export interface ArchResult {
-  testAccOnDdet: number;
-  transferRate: number;
-  untargetedErrorRate: number;
-  stdAcc: number;
-}
-
-/** What main() returns and writes to results.json. */
-export interface Results {
-  architectures: Record<string, ArchResult>;
-  /** Rank and linear correlation of (accuracy on D_det, transfer rate); null when not computable. */
-  correlation: { spearman: number | null; pearson: number | null; note: string };
-  sourceTestAcc: number;
-  sourceAttackSuccessOnTest: number;
-  ddetAttackSuccess: number;
-  eps: number;
-}
 
 /** Runs the experiment and writes out/<id>/. */
 export async function main(config: Config, opts: RunOptions = {}): Promise<Results> {
@@ -200,73 +172,6 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
     await saveChart(run.outDir, "fig3", fig3Spec(points, `ours: ${results.correlation.note}`, config));
     return { results, summary: summarize(results, config) };
   });
-}
-
-/** One architecture's point of Figure 3 (percent). */
-const point = (label: string, v: ArchResult | (typeof FIG3)[number]) => ({
-  label,
-  x: 100 * v.transferRate,
-  y: 100 * v.testAccOnDdet,
-});
-
-/** Figure 3: ours (`points`, with error bars when they have a spread) beside the paper's. */
-function fig3Spec(points: ScatterPoint[], subtitle: string, config: Config): Record<string, unknown> {
-  return scatterPanels(
-    { text: "Figure 3: transfer rate vs accuracy on D_det", subtitle },
-    [
-      { title: `ours (${config.dataset}, source ${config.source.arch})`, values: points, color: "ours" },
-      {
-        title: "paper (CIFAR-10, source ResNet-50)",
-        values: FIG3.map((p) => point(p.arch, p)),
-        color: "paper",
-      },
-    ],
-    { x: "transfer rate (%)", y: "test accuracy when trained on D_det (%)" },
-  );
-}
-
-/** The Figure 3 table, the correlation and the paper's five points. */
-export function summarize(r: Results, config: Pick<Config, "dataset" | "rule">): SectionSummary {
-  return {
-    claims: [figure3Claim(r)],
-    headline: "transferability arises from non-robust features",
-    claim:
-      "Architectures that learn better from D_det are more vulnerable to transfer attacks from the source model.",
-    tables: [
-      {
-        caption:
-          `${config.dataset}: test accuracy of each architecture trained on ${config.rule}, and the rate at which ` +
-          `the source model's targeted adversarial test examples transfer to it trained on D`,
-        headers: [
-          "architecture",
-          `acc trained on ${config.rule}`,
-          "transfer rate",
-          "untargeted error",
-          "std acc (trained on D)",
-        ],
-        rows: Object.entries(r.architectures).map(([a, v]) => [
-          a,
-          pctCell(v.testAccOnDdet),
-          pctCell(v.transferRate),
-          pctCell(v.untargetedErrorRate),
-          pctCell(v.stdAcc),
-        ]),
-      },
-      {
-        caption: "The paper (CIFAR-10, source ResNet-50)",
-        headers: ["architecture", "acc trained on D_det", "transfer rate"],
-        rows: FIG3.map((p) => [p.arch, pct(p.testAccOnDdet), pct(p.transferRate)]),
-      },
-    ],
-    charts: [],
-    figures: ["fig3.png"],
-    notes: [
-      r.correlation.note,
-      `source model test accuracy ${pct(r.sourceTestAcc)}; its attack reaches the target on ${
-        pct(r.sourceAttackSuccessOnTest)
-      } of the test set`,
-    ],
-  };
 }
 
 if (import.meta.main) cli(SPEC, main);

@@ -25,13 +25,17 @@ export {
   RELABEL_ATTACK_FULL,
   RELABEL_ATTACK_PAPER,
   RELABEL_ATTACK_QUICK,
+  ROBUST_PAPER,
   ROBUST_QUICK,
   type RobustConfig,
+  robustKeys,
   SMOKE,
+  SOURCE_PAIR,
   SOURCE_QUICK,
   TRAIN_DEFAULTS,
   TRAIN_SIZE_QUICK,
   type TrainConfig,
+  trainKeys,
   trainOptions,
 } from "./run/recipes.ts";
 export {
@@ -43,6 +47,7 @@ export {
   trainCached,
   trainRecipe,
   trainSourceModel,
+  trainSourcePair,
 } from "./run/pipeline.ts";
 export { cached, sourceHash, valueHash } from "./run/cache.ts";
 export { exportDataset } from "./run/export.ts";

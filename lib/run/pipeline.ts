@@ -24,7 +24,7 @@ import { readNpy, writeNpy } from "../data/npy.ts";
 import type { Dataset, Split } from "../data/registry.ts";
 import { createModel, type ZooModel } from "../core/models.ts";
 import { type Metrics, phase, showing } from "../util/progress.ts";
-import type { AttackConfig, EotConfig, FailurePolicy, TrainConfig } from "./recipes.ts";
+import type { AttackConfig, EotConfig, FailurePolicy, RobustConfig, TrainConfig } from "./recipes.ts";
 import { trainOptions } from "./recipes.ts";
 import { relabel, RELABEL_RULES } from "../core/relabel.ts";
 import { createRng, deriveSeed } from "../util/rng.ts";
@@ -281,6 +281,35 @@ export async function trainSourceModel(set: DataRef, test: Split, opts: {
     data: { train: set.split, test, trainFrom: set.trainFrom },
   });
   return { model: m.model, hash: m.hash, testAcc };
+}
+
+/**
+ * The standard and the adversarially trained source models of Sections 2 and 3.1 (trainSourceModel(), cached and
+ * shared: the standard one is Section 3.2's source model when the recipes agree), in that order.
+ */
+export async function trainSourcePair(set: DataRef, test: Split, opts: {
+  /** The two recipes (a section passes its config, which holds them under these keys). */
+  recipes: { standard: TrainConfig; robust: RobustConfig };
+  numClasses: number;
+  seed: number;
+  cache: boolean;
+}): Promise<{ standard: SourceModel; robust: SourceModel }> {
+  const common = { numClasses: opts.numClasses, seed: opts.seed, cache: opts.cache };
+  const standard = await trainSourceModel(set, test, {
+    ...common,
+    recipe: opts.recipes.standard,
+    role: "source",
+    key: "standard",
+  });
+  const { eps, steps, stepSize, ...recipe } = opts.recipes.robust;
+  const robust = await trainSourceModel(set, test, {
+    ...common,
+    recipe,
+    role: "robust",
+    key: "robust",
+    adversarial: { eps, steps, stepSize },
+  });
+  return { standard, robust };
 }
 
 /** The transformations an EOT config asks for. */

@@ -1,6 +1,8 @@
 // Recipes several sections share (training recipes, the relabelling attack, the robust model), as config values
 // with their CLI key specs: equal recipes give equal cache keys, so sections reuse each other's artifacts.
 import type { KeySpec } from "./config.ts";
+import type { DatasetKeys } from "./experiment.ts";
+import { MATCH_TARGETS } from "../core/attacks.ts";
 import { ARCHITECTURES, INITS } from "../core/models.ts";
 import { OPTIMIZERS } from "../core/optimizers.ts";
 import type { TrainOptions } from "../core/train.ts";
@@ -53,25 +55,43 @@ export const PAPER_RECIPE: TrainConfig = {
   init: "torch",
 };
 
+/** Key specs `specs` each stored under `prefix` (`under("source", { lr })` -> `source.lr`). */
+export function under(prefix: string, specs: Record<string, KeySpec>): Record<string, KeySpec> {
+  return Object.fromEntries(Object.entries(specs).map(([k, spec]) => [`${prefix}.${k}`, spec]));
+}
+
 /** Key specs of a TrainConfig stored under `prefix` (e.g. "source"). */
 export function trainKeys(prefix: string, what: string): Record<string, KeySpec> {
-  const p = prefix;
-  return {
-    [`${p}.arch`]: { help: `architecture of the ${what}`, choices: ARCHITECTURES },
-    [`${p}.epochs`]: { help: `training epochs of the ${what}`, above: 0 },
-    [`${p}.batchSize`]: { help: "batch size", integer: true, min: 1 },
-    [`${p}.optimizer`]: { help: "optimizer", choices: OPTIMIZERS.names() },
-    [`${p}.lr`]: { help: "initial learning rate", above: 0 },
-    [`${p}.momentum`]: { help: "SGD momentum", min: 0, max: 1 },
-    [`${p}.weightDecay`]: { help: "L2 weight decay", min: 0 },
-    [`${p}.schedule`]: { help: "learning-rate schedule", choices: ["step", "cosine", "constant"] },
-    [`${p}.augment`]: { help: "random crop + flip (CIFAR-10)" },
-    [`${p}.inputNoise`]: { help: "std of Gaussian input noise during training", min: 0 },
-    [`${p}.init`]: {
+  return under(prefix, {
+    arch: { help: `architecture of the ${what}`, choices: ARCHITECTURES },
+    epochs: { help: `training epochs of the ${what}`, above: 0 },
+    batchSize: { help: "batch size", integer: true, min: 1 },
+    optimizer: { help: "optimizer", choices: OPTIMIZERS.names() },
+    lr: { help: "initial learning rate", above: 0 },
+    momentum: { help: "SGD momentum", min: 0, max: 1 },
+    weightDecay: { help: "L2 weight decay", min: 0 },
+    schedule: { help: "learning-rate schedule", choices: ["step", "cosine", "constant"] },
+    augment: { help: "random crop + flip (CIFAR-10)" },
+    inputNoise: { help: "std of Gaussian input noise during training", min: 0 },
+    init: {
       help: "weight initialization: torch (PyTorch's defaults) or he (He normal)",
       choices: INITS,
     },
-  };
+  });
+}
+
+/**
+ * Checks a config's list of more architectures (`key`) beside the one a recipe already names (`beside`: that
+ * key and its value): each once, and not that one again; a RangeError names both keys.
+ */
+export function checkArchList(archs: string[], opts: { key: string; beside: [string, string] }): void {
+  const [key, arch] = opts.beside;
+  const repeated = archs.find((a, i) => a === arch || archs.indexOf(a) !== i);
+  if (repeated) {
+    throw new RangeError(
+      `--${opts.key} lists "${repeated}" twice or beside --${key}=${arch}; give each architecture once`,
+    );
+  }
 }
 
 /** trainModel options for a config recipe; `key` is its config prefix, named in errors (--source.lr). */
@@ -114,31 +134,30 @@ export const NO_FINISH: AttackConfig["finish"] = { steps: 0, stepSize: 0.1 };
 
 /** Key specs of an AttackConfig stored under `prefix`. */
 export function attackKeys(prefix: string, what: string): Record<string, KeySpec> {
-  const p = prefix;
-  return {
-    [`${p}.eps`]: { help: `L2 radius of ${what} (pixels in [0,1])`, above: 0 },
-    [`${p}.steps`]: { help: "PGD steps", integer: true, min: 1 },
-    [`${p}.stepSize`]: { help: "L2 length of each PGD step", above: 0 },
-    [`${p}.batchSize`]: { help: "attack batch size", integer: true, min: 1 },
-    [`${p}.eot.samples`]: {
+  return under(prefix, {
+    eps: { help: `L2 radius of ${what} (pixels in [0,1])`, above: 0 },
+    steps: { help: "PGD steps", integer: true, min: 1 },
+    stepSize: { help: "L2 length of each PGD step", above: 0 },
+    batchSize: { help: "attack batch size", integer: true, min: 1 },
+    "eot.samples": {
       help: "random transformations averaged per PGD step (1 = plain PGD when no transformation is set)",
       integer: true,
       min: 1,
     },
-    [`${p}.eot.translate`]: { help: "EOT: random shift of up to this many pixels", integer: true, min: 0 },
-    [`${p}.eot.flip`]: { help: "EOT: random horizontal flips" },
-    [`${p}.eot.noise`]: { help: "EOT: std of Gaussian noise added to x + delta", min: 0 },
-    [`${p}.finish.steps`]: {
+    "eot.translate": { help: "EOT: random shift of up to this many pixels", integer: true, min: 0 },
+    "eot.flip": { help: "EOT: random horizontal flips" },
+    "eot.noise": { help: "EOT: std of Gaussian noise added to x + delta", min: 0 },
+    "finish.steps": {
       help: "finishing attack: plain PGD steps (no EOT) for the examples not yet at their target (0 = none)",
       integer: true,
       min: 0,
     },
-    [`${p}.finish.stepSize`]: { help: "finishing attack: L2 length of each step", above: 0 },
-    [`${p}.failures`]: {
+    "finish.stepSize": { help: "finishing attack: L2 length of each step", above: 0 },
+    failures: {
       help: "examples the attack did not bring to their target: keep them relabelled (paper) or drop them",
       choices: FAILURE_POLICIES,
     },
-  };
+  });
 }
 
 /** How an attack's EOT reads in a caption: "" for plain PGD, else ", each step's loss averaged over ...". */
@@ -173,6 +192,40 @@ export const ROBUST_QUICK: RobustConfig = {
   eps: 2.5,
   steps: 5,
   stepSize: 1.25,
+};
+
+/** The paper's adversarially trained source model (CIFAR-10): its recipe with L2 PGD of eps 0.5, 7 steps of 0.1. */
+export const ROBUST_PAPER: RobustConfig = { ...PAPER_RECIPE, eps: 0.5, steps: 7, stepSize: 0.1 };
+
+/** Key specs of a RobustConfig stored under `prefix`: the recipe's, then the L2 PGD of adversarial training. */
+export function robustKeys(prefix: string, what: string): Record<string, KeySpec> {
+  return {
+    ...trainKeys(prefix, what),
+    ...under(prefix, {
+      eps: { help: "L2 radius of adversarial training", above: 0 },
+      steps: { help: "PGD steps of adversarial training", integer: true, min: 1 },
+      stepSize: { help: "PGD step of adversarial training", above: 0 },
+    }),
+  };
+}
+
+/**
+ * The two source models Sections 2 and 3.1 share through the cache, under the config keys `standard` and
+ * `robust`: their quick and paper values, key specs and the keys --dataset adapts. Both sections compose this one
+ * declaration, so their recipes (and cached models) cannot drift apart.
+ */
+export const SOURCE_PAIR = {
+  quick: { standard: SOURCE_QUICK, robust: ROBUST_QUICK },
+  paper: { standard: PAPER_RECIPE, robust: ROBUST_PAPER },
+  keys: {
+    ...trainKeys("standard", "standard source model"),
+    ...robustKeys("robust", "adversarially trained source model"),
+  },
+  datasetKeys: {
+    eps: ["robust.eps", "robust.stepSize"],
+    arch: ["standard.arch", "robust.arch"],
+    epochs: ["standard.epochs", "robust.epochs"],
+  } satisfies DatasetKeys,
 };
 
 /** The quick presets' relabelling attack (sec3_2's D_rand / D_det, reused by sec3_3). eps 4: D_det 27.5% vs
@@ -232,3 +285,65 @@ export const RIMAGENET = {
   } as AttackConfig,
   recipe: { ...PAPER_RECIPE, batchSize: 64 } as TrainConfig,
 } as const;
+
+/** Key specs of a MatchConfig (lib/run/pipeline.ts, eq. 5's representation matching) stored under `prefix`. */
+export function matchKeys(prefix: string): Record<string, KeySpec> {
+  return under(prefix, {
+    size: {
+      help: "examples in D_R and D_NR and the control (0 = every training image)",
+      integer: true,
+      min: 0,
+    },
+    steps: { help: "normalized gradient steps of eq. 5", integer: true, min: 1 },
+    stepSize: { help: "L2 length of each step (pixels)", above: 0 },
+    schedule: {
+      help: `step length over the steps: constant, or cosine-decayed from ${prefix}.stepSize to 0`,
+      choices: ["constant", "cosine"],
+    },
+    start: {
+      help: "x0: another training image (paper) or uniform noise (App. D.1)",
+      choices: ["image", "noise"],
+    },
+    batchSize: { help: "batch size of the construction", integer: true, min: 1 },
+    target: {
+      help:
+        "what eq. 5 matches: relu (g, true gradient), fake-relu (g, the last ReLU passes its gradient, as " +
+        "the authors' code), preact (g's pre-activation)",
+      choices: MATCH_TARGETS,
+    },
+  });
+}
+
+/** Robust evaluation (lib/run/robustness.ts): untargeted L2 PGD at each eps of `curve`, then Auto-PGD
+ * (cross-entropy and DLR loss, `strongSteps` steps x `restarts`) on what PGD left (strongSteps 0 = PGD alone);
+ * the headline eps is chosen by `headlineMax`. */
+export interface EvalAttackConfig {
+  steps: number;
+  curve: number[];
+  headlineMax: number;
+  strongSteps: number;
+  restarts: number;
+}
+
+/** Key specs of an EvalAttackConfig stored under `prefix`. */
+export function evalAttackKeys(prefix: string): Record<string, KeySpec> {
+  return under(prefix, {
+    steps: {
+      help: "PGD steps of the evaluation (step size 2.5 eps / steps)",
+      integer: true,
+      min: 1,
+    },
+    curve: { help: "eps values of the robust-accuracy curve", above: 0 },
+    strongSteps: {
+      help: "Auto-PGD steps (cross-entropy and DLR loss) on the examples PGD did not break (0 = PGD alone)",
+      integer: true,
+      min: 0,
+    },
+    restarts: { help: "random starts of each Auto-PGD attack", integer: true, min: 1 },
+    headlineMax: {
+      help: "headline eps = the smallest eps of the curve where the standard model is at most this accurate",
+      min: 0,
+      max: 1,
+    },
+  });
+}
