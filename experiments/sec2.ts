@@ -7,23 +7,12 @@
 // feature s f, oriented (s = +-1) by its correlation on the training set. On the evaluation (test) set:
 // rho = E[y s f(x)] and gamma(eps) = E[min over ||delta||_2 <= eps of y s f(x + delta)], the inner minimum by
 // L2 PGD on that single feature (each (unit, example) with its own delta).
-import type { DeepPartial } from "../lib/run/config.ts";
-import { cli, COMMON_DEFAULTS, type CommonConfig, defineExperiment } from "../lib/run/experiment.ts";
+import { cli, defineExperiment, type ExperimentConfig } from "../lib/run/experiment.ts";
 import { runExperiment, type RunOptions, takeFirst } from "../lib/run/experiment.ts";
-import {
-  type FeatureThresholds,
-  measureFeatures,
-  type ModelFeatures,
-  parseClasses,
-} from "../lib/run/features.ts";
+import { measureFeatures, type ModelFeatures, parseClasses } from "../lib/run/features.ts";
 import { sourceRef, trainSourcePair } from "../lib/run/pipeline.ts";
-import {
-  type RobustConfig,
-  SMOKE,
-  SOURCE_PAIR,
-  TRAIN_SIZE_QUICK,
-  type TrainConfig,
-} from "../lib/run/recipes.ts";
+import { SMOKE, SOURCE_PAIR, TRAIN_SIZE_QUICK } from "../lib/run/recipes.ts";
+import { key } from "../lib/run/schema.ts";
 import { saveChart } from "../lib/report/charts.ts";
 import { distributionSpec, rhoGammaSpec, robustCountSpec } from "../lib/report/features.ts";
 import { type ModelName, MODELS, type Results, summarize } from "../lib/report/sec2.ts";
@@ -31,102 +20,92 @@ import { phase } from "../lib/util/progress.ts";
 
 export { MODELS, type Results, summarize } from "../lib/report/sec2.ts";
 
-/** Configuration of the Section 2 experiment. */
-export interface Config extends CommonConfig {
+/** The experiment's keys after the common ones, each declared once (lib/run/schema.ts); defaults = the quick
+ * preset (Fashion-MNIST), whose source models are sec3_1's quick ones. */
+const SCHEMA = {
   /** Training examples of the source models, also the set each unit is standardized on (0 = all). */
-  trainSize: number;
+  trainSize: key(TRAIN_SIZE_QUICK, {
+    help: "training examples of the source models and of the standardization (0 = all)",
+    integer: true,
+    min: 0,
+  }),
   /** Test examples rho and gamma are measured on (0 = all). */
-  testSize: number;
-  /** Standard source model (sec3_1's standard = sec3_2's source recipe: one cache entry). */
-  standard: TrainConfig;
-  /** Adversarially trained source model (sec3_1's robust recipe: one cache entry). */
-  robust: RobustConfig;
+  testSize: key(100, {
+    help: "test examples rho and gamma are measured on (0 = all)",
+    integer: true,
+    min: 0,
+  }),
+  // `standard` and `robust`: sec3_1's two source models (one declaration in lib/run/recipes.ts, one cache entry
+  // each; sec3_1's standard = sec3_2's source recipe)
+  ...SOURCE_PAIR.keys,
   /** One-vs-rest tasks: "all" or a comma list of class indices (e.g. "0,6"). */
-  classes: string;
-  /** L2 PGD on each single feature: radii, steps (step size 2.5 eps / steps), problems per batch. */
-  attack: { eps: number[]; steps: number; batchSize: number };
+  classes: key("all", {
+    help: 'one-vs-rest binary tasks (y = +1 for the class, -1 otherwise): "all" or class indices, e.g. 0,6',
+    check: (v) => {
+      if (!/^(all|\d+(\s*,\s*\d+)*)$/.test(String(v))) {
+        throw new RangeError(
+          `"${v}" is neither "all" nor a comma list of class indices (e.g. --classes=0,6)`,
+        );
+      }
+    },
+  }),
+  /** L2 PGD on each single feature: radii, steps (step size 2.5 eps / steps), problems per batch. 5 steps: on a
+   * cnn (2 epochs on 10,000 images; 20 test images, all classes), 10 and 20 steps lowered the mean gamma at eps 1
+   * by 3.4% and 4.7% and raised the count of useful non-robust features from 409 to 411 of 426 useful; 100
+   * images x 3 eps keep the PGD part of quick at about 7 minutes on the shared 2-core machine. */
+  attack: {
+    eps: key([0.5, 1, 2], {
+      help: "L2 radii of the worst case in gamma (pixels in [0,1])",
+      above: 0,
+      role: "eps",
+    }),
+    steps: key(5, { help: "PGD steps per feature (step size 2.5 eps / steps)", integer: true, min: 1 }),
+    batchSize: key(512, { help: "(unit, example) problems per PGD batch", integer: true, min: 1 }),
+  },
   /** Useful: rho >= rho0; robustly useful: gamma >= gamma0; headline counts at eps = headlineEps. */
-  thresholds: FeatureThresholds;
-}
-
-/** Defaults = quick preset (Fashion-MNIST); the source models are sec3_1's quick ones. */
-export const DEFAULTS: Config = {
-  ...COMMON_DEFAULTS,
-  trainSize: TRAIN_SIZE_QUICK,
-  testSize: 100,
-  // sec3_1's two source models (one declaration, lib/run/recipes.ts: one cache entry each)
-  ...SOURCE_PAIR.quick,
-  classes: "all",
-  // 5 steps: on a cnn (2 epochs on 10,000 images; 20 test images, all classes), 10 and 20 steps lowered the mean
-  // gamma at eps 1 by 3.4% and 4.7% and raised the count of useful non-robust features from 409 to 411 of 426
-  // useful; 100 images x 3 eps keep the PGD part of quick at about 7 minutes on the shared 2-core machine
-  attack: { eps: [0.5, 1, 2], steps: 5, batchSize: 512 },
-  thresholds: { rho0: 0.2, gamma0: 0.1, headlineEps: 1 },
-};
-
-/** Presets: smoke (tests), quick (default), paper (CIFAR-10, ResNet-50). */
-export const PRESETS: Record<string, DeepPartial<Config>> = {
-  // the mlp: the cnn's 128 units x 60 images x 2 eps took 72 s under load, too slow for the test suite
-  smoke: {
-    trainSize: SMOKE.trainSize,
-    testSize: 40,
-    standard: { ...SMOKE.source, arch: "mlp" },
-    robust: { arch: "mlp", epochs: 1, steps: 2, stepSize: 1.5 },
-    classes: "0,1",
-    attack: { eps: [1, 2], steps: 2 },
-    thresholds: { headlineEps: 2 },
-    cache: false,
-  },
-  quick: {},
-  paper: {
-    dataset: "cifar10",
-    trainSize: 0,
-    testSize: 1000,
-    ...SOURCE_PAIR.paper,
-    attack: { eps: [0.125, 0.25, 0.5, 1], steps: 20, batchSize: 256 },
-    thresholds: { headlineEps: 0.25 },
+  thresholds: {
+    rho0: key(0.2, { help: "a feature is useful when rho >= rho0", above: 0 }),
+    gamma0: key(0.1, { help: "a feature is robustly useful when gamma >= gamma0", above: 0 }),
+    headlineEps: key(1, { help: "the eps of the headline counts (one of --attack.eps)", above: 0 }),
   },
 };
+
+/** Configuration of the Section 2 experiment. */
+export type Config = ExperimentConfig<typeof SCHEMA>;
 
 /** CLI description; the experiment id is this file's name. */
-export const SPEC = defineExperiment<Config>(import.meta.url, {
+export const SPEC = defineExperiment(import.meta.url, {
   section: { of: "sec2", label: "Section 2", order: 20 },
   description:
     "Section 2: useful, robustly useful and useful non-robust features (representation units) of a standard " +
     "and a robust model",
-  defaults: DEFAULTS,
-  presets: PRESETS,
-  datasetKeys: {
-    eps: [...SOURCE_PAIR.datasetKeys.eps, "attack.eps"],
-    arch: [...SOURCE_PAIR.datasetKeys.arch],
-    epochs: [...SOURCE_PAIR.datasetKeys.epochs],
-  },
-  keys: {
-    trainSize: {
-      help: "training examples of the source models and of the standardization (0 = all)",
-      integer: true,
-      min: 0,
+  schema: SCHEMA,
+  // smoke (tests), quick (default), paper (CIFAR-10, ResNet-50)
+  presets: {
+    // the mlp: the cnn's 128 units x 60 images x 2 eps took 72 s under load, too slow for the test suite
+    smoke: {
+      trainSize: SMOKE.trainSize,
+      testSize: 40,
+      standard: { ...SMOKE.source, arch: "mlp" },
+      robust: { arch: "mlp", epochs: 1, steps: 2, stepSize: 1.5 },
+      classes: "0,1",
+      attack: { eps: [1, 2], steps: 2 },
+      thresholds: { headlineEps: 2 },
+      cache: false,
     },
-    testSize: { help: "test examples rho and gamma are measured on (0 = all)", integer: true, min: 0 },
-    ...SOURCE_PAIR.keys,
-    classes: {
-      help: 'one-vs-rest binary tasks (y = +1 for the class, -1 otherwise): "all" or class indices, e.g. 0,6',
-      check: (v) => {
-        if (!/^(all|\d+(\s*,\s*\d+)*)$/.test(String(v))) {
-          throw new RangeError(
-            `"${v}" is neither "all" nor a comma list of class indices (e.g. --classes=0,6)`,
-          );
-        }
-      },
+    quick: {},
+    paper: {
+      dataset: "cifar10",
+      trainSize: 0,
+      testSize: 1000,
+      ...SOURCE_PAIR.paper,
+      attack: { eps: [0.125, 0.25, 0.5, 1], steps: 20, batchSize: 256 },
+      thresholds: { headlineEps: 0.25 },
     },
-    "attack.eps": { help: "L2 radii of the worst case in gamma (pixels in [0,1])", above: 0 },
-    "attack.steps": { help: "PGD steps per feature (step size 2.5 eps / steps)", integer: true, min: 1 },
-    "attack.batchSize": { help: "(unit, example) problems per PGD batch", integer: true, min: 1 },
-    "thresholds.rho0": { help: "a feature is useful when rho >= rho0", above: 0 },
-    "thresholds.gamma0": { help: "a feature is robustly useful when gamma >= gamma0", above: 0 },
-    "thresholds.headlineEps": { help: "the eps of the headline counts (one of --attack.eps)", above: 0 },
   },
 });
+/** Defaults (the quick preset) and the named presets, derived from the schema. */
+export const { defaults: DEFAULTS, presets: PRESETS } = SPEC;
 
 /** Runs the experiment and writes out/<id>/. */
 export function main(config: Config, opts: RunOptions = {}): Promise<Results> {

@@ -7,14 +7,13 @@
 import { firstN, subset } from "../lib/data/batch.ts";
 import { plantMeasures } from "../lib/core/control.ts";
 import { ARCHITECTURES, type ZooModel } from "../lib/core/models.ts";
-import type { DeepPartial } from "../lib/run/config.ts";
-import { cli, COMMON_DEFAULTS, type CommonConfig, defineExperiment } from "../lib/run/experiment.ts";
+import { cli, defineExperiment, type ExperimentConfig } from "../lib/run/experiment.ts";
 import { type Run, runExperiment, type RunOptions } from "../lib/run/experiment.ts";
-import { buildMatched, type DataRef, derivedRef, type MatchConfig } from "../lib/run/pipeline.ts";
+import { buildMatched, type DataRef, derivedRef } from "../lib/run/pipeline.ts";
 import { type SourceModel, startingPoints, trainRecipe, trainSourcePair } from "../lib/run/pipeline.ts";
-import { type EvalAttackConfig, evalAttackKeys, matchKeys, PAPER_RECIPE } from "../lib/run/recipes.ts";
-import { RIMAGENET, type RobustConfig, SMOKE, SOURCE_PAIR, TRAIN_DEFAULTS } from "../lib/run/recipes.ts";
-import { checkArchList, TRAIN_SIZE_QUICK, type TrainConfig, trainKeys } from "../lib/run/recipes.ts";
+import { checkArchList, EVAL_ATTACK_KEYS, MATCH_KEYS, PAPER_RECIPE, RIMAGENET } from "../lib/run/recipes.ts";
+import { SMOKE, SOURCE_PAIR, TRAIN_DEFAULTS, TRAIN_SIZE_QUICK, trainKeys } from "../lib/run/recipes.ts";
+import { key } from "../lib/run/schema.ts";
 import { accuracyAt, freshSeed, headlineEps, meanOverSeeds } from "../lib/run/robustness.ts";
 import { robustnessCurve, seedMargin } from "../lib/run/robustness.ts";
 import { buildEach } from "../lib/run/shard.ts";
@@ -26,122 +25,90 @@ import { createRng, deriveSeed } from "../lib/util/rng.ts";
 
 export { MODELS, type Results, summarize } from "../lib/report/sec3_1.ts";
 
-/** Configuration of the Section 3.1 experiment. */
-export interface Config extends CommonConfig {
-  trainSize: number;
-  testSize: number;
-  /** Standard source model (same recipe as sec3_2's, so the cached model is shared). */
-  standard: TrainConfig;
-  /** Adversarially trained source model: the recipe plus L2 PGD inside the loop. */
-  robust: RobustConfig;
-  /** Representation matching (eq. 5). */
-  match: MatchConfig;
+/** The experiment's keys after the common ones, each declared once (lib/run/schema.ts); defaults = the quick
+ * preset (Fashion-MNIST). */
+const SCHEMA = {
+  trainSize: key(TRAIN_SIZE_QUICK, {
+    help: "training examples used for the source models (0 = all)",
+    integer: true,
+    min: 0,
+  }),
+  testSize: key(1000, { help: "test examples evaluated (0 = all)", integer: true, min: 0 }),
+  // `standard`: the standard source model (sec3_2's source recipe, so the cached model is shared); `robust`: the
+  // adversarially trained one, the recipe plus L2 PGD inside the loop (sec2's too; lib/run/recipes.ts)
+  ...SOURCE_PAIR.keys,
+  /** Representation matching (eq. 5), with the quick values of lib/run/recipes.ts MATCH_KEYS. */
+  match: MATCH_KEYS,
   /** Fresh standard models trained on D_R, D_NR and the size-matched control. */
-  fresh: TrainConfig;
+  fresh: trainKeys("fresh models trained on D_R, D_NR and the control", { ...TRAIN_DEFAULTS, epochs: 10 }),
   /** More architectures trained the same way on D_R, D_NR and the control (the paper: the same results hold). */
-  freshArchs: string[];
+  freshArchs: key([] as string[], {
+    help: "more architectures trained like fresh.arch on D_R, D_NR and the control (comma-separated)",
+    choices: ARCHITECTURES,
+  }),
   /** Seeds of the fresh models (each: initial weights, data order, evaluation starts); the mean and spread are
    * reported. */
-  freshSeeds: number;
-  /** Robust evaluation: L2 PGD over eps, then Auto-PGD; the headline eps (lib/run/recipes.ts EvalAttackConfig). */
-  evalAttack: EvalAttackConfig;
-}
-
-/** Defaults = quick preset (Fashion-MNIST). */
-export const DEFAULTS: Config = {
-  ...COMMON_DEFAULTS,
-  trainSize: TRAIN_SIZE_QUICK,
-  testSize: 1000,
-  ...SOURCE_PAIR.quick,
-  // 50 steps cosine-decayed from 2 reach the distance of 200 constant steps of 0.2 (D_R 0.014 vs 0.015, D_NR
-  // 0.049 vs 0.071; 50 constant steps of 0.2 stay 32% away), so D_R grows to 10,000 images (docs/exploration.md)
-  match: {
-    size: 10000,
-    steps: 50,
-    stepSize: 2,
-    schedule: "cosine",
-    start: "image",
-    batchSize: 250,
-    target: "relu",
-  },
-  fresh: { ...TRAIN_DEFAULTS, epochs: 10 },
-  freshArchs: [],
-  freshSeeds: 3,
-  evalAttack: { steps: 20, curve: [0.5, 1, 2, 3], headlineMax: 0.05, strongSteps: 50, restarts: 1 },
+  freshSeeds: key(3, {
+    help: "seeds of the fresh models (initial weights, data order, evaluation starts); mean and sd reported",
+    integer: true,
+    min: 1,
+  }),
+  /** Robust evaluation: L2 PGD over eps, then Auto-PGD; the headline eps (lib/run/recipes.ts EVAL_ATTACK_KEYS). */
+  evalAttack: EVAL_ATTACK_KEYS,
 };
 
-/** Presets: smoke (tests), quick (default), paper (CIFAR-10, ResNet-50, the paper's protocol). */
-export const PRESETS: Record<string, DeepPartial<Config>> = {
-  smoke: {
-    trainSize: SMOKE.trainSize,
-    testSize: 100,
-    standard: SMOKE.source,
-    robust: { epochs: 4, steps: 2, stepSize: 1.5 },
-    match: { size: 100, steps: 5, stepSize: 0.5, batchSize: 100 },
-    fresh: { epochs: 2 },
-    evalAttack: { steps: 3, curve: [1, 2], strongSteps: 5 },
-    freshSeeds: 2,
-    cache: false,
-  },
-  quick: {},
-  // all 60,000 training images for the sources and D_R / D_NR, quick's step rule (the paper's 1,000 steps for
-  // 60,000 images are about 20x this budget); 2,000 test images (the robustness curve on all 10,000 would take
-  // about 45 min more: 5 models x 4 eps x 21 passes per image)
-  full: { trainSize: 0, testSize: 2000, match: { size: 60000 } },
-  paper: {
-    dataset: "cifar10",
-    trainSize: 0,
-    testSize: 0,
-    ...SOURCE_PAIR.paper,
-    match: { size: 50000, steps: 1000, stepSize: 0.1, schedule: "constant", batchSize: 128 },
-    fresh: PAPER_RECIPE,
-    evalAttack: { steps: 20, curve: [0.25, 0.5, 1, 2] },
-  },
-  "paper-rimagenet": {
-    dataset: RIMAGENET.dataset,
-    imageSize: RIMAGENET.imageSize,
-    trainSize: 0,
-    testSize: 0,
-    standard: RIMAGENET.recipe,
-    robust: { ...RIMAGENET.recipe, eps: RIMAGENET.eps, steps: 7, stepSize: RIMAGENET.eps / 5 },
-    // the paper's 1,000 steps of 0.1 at CIFAR-10's size, the step scaled to 224x224x3 (x 7, as epsScale does)
-    match: { size: 0, steps: 1000, stepSize: 0.7, schedule: "constant", batchSize: 64 },
-    fresh: RIMAGENET.recipe,
-    evalAttack: { steps: 20, curve: [0.5, 1, 2, 3] },
-  },
-};
+/** Configuration of the Section 3.1 experiment. */
+export type Config = ExperimentConfig<typeof SCHEMA>;
 
 /** CLI description; the experiment id is this file's name. */
-export const SPEC = defineExperiment<Config>(import.meta.url, {
+export const SPEC = defineExperiment(import.meta.url, {
   section: { of: "sec3_1", label: "Section 3.1 / Figure 2", order: 31 },
   description:
     "Section 3.1 / Figure 2: robust (D_R) and non-robust (D_NR) datasets by representation matching",
-  defaults: DEFAULTS,
-  presets: PRESETS,
-  datasetKeys: {
-    eps: [...SOURCE_PAIR.datasetKeys.eps, "match.stepSize", "evalAttack.curve"],
-    arch: [...SOURCE_PAIR.datasetKeys.arch, "fresh.arch"],
-    epochs: [...SOURCE_PAIR.datasetKeys.epochs, "fresh.epochs"],
-  },
-  keys: {
-    trainSize: { help: "training examples used for the source models (0 = all)", integer: true, min: 0 },
-    testSize: { help: "test examples evaluated (0 = all)", integer: true, min: 0 },
-    ...SOURCE_PAIR.keys,
-    ...matchKeys("match"),
-    ...trainKeys("fresh", "fresh models trained on D_R, D_NR and the control"),
-    freshSeeds: {
-      help:
-        "seeds of the fresh models (initial weights, data order, evaluation starts); mean and sd reported",
-      integer: true,
-      min: 1,
+  schema: SCHEMA,
+  // smoke (tests), quick (default), full, paper (CIFAR-10, ResNet-50, the paper's protocol)
+  presets: {
+    smoke: {
+      trainSize: SMOKE.trainSize,
+      testSize: 100,
+      standard: SMOKE.source,
+      robust: { epochs: 4, steps: 2, stepSize: 1.5 },
+      match: { size: 100, steps: 5, stepSize: 0.5, batchSize: 100 },
+      fresh: { epochs: 2 },
+      evalAttack: { steps: 3, curve: [1, 2], strongSteps: 5 },
+      freshSeeds: 2,
+      cache: false,
     },
-    freshArchs: {
-      help: "more architectures trained like fresh.arch on D_R, D_NR and the control (comma-separated)",
-      choices: ARCHITECTURES,
+    quick: {},
+    // all 60,000 training images for the sources and D_R / D_NR, quick's step rule (the paper's 1,000 steps for
+    // 60,000 images are about 20x this budget); 2,000 test images (the robustness curve on all 10,000 would take
+    // about 45 min more: 5 models x 4 eps x 21 passes per image)
+    full: { trainSize: 0, testSize: 2000, match: { size: 60000 } },
+    paper: {
+      dataset: "cifar10",
+      trainSize: 0,
+      testSize: 0,
+      ...SOURCE_PAIR.paper,
+      match: { size: 50000, steps: 1000, stepSize: 0.1, schedule: "constant", batchSize: 128 },
+      fresh: PAPER_RECIPE,
+      evalAttack: { steps: 20, curve: [0.25, 0.5, 1, 2] },
     },
-    ...evalAttackKeys("evalAttack"),
+    "paper-rimagenet": {
+      dataset: RIMAGENET.dataset,
+      imageSize: RIMAGENET.imageSize,
+      trainSize: 0,
+      testSize: 0,
+      standard: RIMAGENET.recipe,
+      robust: { ...RIMAGENET.recipe, eps: RIMAGENET.eps, steps: 7, stepSize: RIMAGENET.eps / 5 },
+      // the paper's 1,000 steps of 0.1 at CIFAR-10's size, the step scaled to 224x224x3 (x 7, as epsScale does)
+      match: { size: 0, steps: 1000, stepSize: 0.7, schedule: "constant", batchSize: 64 },
+      fresh: RIMAGENET.recipe,
+      evalAttack: { steps: 20, curve: [0.5, 1, 2, 3] },
+    },
   },
 });
+/** Defaults (the quick preset) and the named presets, derived from the schema. */
+export const { defaults: DEFAULTS, presets: PRESETS } = SPEC;
 
 /** Runs the experiment and writes out/<id>/. */
 export async function main(config: Config, opts: RunOptions = {}): Promise<Results> {

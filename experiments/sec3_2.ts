@@ -5,37 +5,14 @@
 // A fresh model trained on these "mislabelled" images is then tested on the original, unmodified test set.
 // To try another rule: copy this file, `registerRelabelRule("my_rule", (y, C, rng) => ...)`, --variants=my_rule.
 import { table1Claim } from "../lib/run/claims.ts";
-import type { DeepPartial } from "../lib/run/config.ts";
-import {
-  cli,
-  COMMON_DEFAULTS,
-  type CommonConfig,
-  defineExperiment,
-  runExperiment,
-  type RunOptions,
-} from "../lib/run/experiment.ts";
-import {
-  buildRelabelled,
-  type DataRef,
-  type RelabelledSet,
-  trainRecipe,
-  trainSourceModel,
-} from "../lib/run/pipeline.ts";
-import {
-  type AttackConfig,
-  attackKeys,
-  PAPER_RECIPE,
-  RELABEL_ATTACK_FULL,
-  RELABEL_ATTACK_PAPER,
-  RELABEL_ATTACK_QUICK,
-  RIMAGENET,
-  SMOKE,
-  SOURCE_QUICK,
-  TRAIN_DEFAULTS,
-  TRAIN_SIZE_QUICK,
-  type TrainConfig,
-  trainKeys,
-} from "../lib/run/recipes.ts";
+import { cli, defineExperiment, type ExperimentConfig, runExperiment } from "../lib/run/experiment.ts";
+import type { RunOptions } from "../lib/run/experiment.ts";
+import { buildRelabelled, type DataRef, type RelabelledSet } from "../lib/run/pipeline.ts";
+import { trainRecipe, trainSourceModel } from "../lib/run/pipeline.ts";
+import { attackKeys, PAPER_RECIPE, RELABEL_ATTACK_FULL, RELABEL_ATTACK_PAPER } from "../lib/run/recipes.ts";
+import { RIMAGENET, SMOKE, SOURCE_QUICK, TRAIN_DEFAULTS, TRAIN_SIZE_QUICK } from "../lib/run/recipes.ts";
+import { trainKeys } from "../lib/run/recipes.ts";
+import { key } from "../lib/run/schema.ts";
 import { phase } from "../lib/util/progress.ts";
 import { RELABEL_RULES } from "../lib/core/relabel.ts";
 import { relabelGrid } from "../lib/report/grid.ts";
@@ -48,83 +25,63 @@ import { nextClassRate, relabelledEnergy } from "../lib/core/control.ts";
 
 export { type Results, type SetResult, summarize } from "../lib/report/sec3_2.ts";
 
-/** Configuration of the Section 3.2 experiment. */
-export interface Config extends CommonConfig {
+/** The experiment's keys after the common ones, each declared once: default (= the quick preset: Fashion-MNIST,
+ * minutes on 2 cores), help, bounds and dataset role (lib/run/schema.ts). */
+const SCHEMA = {
   /** Training examples used (source model, and the ones perturbed); 0 = all. */
-  trainSize: number;
+  trainSize: key(TRAIN_SIZE_QUICK, { help: "training examples used (0 = all)", integer: true, min: 0 }),
   /** Test examples evaluated; 0 = all. */
-  testSize: number;
+  testSize: key(0, { help: "test examples evaluated (0 = all)", integer: true, min: 0 }),
   /** Standard source model C. */
-  source: TrainConfig;
+  source: trainKeys("standard source model", SOURCE_QUICK),
   /** Targeted L2 PGD of eq. 6. */
-  attack: AttackConfig;
+  attack: attackKeys("the targeted attack"),
   /** Fresh models trained on D and on each relabelled set. */
-  fresh: TrainConfig;
+  fresh: trainKeys("fresh models trained on D and each relabelled set", { ...TRAIN_DEFAULTS, epochs: 5 }),
   /** Relabelling rules to build (registered names, lib/core/relabel.ts). */
-  variants: string[];
-}
-
-/** Defaults = the quick preset (Fashion-MNIST, minutes on 2 cores). */
-export const DEFAULTS: Config = {
-  ...COMMON_DEFAULTS,
-  trainSize: TRAIN_SIZE_QUICK,
-  testSize: 0,
-  source: SOURCE_QUICK,
-  attack: RELABEL_ATTACK_QUICK,
-  fresh: { ...TRAIN_DEFAULTS, epochs: 5 },
-  variants: ["d_rand", "d_det"],
+  variants: key(["d_rand", "d_det"], {
+    help: "relabelling rules to build (registered in lib/core/relabel.ts or by a fork), each once",
+    check: RELABEL_RULES.check,
+    // a repeated rule would build and train the same set twice
+    distinct: true,
+  }),
 };
 
-/** Named presets: smoke (tests), quick (default), paper (CIFAR-10, ResNet-50, the paper's protocol). */
-export const PRESETS: Record<string, DeepPartial<Config>> = {
-  smoke: { ...SMOKE, testSize: 300, fresh: { epochs: 2 }, cache: false },
-  quick: {},
-  // all 60,000 training images, the quick attack; shares its source model and D_det with sec3_3's full
-  full: { trainSize: 0, attack: RELABEL_ATTACK_FULL },
-  paper: {
-    dataset: "cifar10",
-    trainSize: 0,
-    source: PAPER_RECIPE,
-    attack: RELABEL_ATTACK_PAPER,
-    fresh: PAPER_RECIPE,
-  },
-  "paper-rimagenet": {
-    dataset: RIMAGENET.dataset,
-    imageSize: RIMAGENET.imageSize,
-    trainSize: 0,
-    source: RIMAGENET.recipe,
-    attack: RIMAGENET.attack,
-    fresh: RIMAGENET.recipe,
-  },
-};
+/** Configuration of the Section 3.2 experiment. */
+export type Config = ExperimentConfig<typeof SCHEMA>;
 
 /** CLI description; the experiment id (out dir, report section) is this file's name. */
-export const SPEC = defineExperiment<Config>(import.meta.url, {
+export const SPEC = defineExperiment(import.meta.url, {
   section: { of: "sec3_2", label: "Section 3.2 / Table 1", order: 32 },
   description:
     "Section 3.2 / Table 1: train on adversarially relabelled data (D_rand, D_det), test on the original test set",
-  defaults: DEFAULTS,
-  presets: PRESETS,
-  datasetKeys: {
-    eps: ["attack.eps", "attack.stepSize"],
-    arch: ["source.arch", "fresh.arch"],
-    epochs: ["source.epochs", "fresh.epochs"],
-  },
-  keys: {
-    trainSize: { help: "training examples used (0 = all)", integer: true, min: 0 },
-    testSize: { help: "test examples evaluated (0 = all)", integer: true, min: 0 },
-    ...trainKeys("source", "standard source model"),
-    ...attackKeys("attack", "the targeted attack"),
-    ...trainKeys("fresh", "fresh models trained on D and each relabelled set"),
-    variants: {
-      help: "relabelling rules to build (registered in lib/core/relabel.ts or by a fork), each once",
-      check: RELABEL_RULES.check,
-      // a repeated rule would build and train the same set twice
-      distinct: true,
+  schema: SCHEMA,
+  // smoke (tests), quick (default), paper (CIFAR-10, ResNet-50, the paper's protocol)
+  presets: {
+    smoke: { ...SMOKE, testSize: 300, fresh: { epochs: 2 }, cache: false },
+    quick: {},
+    // all 60,000 training images, the quick attack; shares its source model and D_det with sec3_3's full
+    full: { trainSize: 0, attack: RELABEL_ATTACK_FULL },
+    paper: {
+      dataset: "cifar10",
+      trainSize: 0,
+      source: PAPER_RECIPE,
+      attack: RELABEL_ATTACK_PAPER,
+      fresh: PAPER_RECIPE,
+    },
+    "paper-rimagenet": {
+      dataset: RIMAGENET.dataset,
+      imageSize: RIMAGENET.imageSize,
+      trainSize: 0,
+      source: RIMAGENET.recipe,
+      attack: RIMAGENET.attack,
+      fresh: RIMAGENET.recipe,
     },
   },
   seeded: (runs) => Promise.resolve({ claims: [table1Claim(...(runs as Results[]))] }),
 });
+/** Defaults (the quick preset) and the named presets, derived from the schema. */
+export const { defaults: DEFAULTS, presets: PRESETS } = SPEC;
 
 /**
  * Runs the experiment end to end and writes out/<id>/. A fork that only adds a relabelling rule can pass its own

@@ -9,18 +9,26 @@ export {
   cli,
   type CommonConfig,
   defineExperiment,
+  type ExperimentConfig,
   type ExperimentDef,
   type ExperimentSpec,
   type Outcome,
   type Run,
   runExperiment,
   type RunOptions,
+  type SchemaDef,
   type SpecOverrides,
 } from "./run/experiment.ts";
 export type { DeepPartial, KeySpec } from "./run/config.ts";
+export { type ConfigOf, type DatasetRole, key, type Schema, withDefaults } from "./run/schema.ts";
 export {
   type AttackConfig,
+  attackKeys,
   type EotConfig,
+  EVAL_ATTACK_KEYS,
+  type EvalAttackConfig,
+  MATCH_KEYS,
+  type MatchConfig,
   PAPER_RECIPE,
   RELABEL_ATTACK_FULL,
   RELABEL_ATTACK_PAPER,

@@ -7,10 +7,8 @@ import {
   flip,
   gaussianNoise,
   matchRepresentationSplit,
-  type MatchTarget,
   type Objective,
   perturbSplit,
-  type StepSchedule,
   targeted,
   THREAT_MODELS,
   type Transform,
@@ -24,7 +22,14 @@ import { readNpy, writeNpy } from "../data/npy.ts";
 import type { Dataset, Split } from "../data/registry.ts";
 import { createModel, type ZooModel } from "../core/models.ts";
 import { type Metrics, phase, showing } from "../util/progress.ts";
-import type { AttackConfig, EotConfig, FailurePolicy, RobustConfig, TrainConfig } from "./recipes.ts";
+import type {
+  AttackConfig,
+  EotConfig,
+  FailurePolicy,
+  MatchConfig,
+  RobustConfig,
+  TrainConfig,
+} from "./recipes.ts";
 import { trainOptions } from "./recipes.ts";
 import { relabel, RELABEL_RULES } from "../core/relabel.ts";
 import { createRng, deriveSeed } from "../util/rng.ts";
@@ -553,18 +558,8 @@ export function startingPoints(
   return x0;
 }
 
-/** Representation matching settings of eq. 5. */
-export interface MatchConfig {
-  size: number;
-  steps: number;
-  stepSize: number;
-  /** Step length over the iterations (lib/core/attacks.ts stepLength()): constant, or cosine-decayed from stepSize. */
-  schedule: StepSchedule;
-  start: string;
-  batchSize: number;
-  /** What is matched and how the gradient flows through g's last ReLU (lib/core/attacks.ts MATCH_TARGETS). */
-  target: MatchTarget;
-}
+/** Representation matching settings of eq. 5 (declared with their keys in lib/run/recipes.ts MATCH_KEYS). */
+export type { MatchConfig } from "./recipes.ts";
 
 /** A set built by representation matching, with the mean relative distance reached. */
 export interface MatchedSet {

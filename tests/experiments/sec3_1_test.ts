@@ -55,7 +55,11 @@ Deno.test("sec3_1 main() smoke preset writes every model's accuracies (with the 
 
 Deno.test("sec3_1 with --freshArchs=mlp and --match.start=noise adds one row per set for mlp", async () => {
   const base = await smokeConfig(DEFAULTS, PRESETS);
-  const config = { ...base, freshArchs: ["mlp"], match: { ...base.match, start: "noise", size: 50 } };
+  const config = {
+    ...base,
+    freshArchs: ["mlp"],
+    match: { ...base.match, start: "noise" as const, size: 50 },
+  };
   const r = await main(config, { preset: "smoke", quiet: true });
   assert.deepEqual(Object.keys(r.models), modelNames(config));
   assert.deepEqual(modelNames(config).slice(5), ["d_r@mlp", "d_nr@mlp", "control@mlp"]);
