@@ -4,18 +4,9 @@
 // are reused), for each architecture: (a) train it on D_det and test on the original test set; (b) train it
 // normally on D and measure how often the source model's targeted adversarial test examples (the same rule,
 // same attack) transfer to it. The paper finds (a) predicts (b).
-import { figure3Claim } from "../lib/run/claims.ts";
-import type { DeepPartial } from "../lib/run/config.ts";
-import {
-  cli,
-  COMMON_DEFAULTS,
-  type CommonConfig,
-  defineExperiment,
-  runExperiment,
-  type RunOptions,
-} from "../lib/run/experiment.ts";
+import { cli, defineExperiment, type ExperimentConfig, runExperiment } from "../lib/run/experiment.ts";
+import type { RunOptions } from "../lib/run/experiment.ts";
 import { ARCHITECTURES, SMALL_ARCHITECTURES } from "../lib/core/models.ts";
-import { FIG3 } from "../lib/run/paper.ts";
 import {
   buildRelabelled,
   type DataRef,
@@ -24,127 +15,83 @@ import {
   trainSourceModel,
 } from "../lib/run/pipeline.ts";
 import {
-  type AttackConfig,
   attackKeys,
   PAPER_RECIPE,
   RELABEL_ATTACK_FULL,
   RELABEL_ATTACK_PAPER,
-  RELABEL_ATTACK_QUICK,
   SMOKE,
-  SOURCE_QUICK,
-  TRAIN_DEFAULTS,
-  TRAIN_SIZE_QUICK,
-  type TrainConfig,
-  trainKeys,
 } from "../lib/run/recipes.ts";
+import { SOURCE_QUICK, TRAIN_DEFAULTS, TRAIN_SIZE_QUICK, trainKeys } from "../lib/run/recipes.ts";
+import { key } from "../lib/run/schema.ts";
 import { RELABEL_RULES } from "../lib/core/relabel.ts";
 import { saveChart } from "../lib/report/charts.ts";
-import { pct, pctCell, scatterPanels, type ScatterPoint, type SectionSummary } from "../lib/run/summary.ts";
-import { spread } from "../lib/run/seeds.ts";
+import { pct } from "../lib/run/summary.ts";
+import { type ArchResult, fig3Spec, figure3OverSeeds, point } from "../lib/report/sec3_3.ts";
+import { type Results, summarize } from "../lib/report/sec3_3.ts";
 import { accuracy, evaluate, predict } from "../lib/core/train.ts";
 import { rankCorrelation } from "../lib/util/stats.ts";
 
-/** Configuration of the Section 3.3 experiment. */
-export interface Config extends CommonConfig {
-  trainSize: number;
+export { type ArchResult, type Results, summarize } from "../lib/report/sec3_3.ts";
+
+/** The experiment's keys after the common ones, each declared once (lib/run/schema.ts); defaults = the quick
+ * preset: the sec3_2 quick source model and D_det, five 28x28 architectures. */
+const SCHEMA = {
+  trainSize: key(TRAIN_SIZE_QUICK, { help: "training examples used (0 = all)", integer: true, min: 0 }),
   /** Test examples attacked for the transfer rate and evaluated (0 = all). */
-  testSize: number;
+  testSize: key(2000, { help: "test examples attacked and evaluated (0 = all)", integer: true, min: 0 }),
   /** Standard source model (same recipe as sec3_2, so its cache entry is shared). */
-  source: TrainConfig;
+  source: trainKeys("standard source model", SOURCE_QUICK),
   /** Targeted L2 PGD building the relabelled set and the transferred test examples. */
-  attack: AttackConfig;
+  attack: attackKeys("the targeted attack"),
   /** The relabelling rule (D_det in the paper). */
-  rule: string;
-  /** Architectures compared (distinct). */
-  archs: string[];
-  /** Training recipe of every target architecture (the arch field is ignored). */
-  target: TrainConfig;
-}
-
-/** Defaults = quick preset: the sec3_2 quick source model and D_det, five 28x28 architectures. */
-export const DEFAULTS: Config = {
-  ...COMMON_DEFAULTS,
-  trainSize: TRAIN_SIZE_QUICK,
-  testSize: 2000,
-  source: SOURCE_QUICK,
-  attack: RELABEL_ATTACK_QUICK,
-  rule: "d_det",
-  // densenet_small is left out of quick for time (its train step is the slowest of the zoo, see README)
-  archs: SMALL_ARCHITECTURES.filter((a) => a !== "densenet_small"),
-  // 3 epochs keeps quick at about 10 minutes on 2 cores (README)
-  target: { ...TRAIN_DEFAULTS, epochs: 3 },
+  rule: key("d_det", {
+    help: "relabelling rule of D_det and of the transfer targets",
+    check: RELABEL_RULES.check,
+  }),
+  /** Architectures compared (distinct). densenet_small is left out of quick for time (its train step is the
+   * slowest of the zoo, see README); a repeated architecture would count one point twice in the correlation. */
+  archs: key(SMALL_ARCHITECTURES.filter((a) => a !== "densenet_small"), {
+    help: "architectures compared",
+    choices: ARCHITECTURES,
+    distinct: true,
+    minItems: 2,
+  }),
+  /** Training recipe of every target architecture (the arch field is ignored); 3 epochs keeps quick at about
+   * 10 minutes on 2 cores (README). */
+  target: trainKeys("target architectures (arch ignored)", { ...TRAIN_DEFAULTS, epochs: 3 }, {
+    adaptArch: false,
+  }),
 };
 
-/** Presets mirror sec3_2's for the shared parts (so the cache is shared). */
-export const PRESETS: Record<string, DeepPartial<Config>> = {
-  smoke: { ...SMOKE, testSize: 200, archs: ["mlp", "cnn"], target: { epochs: 2 }, cache: false },
-  quick: {},
-  // sec3_2's full source model and D_det (all 60,000 images), the whole test set, all six 28x28 architectures
-  full: { trainSize: 0, testSize: 0, attack: RELABEL_ATTACK_FULL, archs: [...SMALL_ARCHITECTURES] },
-  paper: {
-    dataset: "cifar10",
-    trainSize: 0,
-    testSize: 0,
-    source: PAPER_RECIPE,
-    attack: RELABEL_ATTACK_PAPER,
-    archs: ["resnet50", "resnet18", "vgg16", "densenet_small", "vgg_small"],
-    target: PAPER_RECIPE,
-  },
-};
+/** Configuration of the Section 3.3 experiment. */
+export type Config = ExperimentConfig<typeof SCHEMA>;
 
 /** CLI description; the experiment id is this file's name. */
-export const SPEC = defineExperiment<Config>(import.meta.url, {
+export const SPEC = defineExperiment(import.meta.url, {
   section: { of: "sec3_3", label: "Section 3.3 / Figure 3", order: 33 },
   description:
     "Section 3.3 / Figure 3: accuracy when trained on D_det vs transfer rate, across architectures",
-  defaults: DEFAULTS,
-  presets: PRESETS,
-  datasetKeys: {
-    eps: ["attack.eps", "attack.stepSize"],
-    arch: ["source.arch"],
-    epochs: ["source.epochs", "target.epochs"],
+  schema: SCHEMA,
+  // smoke (tests), quick (default), full, paper; they mirror sec3_2's for the shared parts (so the cache is shared)
+  presets: {
+    smoke: { ...SMOKE, testSize: 200, archs: ["mlp", "cnn"], target: { epochs: 2 }, cache: false },
+    quick: {},
+    // sec3_2's full source model and D_det (all 60,000 images), the whole test set, all six 28x28 architectures
+    full: { trainSize: 0, testSize: 0, attack: RELABEL_ATTACK_FULL, archs: [...SMALL_ARCHITECTURES] },
+    paper: {
+      dataset: "cifar10",
+      trainSize: 0,
+      testSize: 0,
+      source: PAPER_RECIPE,
+      attack: RELABEL_ATTACK_PAPER,
+      archs: ["resnet50", "resnet18", "vgg16", "densenet_small", "vgg_small"],
+      target: PAPER_RECIPE,
+    },
   },
-  keys: {
-    trainSize: { help: "training examples used (0 = all)", integer: true, min: 0 },
-    testSize: { help: "test examples attacked and evaluated (0 = all)", integer: true, min: 0 },
-    ...trainKeys("source", "standard source model"),
-    ...attackKeys("attack", "the targeted attack"),
-    rule: { help: "relabelling rule of D_det and of the transfer targets", check: RELABEL_RULES.check },
-    // a repeated architecture would count one point twice in the correlation
-    archs: { help: "architectures compared", choices: ARCHITECTURES, distinct: true, minItems: 2 },
-    ...trainKeys("target", "target architectures (arch ignored)"),
-  },
-  seeded: async (runs, { dir, config }) => {
-    const rs = runs as Results[], claim = figure3Claim(...rs);
-    const sd = (v: number[]) => spread(v.map((x) => 100 * x)).sd ?? 0;
-    const points = config.archs.map((a) => {
-      const of = (k: keyof ArchResult) => rs.map((r) => r.architectures[a][k]);
-      const [x, y] = [spread(of("transferRate")).mean, spread(of("testAccOnDdet")).mean];
-      return { label: a, x: 100 * x, y: 100 * y, xSd: sd(of("transferRate")), ySd: sd(of("testAccOnDdet")) };
-    });
-    await saveChart(dir, "fig3", fig3Spec(points, `ours: ${claim.ours}; bars: +-1 sd over the runs`, config));
-    return { claims: [claim], figures: ["fig3.png"] };
-  },
+  seeded: figure3OverSeeds,
 });
-
-/** Per-architecture results (fractions). */
-export interface ArchResult {
-  testAccOnDdet: number;
-  transferRate: number;
-  untargetedErrorRate: number;
-  stdAcc: number;
-}
-
-/** What main() returns and writes to results.json. */
-export interface Results {
-  architectures: Record<string, ArchResult>;
-  /** Rank and linear correlation of (accuracy on D_det, transfer rate); null when not computable. */
-  correlation: { spearman: number | null; pearson: number | null; note: string };
-  sourceTestAcc: number;
-  sourceAttackSuccessOnTest: number;
-  ddetAttackSuccess: number;
-  eps: number;
-}
+/** Defaults (the quick preset) and the named presets, derived from the schema. */
+export const { defaults: DEFAULTS, presets: PRESETS } = SPEC;
 
 /** Runs the experiment and writes out/<id>/. */
 export async function main(config: Config, opts: RunOptions = {}): Promise<Results> {
@@ -200,73 +147,6 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
     await saveChart(run.outDir, "fig3", fig3Spec(points, `ours: ${results.correlation.note}`, config));
     return { results, summary: summarize(results, config) };
   });
-}
-
-/** One architecture's point of Figure 3 (percent). */
-const point = (label: string, v: ArchResult | (typeof FIG3)[number]) => ({
-  label,
-  x: 100 * v.transferRate,
-  y: 100 * v.testAccOnDdet,
-});
-
-/** Figure 3: ours (`points`, with error bars when they have a spread) beside the paper's. */
-function fig3Spec(points: ScatterPoint[], subtitle: string, config: Config): Record<string, unknown> {
-  return scatterPanels(
-    { text: "Figure 3: transfer rate vs accuracy on D_det", subtitle },
-    [
-      { title: `ours (${config.dataset}, source ${config.source.arch})`, values: points, color: "ours" },
-      {
-        title: "paper (CIFAR-10, source ResNet-50)",
-        values: FIG3.map((p) => point(p.arch, p)),
-        color: "paper",
-      },
-    ],
-    { x: "transfer rate (%)", y: "test accuracy when trained on D_det (%)" },
-  );
-}
-
-/** The Figure 3 table, the correlation and the paper's five points. */
-export function summarize(r: Results, config: Pick<Config, "dataset" | "rule">): SectionSummary {
-  return {
-    claims: [figure3Claim(r)],
-    headline: "transferability arises from non-robust features",
-    claim:
-      "Architectures that learn better from D_det are more vulnerable to transfer attacks from the source model.",
-    tables: [
-      {
-        caption:
-          `${config.dataset}: test accuracy of each architecture trained on ${config.rule}, and the rate at which ` +
-          `the source model's targeted adversarial test examples transfer to it trained on D`,
-        headers: [
-          "architecture",
-          `acc trained on ${config.rule}`,
-          "transfer rate",
-          "untargeted error",
-          "std acc (trained on D)",
-        ],
-        rows: Object.entries(r.architectures).map(([a, v]) => [
-          a,
-          pctCell(v.testAccOnDdet),
-          pctCell(v.transferRate),
-          pctCell(v.untargetedErrorRate),
-          pctCell(v.stdAcc),
-        ]),
-      },
-      {
-        caption: "The paper (CIFAR-10, source ResNet-50)",
-        headers: ["architecture", "acc trained on D_det", "transfer rate"],
-        rows: FIG3.map((p) => [p.arch, pct(p.testAccOnDdet), pct(p.transferRate)]),
-      },
-    ],
-    charts: [],
-    figures: ["fig3.png"],
-    notes: [
-      r.correlation.note,
-      `source model test accuracy ${pct(r.sourceTestAcc)}; its attack reaches the target on ${
-        pct(r.sourceAttackSuccessOnTest)
-      } of the test set`,
-    ],
-  };
 }
 
 if (import.meta.main) cli(SPEC, main);

@@ -9,29 +9,41 @@ export {
   cli,
   type CommonConfig,
   defineExperiment,
+  type ExperimentConfig,
   type ExperimentDef,
   type ExperimentSpec,
   type Outcome,
   type Run,
   runExperiment,
   type RunOptions,
+  type SchemaDef,
   type SpecOverrides,
 } from "./run/experiment.ts";
 export type { DeepPartial, KeySpec } from "./run/config.ts";
+export { type ConfigOf, type DatasetRole, key, type Schema, withDefaults } from "./run/schema.ts";
 export {
   type AttackConfig,
+  attackKeys,
   type EotConfig,
+  EVAL_ATTACK_KEYS,
+  type EvalAttackConfig,
+  MATCH_KEYS,
+  type MatchConfig,
   PAPER_RECIPE,
   RELABEL_ATTACK_FULL,
   RELABEL_ATTACK_PAPER,
   RELABEL_ATTACK_QUICK,
+  ROBUST_PAPER,
   ROBUST_QUICK,
   type RobustConfig,
+  robustKeys,
   SMOKE,
+  SOURCE_PAIR,
   SOURCE_QUICK,
   TRAIN_DEFAULTS,
   TRAIN_SIZE_QUICK,
   type TrainConfig,
+  trainKeys,
   trainOptions,
 } from "./run/recipes.ts";
 export {
@@ -43,6 +55,7 @@ export {
   trainCached,
   trainRecipe,
   trainSourceModel,
+  trainSourcePair,
 } from "./run/pipeline.ts";
 export { cached, sourceHash, valueHash } from "./run/cache.ts";
 export { exportDataset } from "./run/export.ts";

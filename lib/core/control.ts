@@ -1,7 +1,8 @@
 // Positive-control measurements on planted data (lib/data/plant.ts): how much a model follows the planted class
 // pattern, and how much pattern energy a built set carries.
 import type { Split } from "../data/info.ts";
-import { patternEnergy, swapPatterns } from "../data/plant.ts";
+import { l2Norm, patternEnergy, swapPatterns } from "../data/plant.ts";
+import { phase } from "../util/progress.ts";
 import type { ZooModel } from "./models.ts";
 import { predict } from "./train.ts";
 
@@ -31,6 +32,25 @@ export async function patternReliance(
 /** Pattern energy (patternEnergy()) of each named set, under its own labels. */
 export function setEnergies(sets: Record<string, Split>, patterns: Float32Array[]): Record<string, number> {
   return Object.fromEntries(Object.entries(sets).map(([k, s]) => [k, patternEnergy(s, patterns)]));
+}
+
+/** The positive control of a run on planted data: the patterns' L2 norm, whom each model follows, each set's energy. */
+export interface PlantMeasures {
+  norm: number;
+  reliance: Record<string, PatternReliance>;
+  energy: Record<string, number>;
+}
+
+/** Measures the positive control: patternReliance() of each model of `names` on `test`, setEnergies() of `sets`. */
+export async function plantMeasures(
+  models: Record<string, ZooModel>,
+  test: Split,
+  opts: { names: string[]; sets: Record<string, Split>; patterns: Float32Array[] },
+): Promise<PlantMeasures> {
+  phase("positive control: whom each model follows when a test image carries another class's pattern");
+  const reliance: Record<string, PatternReliance> = {};
+  for (const n of opts.names) reliance[n] = await patternReliance(models[n], test, opts.patterns);
+  return { norm: l2Norm(opts.patterns[0]), reliance, energy: setEnergies(opts.sets, opts.patterns) };
 }
 
 /** The share of predictions that are the next class, (y + 1) mod C: what a model trained on D_det predicts when

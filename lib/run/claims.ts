@@ -1,6 +1,5 @@
-// The verdicts of the paper's claims that Sections 2, 3.2 and 3.3 test, each by a criterion fixed in code before the
-// numbers are seen, from one run or from the runs of a --seeds=N run (Section 3.1's claims 2 and 3 are beside
-// their results in experiments/sec3_1.ts).
+// The verdicts of the paper's claims that Sections 2, 3.1, 3.2 and 3.3 test, each by a criterion fixed in code
+// before the numbers are seen, from one run or from the runs of a --seeds=N run.
 import { TABLE1 } from "./paper.ts";
 import { type Claim, pct, type Verdict } from "./summary.ts";
 import { spread } from "./seeds.ts";
@@ -144,5 +143,48 @@ export function section2Claim(r: { eps: number; standard: UsefulFeatures; robust
     criterion:
       "reproduces: of the useful features, the robust model's non-robust share <= half the standard model's and " +
       "its robustly useful share >= 10 points above; partly: one of the two moves that way",
+  };
+}
+
+/** What claims 2 and 3 read of a Section 3.1 run (lib/report/sec3_1.ts Results): D_R minus the control at the
+ * headline eps over the seeds, and each model's standard and robust accuracy there. */
+export interface Figure2Run {
+  claim2: { mean: number; lo: number; n: number };
+  models: Record<string, { stdAcc: number; robustAcc: number }>;
+}
+
+/**
+ * Claim 2's verdict at the headline eps, by a criterion fixed before the numbers (issue 29): "reproduces" when D_R
+ * beats the size-matched control by >= 20 points on average with the 95% interval above 0, reaches >= 0.6x the
+ * adversarially trained model's robust accuracy, and keeps >= 80% standard accuracy; "partly" when D_R beats the
+ * control with the interval above 0 (or, with one seed, by >= 5 points); "does not" otherwise.
+ */
+export function claim2Verdict(r: Pick<Figure2Run, "claim2" | "models">): {
+  verdict: Verdict;
+  criterion: string;
+} {
+  const criterion =
+    "reproduces: D_R - control >= +20 points with the 95% interval above 0, D_R robust >= 0.6x " +
+    "the adversarially trained model's, D_R std acc >= 80%; partly: the interval above 0 (one seed: >= +5 points)";
+  const c = r.claim2, dr = r.models.d_r, adv = r.models.robust;
+  const above = c.n > 1 ? c.lo > 0 : c.mean >= 0.05;
+  if (above && c.mean >= 0.2 && dr.robustAcc >= 0.6 * adv.robustAcc && dr.stdAcc >= 0.8) {
+    return { verdict: "reproduces", criterion };
+  }
+  return { verdict: above ? "partly" : "does not", criterion };
+}
+
+/**
+ * Claim 3's verdict, by a criterion fixed before the numbers: "reproduces" when the D_NR model reaches >= 80%
+ * standard accuracy with robust accuracy at the headline eps no higher than the control's; "partly" when it
+ * reaches >= 50% with that robustness; "does not" otherwise.
+ */
+export function claim3Verdict(r: Pick<Figure2Run, "models">): { verdict: Verdict; criterion: string } {
+  const criterion = "reproduces: D_NR std acc >= 80% and robust acc <= the control's at the headline eps; " +
+    "partly: std acc >= 50% and robust <= control's";
+  const d = r.models.d_nr, weak = d.robustAcc <= r.models.control.robustAcc;
+  return {
+    verdict: weak && d.stdAcc >= 0.8 ? "reproduces" : weak && d.stdAcc >= 0.5 ? "partly" : "does not",
+    criterion,
   };
 }

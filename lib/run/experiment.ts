@@ -26,7 +26,7 @@ import {
 import { type BackendInfo, BACKENDS, initBackend } from "../backend/mod.ts";
 import { type Dataset, DATASETS, loadDataset, type Split, validateDatasetName } from "../data/registry.ts";
 import { firstN, validationSplit } from "../data/batch.ts";
-import { NO_PLANT, type PlantConfig, plantDataset } from "../data/plant.ts";
+import { NO_PLANT, plantDataset } from "../data/plant.ts";
 import { deriveSeed } from "../util/rng.ts";
 import type { ZooModel } from "../core/models.ts";
 import { exportDataset } from "./export.ts";
@@ -43,88 +43,85 @@ import {
   shardText,
 } from "./shard.ts";
 import { runWorkers } from "./workers.ts";
+import {
+  type ConfigOf,
+  type DatasetKeys,
+  datasetKeysOf,
+  defaultsOf,
+  key,
+  keySpecsOf,
+  type Schema,
+} from "./schema.ts";
 
-/** Keys every experiment config has. */
-export interface CommonConfig {
+export type { DatasetKeys } from "./schema.ts";
+
+/** The keys every experiment config has (first in every config), one entry each: default, help, bounds. */
+export const COMMON_SCHEMA = {
   /** Seed of every random choice in the run. */
-  seed: number;
-  /** Output directory; "" means out/<experiment id>. */
-  out: string;
-  /** tfjs backend: auto | tensorflow | fast | wasm | cpu (and webgpu where available). */
-  backend: string;
-  /** Dataset: a registered name, npy:DIR or folder:DIR. */
-  dataset: string;
-  /** Directory to read the dataset from; "" searches the default places. */
-  dataDir: string;
-  /** Train on an exported dataset (`out/sec3_2/d_det` reads d_det_{x,y}.npy); "" = the dataset's own. */
-  trainFrom: string;
-  /** folder: datasets: images are resized to imageSize x imageSize (0 = keep their size, which must agree). */
-  imageSize: number;
-  /** Where the test numbers come from: the test set, or "val", the last testSize training images (recipes are
-   * chosen there, never on the test set). */
-  evalOn: string;
-  /** Reuse cached source models and built datasets (out/cache). */
-  cache: boolean;
-  /** The planted-feature positive control (lib/data/plant.ts): a class pattern of L2 norm plant.norm in every
-   * train and test image (0 = off). */
-  plant: PlantConfig;
-}
-
-/** Defaults of the common keys. */
-export const COMMON_DEFAULTS: CommonConfig = {
-  seed: 0,
-  out: "",
-  backend: "auto",
-  dataset: "fashion-mnist",
-  dataDir: "",
-  trainFrom: "",
-  imageSize: 0,
-  evalOn: "test",
-  cache: true,
-  plant: NO_PLANT,
-};
-
-/** Help and constraints of the common keys (merge into each experiment's key specs). */
-export const COMMON_KEYS: Record<string, KeySpec> = {
-  seed: {
+  seed: key(0, {
     help: "seed of every random choice (weights, shuffles, attack starts, targets)",
     integer: true,
     min: 0,
     max: 2 ** 32 - 1,
-  },
-  out: { help: 'output directory ("" = out/<experiment>)' },
-  backend: { help: "tfjs backend", choices: BACKENDS },
-  dataset: {
+  }),
+  /** Output directory; "" means out/<experiment id>. */
+  out: key("", { help: 'output directory ("" = out/<experiment>)' }),
+  /** tfjs backend: auto | tensorflow | fast | wasm | cpu (and webgpu where available). */
+  backend: key("auto", { help: "tfjs backend", choices: BACKENDS }),
+  /** Dataset: a registered name, npy:DIR or folder:DIR. */
+  dataset: key("fashion-mnist", {
     help: "dataset: a registered name, npy:DIR or folder:DIR",
     check: (v) => validateDatasetName(String(v)),
-  },
-  dataDir: { help: 'read the dataset only from this directory ("" = default places)' },
-  trainFrom: {
+  }),
+  /** Directory to read the dataset from; "" searches the default places. */
+  dataDir: key("", { help: 'read the dataset only from this directory ("" = default places)' }),
+  /** Train on an exported dataset (`out/sec3_2/d_det` reads d_det_{x,y}.npy); "" = the dataset's own. */
+  trainFrom: key("", {
     help:
       'train on an exported set, e.g. out/sec3_2/d_det (reads d_det_x.npy, d_det_y.npy); "" = the dataset\'s',
-  },
-  imageSize: {
+  }),
+  /** folder: datasets: images are resized to imageSize x imageSize (0 = keep their size, which must agree). */
+  imageSize: key(0, {
     help: "folder: datasets: resize images to this many pixels a side (0 = keep)",
     integer: true,
     min: 0,
-  },
-  evalOn: {
+  }),
+  /** Where the test numbers come from: the test set, or "val", the last testSize training images (recipes are
+   * chosen there, never on the test set). */
+  evalOn: key("test", {
     help: "evaluate on the test set, or on val: the last testSize training images (choose recipes there)",
     choices: ["test", "val"],
-  },
-  cache: { help: "reuse cached source models and built datasets under out/cache" },
-  "plant.norm": {
-    help:
-      "positive control: add a seeded class pattern of this L2 norm to every train and test image (0 = off)",
-    min: 0,
-    max: 10,
-  },
-  "plant.margin": {
-    help: "positive control: map pixels into [margin, 1 - margin] first, so a pattern is not clipped",
-    min: 0,
-    max: 0.49,
+  }),
+  /** Reuse cached source models and built datasets (out/cache). */
+  cache: key(true, { help: "reuse cached source models and built datasets under out/cache" }),
+  /** The planted-feature positive control (lib/data/plant.ts): a class pattern of L2 norm plant.norm in every
+   * train and test image (0 = off). */
+  plant: {
+    norm: key(NO_PLANT.norm, {
+      help:
+        "positive control: add a seeded class pattern of this L2 norm to every train and test image (0 = off)",
+      min: 0,
+      max: 10,
+    }),
+    margin: key(NO_PLANT.margin, {
+      help: "positive control: map pixels into [margin, 1 - margin] first, so a pattern is not clipped",
+      min: 0,
+      max: 0.49,
+    }),
   },
 };
+
+/** Keys every experiment config has. */
+export type CommonConfig = ConfigOf<typeof COMMON_SCHEMA>;
+
+/** The config of an experiment whose own keys are the schema `S`: the common keys, then S's. */
+export type ExperimentConfig<S extends Schema> = CommonConfig & ConfigOf<S>;
+
+/** Defaults of the common keys. */
+export const COMMON_DEFAULTS: CommonConfig = defaultsOf(COMMON_SCHEMA);
+
+/** Help and constraints of the common keys (merged into each experiment's key specs). */
+export const COMMON_KEYS: Record<string, KeySpec> = keySpecsOf(COMMON_SCHEMA);
 
 /** The experiment id of an entry file: its name without extension (experiments/my_idea.ts -> "my_idea"). */
 export function experimentId(entryUrl: string | URL): string {
@@ -186,20 +183,36 @@ export interface SpecOverrides<C> {
   section?: SectionInfo;
 }
 
-/** What an experiment file declares (defineExperiment's second argument). */
-export interface ExperimentDef<C> {
+/** What an experiment declares besides its keys (defineExperiment's second argument). */
+interface ExperimentInfo<C> {
   description: string;
-  defaults: C;
+  /** Named presets: overrides of the defaults ("quick", when there, is the default preset). */
   presets: Record<string, DeepPartial<C>>;
-  keys: Record<string, KeySpec>;
-  /** Keys a dataset's defaults adapt when --dataset moves a preset to another dataset (see adaptToDataset). */
-  datasetKeys?: DatasetKeys;
   /** The paper section this file reproduces (a copy of the file keeps it and is titled as a fork of it). */
   section?: SectionInfo;
   /** What --seeds=N varies (default: the whole run, DEFAULT_SWEEP). */
   seedSweep?: SeedSweep<C>;
   /** A --seeds=N run's verdicts (criteria on the means and their spread), notes and figures. */
   seeded?: SeededParts<C>;
+}
+
+/**
+ * An experiment declared by its schema: each of its keys once (lib/run/schema.ts key(): default, help, bounds,
+ * dataset role; groups from lib/run/recipes.ts), after the common keys. The config type, the defaults, the key
+ * specs and the keys --dataset adapts are derived from it.
+ */
+export interface SchemaDef<S extends Schema> extends ExperimentInfo<ExperimentConfig<S>> {
+  schema: S;
+  /** The keys --dataset adapts; by default the schema's keys with a dataset role, in its order. */
+  datasetKeys?: DatasetKeys;
+}
+
+/** An experiment declared by its defaults and key specs (what a schema derives; SPEC.extend() works on it). */
+export interface ExperimentDef<C> extends ExperimentInfo<C> {
+  defaults: C;
+  keys: Record<string, KeySpec>;
+  /** Keys a dataset's defaults adapt when --dataset moves a preset to another dataset (see adaptToDataset). */
+  datasetKeys?: DatasetKeys;
 }
 
 /**
@@ -239,13 +252,22 @@ export function sectionIdentity(id: string, section: SectionInfo | null): { titl
 }
 
 /**
- * Declares an experiment from its entry file's `import.meta.url`: the id, out dir and command follow the file
- * name, so a copy under a new name writes only its own out dir.
+ * Declares an experiment from its entry file's `import.meta.url` and its schema (or its defaults and key specs):
+ * the id, out dir and command follow the file name, so a copy under a new name writes only its own out dir.
  */
+export function defineExperiment<S extends Schema>(
+  entryUrl: string | URL,
+  def: SchemaDef<S>,
+): ExperimentSpec<ExperimentConfig<S>>;
 export function defineExperiment<C extends CommonConfig>(
   entryUrl: string | URL,
   def: ExperimentDef<C>,
+): ExperimentSpec<C>;
+export function defineExperiment<C extends CommonConfig>(
+  entryUrl: string | URL,
+  d: ExperimentDef<C> | SchemaDef<Schema>,
 ): ExperimentSpec<C> {
+  const def = "schema" in d ? fromSchema(d) as unknown as ExperimentDef<C> : d;
   const id = experimentId(entryUrl);
   const section = def.section ?? null;
   const path = String(entryUrl).startsWith("file:") ? fileURLToPath(String(entryUrl)) : String(entryUrl);
@@ -265,6 +287,17 @@ export function defineExperiment<C extends CommonConfig>(
     section,
     ...sectionIdentity(id, section),
     extend: (url, o) => defineExperiment(url, extendDef(def, experimentId(url), o)),
+  };
+}
+
+/** A schema's declaration as defaults and key specs: the common keys first; the dataset keys from the roles. */
+function fromSchema<S extends Schema>(d: SchemaDef<S>): ExperimentDef<ExperimentConfig<S>> {
+  const { schema, ...info } = d;
+  return {
+    ...info,
+    defaults: { ...COMMON_DEFAULTS, ...defaultsOf(schema) },
+    keys: keySpecsOf(schema),
+    datasetKeys: d.datasetKeys ?? datasetKeysOf(schema),
   };
 }
 
@@ -289,16 +322,6 @@ function extendDef<C extends CommonConfig>(def: ExperimentDef<C>, id: string, o:
     datasetKeys: o.datasetKeys ?? def.datasetKeys,
     section: o.section ?? def.section,
   };
-}
-
-/** The config keys a dataset's defaults (lib/data/info.ts DatasetDefaults) act on. */
-export interface DatasetKeys {
-  /** L2 radii, multiplied by the ratio of the datasets' epsScale. */
-  eps: string[];
-  /** Architectures, set to the dataset's default architecture. */
-  arch: string[];
-  /** Training epochs, multiplied by the ratio of the datasets' default epochs. */
-  epochs: string[];
 }
 
 /**

@@ -64,7 +64,7 @@ const round4 = (v: number) => Math.round(v * 1e4) / 1e4;
  * every eps (cached per eps by the model, the sets, the classes, the attack and lib/core/features.ts's code).
  */
 export async function measureFeatures(
-  source: { model: ZooModel; hash: string; acc: number },
+  source: { model: ZooModel; hash: string; testAcc: number },
   ctx: { name: string; train: DataRef; test: Split; testData: string; classes: number[]; eps: number[] },
   opts: { attack: { steps: number; batchSize: number }; thresholds: FeatureThresholds; cache: boolean },
 ): Promise<ModelFeatures> {
@@ -120,7 +120,7 @@ export async function measureFeatures(
     counts.push({ eps, ...countFeatures(rho.values, g.values, opts.thresholds) });
   }
   return {
-    testAcc: source.acc,
+    testAcc: source.testAcc,
     units: fm.units,
     liveUnits: live,
     ascent: fm.describe,

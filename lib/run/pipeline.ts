@@ -7,10 +7,8 @@ import {
   flip,
   gaussianNoise,
   matchRepresentationSplit,
-  type MatchTarget,
   type Objective,
   perturbSplit,
-  type StepSchedule,
   targeted,
   THREAT_MODELS,
   type Transform,
@@ -24,7 +22,14 @@ import { readNpy, writeNpy } from "../data/npy.ts";
 import type { Dataset, Split } from "../data/registry.ts";
 import { createModel, type ZooModel } from "../core/models.ts";
 import { type Metrics, phase, showing } from "../util/progress.ts";
-import type { AttackConfig, EotConfig, FailurePolicy, TrainConfig } from "./recipes.ts";
+import type {
+  AttackConfig,
+  EotConfig,
+  FailurePolicy,
+  MatchConfig,
+  RobustConfig,
+  TrainConfig,
+} from "./recipes.ts";
 import { trainOptions } from "./recipes.ts";
 import { relabel, RELABEL_RULES } from "../core/relabel.ts";
 import { createRng, deriveSeed } from "../util/rng.ts";
@@ -283,6 +288,35 @@ export async function trainSourceModel(set: DataRef, test: Split, opts: {
   return { model: m.model, hash: m.hash, testAcc };
 }
 
+/**
+ * The standard and the adversarially trained source models of Sections 2 and 3.1 (trainSourceModel(), cached and
+ * shared: the standard one is Section 3.2's source model when the recipes agree), in that order.
+ */
+export async function trainSourcePair(set: DataRef, test: Split, opts: {
+  /** The two recipes (a section passes its config, which holds them under these keys). */
+  recipes: { standard: TrainConfig; robust: RobustConfig };
+  numClasses: number;
+  seed: number;
+  cache: boolean;
+}): Promise<{ standard: SourceModel; robust: SourceModel }> {
+  const common = { numClasses: opts.numClasses, seed: opts.seed, cache: opts.cache };
+  const standard = await trainSourceModel(set, test, {
+    ...common,
+    recipe: opts.recipes.standard,
+    role: "source",
+    key: "standard",
+  });
+  const { eps, steps, stepSize, ...recipe } = opts.recipes.robust;
+  const robust = await trainSourceModel(set, test, {
+    ...common,
+    recipe,
+    role: "robust",
+    key: "robust",
+    adversarial: { eps, steps, stepSize },
+  });
+  return { standard, robust };
+}
+
 /** The transformations an EOT config asks for. */
 export function eotTransforms(e: EotConfig): Transform[] {
   return [
@@ -524,18 +558,8 @@ export function startingPoints(
   return x0;
 }
 
-/** Representation matching settings of eq. 5. */
-export interface MatchConfig {
-  size: number;
-  steps: number;
-  stepSize: number;
-  /** Step length over the iterations (lib/core/attacks.ts stepLength()): constant, or cosine-decayed from stepSize. */
-  schedule: StepSchedule;
-  start: string;
-  batchSize: number;
-  /** What is matched and how the gradient flows through g's last ReLU (lib/core/attacks.ts MATCH_TARGETS). */
-  target: MatchTarget;
-}
+/** Representation matching settings of eq. 5 (declared with their keys in lib/run/recipes.ts MATCH_KEYS). */
+export type { MatchConfig } from "./recipes.ts";
 
 /** A set built by representation matching, with the mean relative distance reached. */
 export interface MatchedSet {

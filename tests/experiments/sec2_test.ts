@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DEFAULTS, main, MODELS, PRESETS, type Results } from "../../experiments/sec2.ts";
 import { pairs } from "../../lib/run/features.ts";
+import { SOURCE_PAIR } from "../../lib/run/recipes.ts";
+import { defaultsOf } from "../../lib/run/schema.ts";
 import { DEFAULTS as SEC3_1, PRESETS as SEC3_1_PRESETS } from "../../experiments/sec3_1.ts";
 import { readOutputs, smokeConfig } from "./smoke_helpers.ts";
 
@@ -60,7 +62,8 @@ Deno.test("sec2 main() smoke preset writes rho, gamma and counts of both models,
   await Deno.remove(config.out, { recursive: true });
 });
 
-Deno.test("sec2 DEFAULTS use sec3_1's source recipes, training set and seed (so the cached models are shared)", () => {
+Deno.test("sec2 and sec3_1 compose one source pair (SOURCE_PAIR), training set and seed (so the cached models are shared)", () => {
+  assert.deepEqual({ standard: DEFAULTS.standard, robust: DEFAULTS.robust }, defaultsOf(SOURCE_PAIR.keys));
   assert.deepEqual(DEFAULTS.standard, SEC3_1.standard);
   assert.deepEqual(DEFAULTS.robust, SEC3_1.robust);
   assert.equal(DEFAULTS.trainSize, SEC3_1.trainSize);

@@ -1,16 +1,9 @@
 // Smoke run of Section 3.1: four models' accuracies, representation distances, Fig 2 and the d_r/d_nr exports.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  claim2Verdict,
-  DEFAULTS,
-  freshSeed,
-  headlineEps,
-  main,
-  modelNames,
-  MODELS,
-  PRESETS,
-} from "../../experiments/sec3_1.ts";
+import { DEFAULTS, main, MODELS, PRESETS } from "../../experiments/sec3_1.ts";
+import { modelNames } from "../../lib/report/sec3_1.ts";
+import { freshSeed } from "../../lib/run/robustness.ts";
 import { assertExport, assertFractions, readOutputs, smokeConfig } from "./smoke_helpers.ts";
 
 Deno.test("sec3_1 main() smoke preset writes every model's accuracies (with the control), figures and exports", async () => {
@@ -60,22 +53,13 @@ Deno.test("sec3_1 main() smoke preset writes every model's accuracies (with the 
   await Deno.remove(config.out, { recursive: true });
 });
 
-Deno.test("headlineEps() picks the smallest eps where the standard model is at most headlineMax", () => {
-  const curve = [0.5, 1, 2].map((eps, i) => ({
-    model: "standard" as const,
-    eps,
-    robustAcc: [0.4, 0.04, 0.0][i],
-  }));
-  assert.equal(headlineEps(curve, { curve: [2, 0.5, 1], headlineMax: 0.05 }).eps, 1);
-  assert.equal(headlineEps(curve, { curve: [0.5, 1, 2], headlineMax: 0.5 }).eps, 0.5);
-  const none = headlineEps(curve, { curve: [0.5, 1], headlineMax: 0.01 });
-  assert.equal(none.eps, 1);
-  assert.match(none.rule, /none is: the largest eps/);
-});
-
 Deno.test("sec3_1 with --freshArchs=mlp and --match.start=noise adds one row per set for mlp", async () => {
   const base = await smokeConfig(DEFAULTS, PRESETS);
-  const config = { ...base, freshArchs: ["mlp"], match: { ...base.match, start: "noise", size: 50 } };
+  const config = {
+    ...base,
+    freshArchs: ["mlp"],
+    match: { ...base.match, start: "noise" as const, size: 50 },
+  };
   const r = await main(config, { preset: "smoke", quiet: true });
   assert.deepEqual(Object.keys(r.models), modelNames(config));
   assert.deepEqual(modelNames(config).slice(5), ["d_r@mlp", "d_nr@mlp", "control@mlp"]);
@@ -89,22 +73,6 @@ Deno.test("sec3_1 with --freshArchs=mlp and --match.start=noise adds one row per
     /"cnn" twice or beside --fresh\.arch=cnn/,
   );
   await Deno.remove(config.out, { recursive: true });
-});
-
-Deno.test("claim2Verdict() applies the criterion fixed in code: margin, interval, share of adversarial, accuracy", () => {
-  const models = (drRobust: number, drStd = 0.85) =>
-    ({
-      d_r: { stdAcc: drStd, robustAcc: drRobust, stdAccSd: 0, robustAccSd: 0 },
-      robust: { stdAcc: 0.77, robustAcc: 0.55, stdAccSd: 0, robustAccSd: 0 },
-    }) as Parameters<typeof claim2Verdict>[0]["models"];
-  const c = (mean: number, lo: number, n = 3) => ({ eps: 1, diffs: [], mean, lo, hi: 2 * mean - lo, n });
-  assert.equal(claim2Verdict({ claim2: c(0.25, 0.1), models: models(0.4) }).verdict, "reproduces");
-  assert.equal(claim2Verdict({ claim2: c(0.25, 0.1), models: models(0.3) }).verdict, "partly"); // < 0.6 x 0.55
-  assert.equal(claim2Verdict({ claim2: c(0.25, 0.1), models: models(0.4, 0.75) }).verdict, "partly");
-  assert.equal(claim2Verdict({ claim2: c(0.15, 0.05), models: models(0.4) }).verdict, "partly");
-  assert.equal(claim2Verdict({ claim2: c(0.15, -0.01), models: models(0.4) }).verdict, "does not");
-  assert.equal(claim2Verdict({ claim2: c(0.06, 0.06, 1), models: models(0.4) }).verdict, "partly");
-  assert.equal(claim2Verdict({ claim2: c(0.01, 0.01, 1), models: models(0.4) }).verdict, "does not");
 });
 
 Deno.test("sec3_1 on planted data (smoke): swapping the pattern costs the standard model, D_NR carries it, D_R not", async () => {

@@ -1,9 +1,16 @@
 // Tests of lib/core/control.ts: whom a model follows on swapped patterns, set energies by name, the next-class
-// rate of a D_det model and a relabelled set's energy under its new and its original labels.
+// rate of a D_det model, a relabelled set's energy under its new and its original labels, and a run's control
+// measurements (plantMeasures).
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
-import { nextClassRate, patternReliance, relabelledEnergy, setEnergies } from "../../../lib/core/control.ts";
+import {
+  nextClassRate,
+  patternReliance,
+  plantMeasures,
+  relabelledEnergy,
+  setEnergies,
+} from "../../../lib/core/control.ts";
 import { classPatterns, plantSplit } from "../../../lib/data/plant.ts";
 import type { Split } from "../../../lib/data/info.ts";
 import type { ZooModel } from "../../../lib/core/models.ts";
@@ -69,4 +76,18 @@ Deno.test("relabelledEnergy(): a planted image relabelled y + 1 carries its patt
   const both = plantSplit(planted, patterns, { margin: 0, base: false, label: (i) => next[i] }).split;
   const e2 = relabelledEnergy({ ...both, y: next }, planted.y, patterns);
   assert.ok(e2.target > 0.4, `target ${e2.target}`);
+});
+
+Deno.test("plantMeasures(): the patterns' norm, patternReliance() of each named model, setEnergies() of the sets", async () => {
+  const models = { reader: patternReader(), constant };
+  const m = await plantMeasures(models, planted, {
+    names: ["constant", "reader"],
+    sets: { planted, grey },
+    patterns,
+  });
+  assert.ok(Math.abs(m.norm - 0.5) < 1e-5, `norm ${m.norm}`);
+  assert.deepEqual(Object.keys(m.reliance), ["constant", "reader"]);
+  assert.deepEqual(m.reliance.reader, await patternReliance(models.reader, planted, patterns));
+  assert.deepEqual(m.reliance.constant, { followsPattern: 0.1, followsContent: 0.1 });
+  assert.deepEqual(m.energy, setEnergies({ planted, grey }, patterns));
 });

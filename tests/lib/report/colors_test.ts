@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { COLORS, colorScale } from "../../../lib/report/colors.ts";
 import { oursVsPaperBars, scatterPanels } from "../../../lib/run/summary.ts";
-import { fig2bSpec } from "../../../experiments/sec3_1.ts";
-import { summarize as table1 } from "../../../experiments/sec3_2.ts";
+import { fig2bSpec } from "../../../lib/report/sec3_1.ts";
+import { summarize as table1 } from "../../../lib/report/sec3_2.ts";
 
 /** Every (label, colour) pair a spec sets: colour scales (domain -> range) and marks with a fixed colour. */
 function colours(spec: unknown, out: [string, string][] = []): [string, string][] {

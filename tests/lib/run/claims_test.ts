@@ -1,6 +1,13 @@
-// Tests of lib/run/claims.ts: the Section 2, Table 1 and Figure 3 verdicts follow their criteria at the boundaries.
+// Tests of lib/run/claims.ts: the Section 2, Table 1, Figure 2 (claims 2 and 3) and Figure 3 verdicts follow their
+// criteria at the boundaries.
 import assert from "node:assert/strict";
-import { figure3Claim, section2Claim, table1Claim } from "../../../lib/run/claims.ts";
+import {
+  claim2Verdict,
+  claim3Verdict,
+  figure3Claim,
+  section2Claim,
+  table1Claim,
+} from "../../../lib/run/claims.ts";
 
 Deno.test("table1Claim(): reproduces at >= 0.9x the paper for both sets, partly above 2x chance, else does not", () => {
   const r = (rand: number, det: number) => ({
@@ -86,4 +93,32 @@ Deno.test("section2Claim(): reproduces when the robust model halves the non-robu
   assert.equal(claim(m(100, 80, 10), m(100, 90, 5)).verdict, "does not");
   assert.equal(claim(m(100, 80, 10), m(0, 0, 0)).verdict, "not run");
   assert.equal(yes.paper, "defined (eq. 1, 2), not measured");
+});
+
+Deno.test("claim2Verdict() applies the criterion fixed in code: margin, interval, share of adversarial, accuracy", () => {
+  const models = (drRobust: number, drStd = 0.85) =>
+    ({
+      d_r: { stdAcc: drStd, robustAcc: drRobust, stdAccSd: 0, robustAccSd: 0 },
+      robust: { stdAcc: 0.77, robustAcc: 0.55, stdAccSd: 0, robustAccSd: 0 },
+    }) as Parameters<typeof claim2Verdict>[0]["models"];
+  const c = (mean: number, lo: number, n = 3) => ({ eps: 1, diffs: [], mean, lo, hi: 2 * mean - lo, n });
+  assert.equal(claim2Verdict({ claim2: c(0.25, 0.1), models: models(0.4) }).verdict, "reproduces");
+  assert.equal(claim2Verdict({ claim2: c(0.25, 0.1), models: models(0.3) }).verdict, "partly"); // < 0.6 x 0.55
+  assert.equal(claim2Verdict({ claim2: c(0.25, 0.1), models: models(0.4, 0.75) }).verdict, "partly");
+  assert.equal(claim2Verdict({ claim2: c(0.15, 0.05), models: models(0.4) }).verdict, "partly");
+  assert.equal(claim2Verdict({ claim2: c(0.15, -0.01), models: models(0.4) }).verdict, "does not");
+  assert.equal(claim2Verdict({ claim2: c(0.06, 0.06, 1), models: models(0.4) }).verdict, "partly");
+  assert.equal(claim2Verdict({ claim2: c(0.01, 0.01, 1), models: models(0.4) }).verdict, "does not");
+});
+
+Deno.test("claim3Verdict(): D_NR reproduces at >= 80% std accuracy with robust accuracy <= the control's", () => {
+  const r = (std: number, robust: number, control = 0.1) => ({
+    models: { d_nr: { stdAcc: std, robustAcc: robust }, control: { stdAcc: 0.9, robustAcc: control } },
+  });
+  assert.equal(claim3Verdict(r(0.85, 0.05)).verdict, "reproduces");
+  assert.equal(claim3Verdict(r(0.85, 0.1)).verdict, "reproduces"); // equal to the control's counts as no more
+  assert.equal(claim3Verdict(r(0.6, 0.05)).verdict, "partly");
+  assert.equal(claim3Verdict(r(0.45, 0.05)).verdict, "does not");
+  assert.equal(claim3Verdict(r(0.85, 0.2)).verdict, "does not"); // more robust than the control
+  assert.match(claim3Verdict(r(0.85, 0.05)).criterion, /^reproduces: D_NR std acc >= 80%/);
 });

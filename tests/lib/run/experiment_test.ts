@@ -1,9 +1,11 @@
 // Tests for lib/run/experiment.ts: the experiment id follows the entry file, a copied entry gets its own id and title,
-// SPEC.extend(), runs over several seeds, the near-chance check, and the trainSize cap message.
+// an experiment declared by its schema, SPEC.extend(), runs over several seeds, the near-chance check, and the
+// trainSize cap message.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   COMMON_DEFAULTS,
+  COMMON_KEYS,
   type CommonConfig,
   configLine,
   defineExperiment,
@@ -26,6 +28,9 @@ import { buildReport } from "../../../lib/report/page.ts";
 import { requireUseful } from "../../../lib/run/pipeline.ts";
 import { ShardStop } from "../../../lib/run/shard.ts";
 import { UserError } from "../../../lib/util/errors.ts";
+import { key } from "../../../lib/run/schema.ts";
+import { TRAIN_DEFAULTS, trainKeys } from "../../../lib/run/recipes.ts";
+import { DATASETS } from "../../../lib/data/registry.ts";
 
 Deno.test("experimentId() is the entry file's name without extension", () => {
   assert.equal(experimentId("file:///home/u/repo/experiments/my_idea.ts"), "my_idea");
@@ -77,6 +82,35 @@ Deno.test("defineExperiment() adds the common keys and makes quick the default p
   for (const k of ["seed", "out", "backend", "dataset", "dataDir", "trainFrom", "imageSize", "cache"]) {
     assert.ok(spec.keys[k], k);
   }
+});
+
+Deno.test("defineExperiment() with a schema: one entry per key gives the defaults, key specs, --dataset keys and CLI", () => {
+  const spec = defineExperiment(new URL("file:///r/experiments/schemed.ts"), {
+    description: "d",
+    schema: {
+      size: key(10, { help: "examples (0 = all)", integer: true, min: 0 }),
+      source: trainKeys("source model", { ...TRAIN_DEFAULTS, epochs: 4 }),
+      attack: { eps: key(2, { help: "radius", above: 0, role: "eps" }) },
+    },
+    presets: { smoke: { size: 5, source: { epochs: 1 } }, quick: {} },
+  });
+  // the common keys first, in their order, then the schema's
+  const keys = [...Object.keys(COMMON_DEFAULTS), "size", "source", "attack"];
+  assert.deepEqual(Object.keys(spec.defaults), keys);
+  assert.deepEqual([spec.defaults.size, spec.defaults.source.epochs, spec.defaults.attack.eps], [10, 4, 2]);
+  assert.equal(spec.keys["source.lr"].help, "initial learning rate");
+  assert.equal(spec.keys.seed, COMMON_KEYS.seed);
+  assert.deepEqual(spec.datasetKeys, {
+    eps: ["attack.eps"],
+    arch: ["source.arch"],
+    epochs: ["source.epochs"],
+  });
+  const smoke = parseCli(["--preset=smoke", "--attack.eps=3"], spec)!.config;
+  assert.deepEqual([smoke.size, smoke.source.epochs, smoke.attack.eps], [5, 1, 3]);
+  assert.throws(() => parseCli(["--size=-1"], spec), /--size must be >= 0, got -1/);
+  const cifar = parseCli(["--dataset=cifar10"], spec)!.config;
+  assert.notEqual(cifar.attack.eps, 2, "--dataset scales the schema's radius");
+  assert.equal(cifar.source.arch, DATASETS.cifar10.defaults.arch);
 });
 
 Deno.test("SPEC.extend() carries every field of the parent under the new file's id; unknown defaults are errors", () => {

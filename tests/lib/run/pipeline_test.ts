@@ -243,7 +243,7 @@ Deno.test("buildRelabelled()'s bar shows attack success as a percentage; buildMa
     steps: 2,
     stepSize: 0.1,
     schedule: "constant" as const,
-    start: "noise",
+    start: "noise" as const,
     batchSize: 20,
     target: "relu" as const,
   };
