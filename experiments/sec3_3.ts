@@ -10,7 +10,6 @@ import { ARCHITECTURES, SMALL_ARCHITECTURES } from "../lib/core/models.ts";
 import {
   buildRelabelled,
   type DataRef,
-  sourceRef,
   trainRecipe,
   trainSourceModel,
 } from "../lib/run/pipeline.ts";
@@ -96,12 +95,12 @@ export const { defaults: DEFAULTS, presets: PRESETS } = SPEC;
 /** Runs the experiment and writes out/<id>/. */
 export async function main(config: Config, opts: RunOptions = {}): Promise<Results> {
   return await runExperiment(SPEC, config, opts, async (run) => {
-    const { common } = run, { train, test } = run.splits(config), { rule, attack } = config;
+    const { common } = run, { train, test, testRef } = run.splits(config), { rule, attack } = config;
     const src = { ...common, recipe: config.source, role: "source" as const, key: "source" };
     const source = run.track(await trainSourceModel(train, test, src));
     const ddet = await buildRelabelled(source, train, { ...common, rule, attack });
     // the source model's targeted adversarial test examples (same rule and attack), cached like D_det
-    const adv = await buildRelabelled(source, sourceRef(run.data, test, "test"), {
+    const adv = await buildRelabelled(source, testRef, {
       ...common,
       rule,
       attack: { ...attack, failures: "keep" }, // every test example, hit or not: transfer is measured on all

@@ -418,9 +418,11 @@ export interface Run<C extends CommonConfig> {
   /**
    * The first `trainSize` training examples (0 = all) with their cache identity, and the first `testSize` test
    * examples (takeFirst(): a size above the split's says so and uses all); with --evalOn=val the last `testSize`
-   * (default 1,000) training images stand in for the test set (validationSplit()).
+   * (default 1,000) training images stand in for the test set (validationSplit()). `testRef` is the evaluation
+   * split with its cache identity (`test[:n]`, or `train[a:b]` for the validation images), for what is built
+   * from it (Section 3.3's transfer set).
    */
-  splits(sizes: { trainSize: number; testSize: number }): { train: DataRef; test: Split };
+  splits(sizes: { trainSize: number; testSize: number }): { train: DataRef; test: Split; testRef: DataRef };
   /** Keeps a model (anything holding a ZooModel as `.model`) until the run ends, then disposes it; returns it. */
   track<T extends { model: ZooModel }>(m: T): T;
   /** Disposes a tracked model now (a loop that trains one model after another). */
@@ -508,12 +510,21 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       meta,
       t0,
       common: { numClasses: data.info.numClasses, seed: config.seed, cache: config.cache, shard },
-      splits: ({ trainSize, testSize }) => ({
-        train: sourceRef(data, takeFirst(data.train, trainSize, "trainSize")),
-        test: config.evalOn === "val"
-          ? validationSplit(data.train, testSize || 1000, trainSize)
-          : takeFirst(data.test, testSize, "testSize"),
-      }),
+      splits: ({ trainSize, testSize }) => {
+        const train = sourceRef(data, takeFirst(data.train, trainSize, "trainSize"));
+        if (config.evalOn !== "val") {
+          const test = takeFirst(data.test, testSize, "testSize");
+          return { train, test, testRef: sourceRef(data, test, "test") };
+        }
+        // the validation images are training images: their identity says which, never the test set's
+        const test = validationSplit(data.train, testSize || 1000, trainSize), from = data.train.n - test.n;
+        const ref = sourceRef(data, test, "train");
+        return {
+          train,
+          test,
+          testRef: { ...ref, id: { ...ref.id, name: `train[${from}:${data.train.n}]` } },
+        };
+      },
       track: (m) => (tracked.add(m.model), m),
       release: (m) => {
         if (tracked.delete(m.model)) m.model.model.dispose();

@@ -12,6 +12,7 @@ import {
   experimentId,
   FORK_ORDER,
   outDirOf,
+  type Run,
   runExperiment,
   type RunOptions,
   runSeeds,
@@ -234,6 +235,45 @@ async function tinyNpyDataset(root: string): Promise<string> {
   }
   return data;
 }
+
+Deno.test("run.splits() with --evalOn=val: the last training images, under an identity that is not the test set's", async () => {
+  const root = await Deno.makeTempDir({ prefix: "run_" });
+  const data = await tinyNpyDataset(root);
+  const defaults = { ...COMMON_DEFAULTS, dataset: `npy:${data}`, out: join(root, "out"), cache: false };
+  const spec = defineExperiment(new URL("file:///r/experiments/valsplit.ts"), {
+    description: "d",
+    defaults,
+    presets: { quick: {} },
+    keys: {},
+  });
+  const body = (check: (s: ReturnType<Run<CommonConfig>["splits"]>) => void) => (run: Run<CommonConfig>) => {
+    check(run.splits({ trainSize: 4, testSize: 2 }));
+    return Promise.resolve({
+      results: {},
+      summary: { headline: "h", claim: "c", tables: [], charts: [], figures: [], notes: [] },
+    });
+  };
+  await runExperiment(
+    spec,
+    defaults,
+    { quiet: true },
+    body(({ train, test, testRef }) => {
+      assert.deepEqual([train.id.name, test.n, testRef.id.name], ["train[:4]", 2, "test[:2]"]);
+      assert.equal(testRef.split, test);
+    }),
+  );
+  await runExperiment(
+    spec,
+    { ...defaults, evalOn: "val" },
+    { quiet: true },
+    body(({ train, test, testRef }) => {
+      // the 6 training images: 4 trained on, the last 2 evaluated on, named as what they are
+      assert.deepEqual([train.id.name, test.n, testRef.id.name], ["train[:4]", 2, "train[4:6]"]);
+      assert.equal(testRef.id.data, train.id.data);
+    }),
+  );
+  await Deno.remove(root, { recursive: true });
+});
 
 Deno.test("runExperiment() hands the body the splits, the common options, exports, and disposes tracked models", async () => {
   const root = await Deno.makeTempDir({ prefix: "run_" });
