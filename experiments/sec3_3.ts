@@ -7,12 +7,7 @@
 import { cli, defineExperiment, type ExperimentConfig, runExperiment } from "../lib/run/experiment.ts";
 import type { RunOptions } from "../lib/run/experiment.ts";
 import { ARCHITECTURES, SMALL_ARCHITECTURES } from "../lib/core/models.ts";
-import {
-  buildRelabelled,
-  type DataRef,
-  trainRecipe,
-  trainSourceModel,
-} from "../lib/run/pipeline.ts";
+import { buildRelabelled, type DataRef, trainRecipe, trainSourceModel } from "../lib/run/pipeline.ts";
 import {
   attackKeys,
   PAPER_RECIPE,
