@@ -20,7 +20,7 @@ import { pct } from "../lib/run/summary.ts";
 import { type Results, type SetResult, summarize } from "../lib/report/sec3_2.ts";
 import { stableStringify } from "../lib/run/cache.ts";
 import { buildEach } from "../lib/run/shard.ts";
-import { evaluate, predict } from "../lib/core/train.ts";
+import { accuracy, evaluate, predict } from "../lib/core/train.ts";
 import { nextClassRate, relabelledEnergy } from "../lib/core/control.ts";
 
 export { type Results, type SetResult, summarize } from "../lib/report/sec3_2.ts";
@@ -128,13 +128,14 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
           title: `fresh ${config.fresh.arch} trained on ${name}`,
         }),
       );
-      const r: SetResult = { testAcc: (await evaluate(fresh.model, test)).acc };
+      const pred = await predict(fresh.model, test);
+      const r: SetResult = { testAcc: accuracy(pred, test.y) };
       if (name !== "d") {
         r.trainAcc = (await evaluate(fresh.model, set.split)).acc;
         r.attackSuccess = built[name].attackSuccess;
         r.meanDeltaL2 = built[name].meanDeltaL2;
         r.kept = built[name].kept;
-        r.nextClass = nextClassRate(await predict(fresh.model, test), test.y, common.numClasses);
+        r.nextClass = nextClassRate(pred, test.y, common.numClasses);
         if (run.plant) r.energy = relabelledEnergy(set.split, built[name].original, run.plant.patterns);
       }
       results.sets[name] = r;

@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { fakeRelu, representationPreActivation, type ZooModel } from "./models.ts";
 import { Progress } from "../util/progress.ts";
-import { imageSize } from "../data/batch.ts";
+import { gather, imageSize, sliceSplit } from "../data/batch.ts";
 import type { Split } from "../data/registry.ts";
 import { Registry } from "../util/registry.ts";
 import { createRng, deriveSeed, type Rng } from "../util/rng.ts";
@@ -574,19 +574,16 @@ async function finishBatch(
   const d = imageSize(split);
   const idx = Array.from(batch.success, (v, i) => (v ? -1 : i)).filter((i) => i >= 0);
   if (idx.length === 0) return;
-  const rows = (src: Float32Array, base: number) => {
-    const out = new Float32Array(idx.length * d);
-    idx.forEach((i, j) => out.set(src.subarray((base + i) * d, (base + i + 1) * d), j * d));
-    return out;
-  };
-  const pick = (src: Uint8Array) => Int32Array.from(idx, (i) => src[s + i]);
+  // the failures' images and labels, and where the attack left them (the batch's x in place of the split's)
+  const here = sliceSplit(split, s, s + batch.success.length);
+  const failed = gather(here, idx), left = gather({ ...here, x: batch.x }, idx).x;
   const [xAdv, success, norms, value] = tf.tidy(() => {
     const shape = [idx.length, ...split.shape] as [number, number, number, number];
-    const x = tf.tensor4d(rows(split.x, s), shape);
-    const init = tf.tensor4d(rows(batch.x, 0), shape);
+    const x = tf.tensor4d(failed.x, shape);
+    const init = tf.tensor4d(left, shape);
     const objective = opts.targets
-      ? targeted(tf.tensor1d(pick(opts.targets)))
-      : untargeted(tf.tensor1d(pick(split.y)));
+      ? targeted(tf.tensor1d(Int32Array.from(idx, (i) => opts.targets![s + i])))
+      : untargeted(tf.tensor1d(Int32Array.from(failed.y)));
     const r = pgd(model, x, {
       threat: opts.threat,
       eps: opts.eps,

@@ -1,7 +1,7 @@
 // The verdicts of the paper's claims that Sections 2, 3.1, 3.2 and 3.3 test, each by a criterion fixed in code
 // before the numbers are seen, from one run or from the runs of a --seeds=N run.
 import { TABLE1 } from "./paper.ts";
-import { type Claim, pct, type Verdict } from "./summary.ts";
+import { cellText, type Claim, pct, pctCell, type Verdict } from "./summary.ts";
 import { spread } from "./seeds.ts";
 import { bootstrapSpearman } from "../util/stats.ts";
 
@@ -9,7 +9,7 @@ import { bootstrapSpearman } from "../util/stats.ts";
 function pctOverRuns(v: number[]): string {
   if (v.length === 1) return pct(v[0]);
   const s = spread(v);
-  return `${(100 * s.mean).toFixed(1)} ± ${(100 * (s.sd ?? 0)).toFixed(1)}% (n=${s.n})`;
+  return cellText({ ...pctCell(s.mean), sd: s.sd ?? undefined, n: s.n });
 }
 
 /**

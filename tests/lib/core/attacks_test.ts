@@ -215,12 +215,7 @@ Deno.test("expectationOverTransforms() averages the objective over its samples; 
 });
 
 Deno.test("perturbSplit() equals pgd() batch by batch and reports ||delta|| and success", async () => {
-  const split = {
-    x: train.x.subarray(0, 50 * 784),
-    y: train.y.subarray(0, 50),
-    n: 50,
-    shape: [28, 28, 1] as [number, number, number],
-  };
+  const split = firstN(train, 50);
   const targets = Uint8Array.from(split.y, (v) => (v + 1) % 10);
   const r = await perturbSplit(model, split, {
     threat: "l2",
@@ -256,12 +251,7 @@ Deno.test("pgd() with `init` starts there, projected into the ball: 0 steps of a
 });
 
 Deno.test("perturbSplit() `finish` brings failures to their target, keeps hits, stays in the ball; leaks nothing", async () => {
-  const split = {
-    x: train.x.subarray(0, 60 * 784),
-    y: train.y.subarray(0, 60),
-    n: 60,
-    shape: [28, 28, 1] as [number, number, number],
-  };
+  const split = firstN(train, 60);
   const targets = Uint8Array.from(split.y, (v) => (v + 3) % 10);
   const opts = { threat: "l2", eps: 3, steps: 1, stepSize: 0.3, targets, batchSize: 25, seed: 1 };
   const plain = await perturbSplit(model, split, opts);
