@@ -6,7 +6,7 @@
 // size with the same recipe; standard and robust test accuracy of all of them.
 import { firstN, subset } from "../lib/data/batch.ts";
 import { plantMeasures } from "../lib/core/control.ts";
-import { ARCHITECTURES, type ZooModel } from "../lib/core/models.ts";
+import { ARCHITECTURES } from "../lib/core/models.ts";
 import { cli, defineExperiment, type ExperimentConfig } from "../lib/run/experiment.ts";
 import { type Run, runExperiment, type RunOptions } from "../lib/run/experiment.ts";
 import { buildMatched, type DataRef, derivedRef } from "../lib/run/pipeline.ts";
@@ -15,7 +15,7 @@ import { checkArchList, EVAL_ATTACK_KEYS, MATCH_KEYS, PAPER_RECIPE, RIMAGENET } 
 import { SMOKE, SOURCE_PAIR, TRAIN_DEFAULTS, TRAIN_SIZE_QUICK, trainKeys } from "../lib/run/recipes.ts";
 import { key } from "../lib/run/schema.ts";
 import { accuracyAt, freshSeed, headlineEps, meanOverSeeds } from "../lib/run/robustness.ts";
-import { robustnessCurve, seedMargin } from "../lib/run/robustness.ts";
+import { type CurvePoint, type HashedModel, robustnessCurve, seedMargin } from "../lib/run/robustness.ts";
 import { buildEach } from "../lib/run/shard.ts";
 import { saveChart } from "../lib/report/charts.ts";
 import { energySets, fig2aGrid, fig2bSpec, type ModelName, modelNames } from "../lib/report/sec3_1.ts";
@@ -114,27 +114,43 @@ export const { defaults: DEFAULTS, presets: PRESETS } = SPEC;
 export async function main(config: Config, opts: RunOptions = {}): Promise<Results> {
   checkArchList(config.freshArchs, { key: "freshArchs", beside: ["fresh.arch", config.fresh.arch] });
   return await runExperiment(SPEC, config, opts, async (run) => {
-    const { train, test } = run.splits(config), attack = config.evalAttack;
+    const { train, test, testRef } = run.splits(config), attack = config.evalAttack;
     // Step 1: the standard and the adversarially trained source models (cached; the standard one is sec3_2's)
     const { standard, robust } = await trainSourcePair(train, test, { ...run.common, recipes: config });
-    const sourceModels = { standard: run.track(standard).model, robust: run.track(robust).model };
+    const sourceModels = { standard: run.track(standard), robust: run.track(robust) };
     const sets = await buildSets(run, { standard, robust }, train), names = modelNames(config);
-    // Step 4: standard and robust accuracy over eps, of the sources and (per seed) of the fresh models
-    const curve = await robustnessCurve(sourceModels, test, { attack, seed: config.seed });
-    // Step 3: the fresh models once per seed: each seed draws their initial weights, data order and the
-    // evaluation attack's random starts; the sources, D_R, D_NR and the control set stay those of --seed
-    const seedCurves: Results["seedCurves"] = [];
+    // Steps 3 and 4: standard and robust accuracy over eps of the sources, and of the fresh models once per seed
+    // (each seed draws their initial weights, data order and the evaluation's random starts; the sources, D_R,
+    // D_NR and the control set stay those of --seed). Every evaluation is cached; a --shard run builds its part
+    // of each, then stops.
+    const evalOpts = { attack, cache: config.cache, shard: run.common.shard };
     let plant: Results["plant"];
-    for (let i = 0; i < config.freshSeeds; i++) {
-      const seed = freshSeed(config.seed, i);
-      const fresh = await trainFresh(run, sets, seed);
-      for (const p of await robustnessCurve(fresh, test, { attack, seed })) seedCurves.push({ ...p, seed });
-      if (i === 0 && run.plant) {
-        const measured = { names, sets: energySets(sets), patterns: run.plant.patterns };
-        plant = await plantMeasures({ ...sourceModels, ...fresh }, test, measured);
-      }
-      for (const m of Object.values(fresh)) run.release({ model: m });
-    }
+    const [curve, ...seedRuns] = await buildEach(
+      [null, ...Array.from({ length: config.freshSeeds }, (_, i) => i)],
+      run.common.shard,
+      async (i): Promise<CurvePoint[]> => {
+        if (i === null) {
+          return await robustnessCurve(sourceModels, testRef, { ...evalOpts, seed: config.seed });
+        }
+        const seed = freshSeed(config.seed, i), fresh = await trainFresh(run, sets, seed);
+        try {
+          const points = await robustnessCurve(fresh, testRef, { ...evalOpts, seed });
+          if (i === 0 && run.plant) {
+            const measured = { names, sets: energySets(sets), patterns: run.plant.patterns };
+            const models = Object.fromEntries(
+              Object.entries({ ...sourceModels, ...fresh }).map(([n, m]) => [n, m.model]),
+            );
+            plant = await plantMeasures(models, test, measured);
+          }
+          return points;
+        } finally {
+          for (const m of Object.values(fresh)) run.release(m);
+        }
+      },
+    );
+    const seedCurves = seedRuns.flatMap((points, i) =>
+      points.map((p) => ({ ...p, seed: freshSeed(config.seed, i) }))
+    );
     curve.push(...meanOverSeeds(seedCurves));
     const { eps, rule } = headlineEps(curve, attack);
     const results: Results = {
@@ -188,7 +204,7 @@ async function buildSets(run: Run<Config>, sources: Record<string, SourceModel>,
 
 /** Step 3: fresh standard models on D_R, D_NR and the control, all with the same recipe, for each architecture. */
 async function trainFresh(run: Run<Config>, sets: Awaited<ReturnType<typeof buildSets>>, seed: number) {
-  const { config } = run, out: Record<ModelName, ZooModel> = {};
+  const { config } = run, out: Record<ModelName, HashedModel> = {};
   const from = { d_r: sets.d_r.ref, d_nr: sets.d_nr.ref, control: sets.control };
   for (const arch of [config.fresh.arch, ...config.freshArchs]) {
     const suffix = arch === config.fresh.arch ? "" : `@${arch}`;
@@ -202,7 +218,7 @@ async function trainFresh(run: Run<Config>, sets: Awaited<ReturnType<typeof buil
           key: "fresh",
           title: `fresh standard ${arch} trained on ${name} (${ref.split.n} images)`,
         }),
-      ).model;
+      );
     }
   }
   return out;

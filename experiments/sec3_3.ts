@@ -20,6 +20,7 @@ import { key } from "../lib/run/schema.ts";
 import { RELABEL_RULES } from "../lib/core/relabel.ts";
 import { saveChart } from "../lib/report/charts.ts";
 import { pct } from "../lib/run/summary.ts";
+import { buildEach } from "../lib/run/shard.ts";
 import { type ArchResult, fig3Spec, figure3OverSeeds, point } from "../lib/report/sec3_3.ts";
 import { type Results, summarize } from "../lib/report/sec3_3.ts";
 import { accuracy, evaluate, predict } from "../lib/core/train.ts";
@@ -93,15 +94,25 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
     const { common } = run, { train, test, testRef } = run.splits(config), { rule, attack } = config;
     const src = { ...common, recipe: config.source, role: "source" as const, key: "source" };
     const source = run.track(await trainSourceModel(train, test, src));
-    const ddet = await buildRelabelled(source, train, { ...common, rule, attack });
-    // the source model's targeted adversarial test examples (same rule and attack), cached like D_det
-    const adv = await buildRelabelled(source, testRef, {
-      ...common,
-      rule,
-      attack: { ...attack, failures: "keep" }, // every test example, hit or not: transfer is measured on all
-      seedLabels: { targets: "transfer_targets", attack: "transfer" },
-      what: `targeted adversarial test examples on the source model (rule ${rule})`,
-    });
+    // D_det, and the source model's targeted adversarial test examples (same rule and attack), cached like D_det;
+    // a --shard run builds its part of both, then stops
+    const [ddet, adv] = await buildEach(
+      [
+        { set: train, opts: { ...common, rule, attack } },
+        {
+          set: testRef,
+          opts: {
+            ...common,
+            rule,
+            attack: { ...attack, failures: "keep" as const }, // every test example, hit or not: transfer is on all
+            seedLabels: { targets: "transfer_targets", attack: "transfer" },
+            what: `targeted adversarial test examples on the source model (rule ${rule})`,
+          },
+        },
+      ],
+      common.shard,
+      (b) => buildRelabelled(source, b.set, b.opts),
+    );
     const targets = adv.ref.split.y, advSplit = { ...test, x: adv.ref.split.x };
     run.release(source);
 

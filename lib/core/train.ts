@@ -243,6 +243,10 @@ export interface EvalResult {
   robustAcc?: number;
   /** Robust accuracy under the PGD attack alone (differs from robustAcc only with `strong`). */
   pgdRobustAcc?: number;
+  /** Per example, 1 where it is still classified correctly after every attack (robustAcc is their mean). */
+  robust?: Uint8Array;
+  /** Per example, 1 where it is still classified correctly after PGD (pgdRobustAcc is their mean). */
+  pgdRobust?: Uint8Array;
 }
 
 /** Standard accuracy, and robust accuracy under an untargeted attack when `attack` is given. */
@@ -262,16 +266,17 @@ export async function evaluate(model: ZooModel, split: Split, opts: {
     (m): Metrics => (typeof m.success === "number" ? { "robust acc": { pct: 1 - m.success } } : {}),
     () => perturbSplit(model, split, { ...attack, batchSize: bs, label: opts.label }),
   );
-  const pgdRobustAcc = 1 - r.success.reduce((s, v) => s + v, 0) / split.n;
+  const pgdRobust = r.success.map((v) => 1 - v);
+  const pgdRobustAcc = pgdRobust.reduce((s, v) => s + v, 0) / split.n;
   const strong = opts.attack.strong;
-  if (!strong) return { acc, robustAcc: pgdRobustAcc, pgdRobustAcc };
+  if (!strong) return { acc, robustAcc: pgdRobustAcc, pgdRobustAcc, robust: pgdRobust, pgdRobust };
   if (opts.attack.threat !== "l2") {
     throw new RangeError(
       `the strong evaluation (Auto-PGD) is L2 only; the attack's threat is ${opts.attack.threat}`,
     );
   }
   const survivors = Array.from(r.success.keys()).filter((i) => !r.success[i]);
-  if (!survivors.length) return { acc, robustAcc: 0, pgdRobustAcc };
+  if (!survivors.length) return { acc, robustAcc: 0, pgdRobustAcc, robust: pgdRobust.slice(), pgdRobust };
   const broken = await apgdSplit(model, subset(split, survivors), {
     eps: opts.attack.eps,
     steps: strong.steps,
@@ -280,8 +285,10 @@ export async function evaluate(model: ZooModel, split: Split, opts: {
     batchSize: bs,
     label: opts.label ? `${opts.label}, Auto-PGD CE + DLR on ${survivors.length} left` : undefined,
   });
-  const robust = survivors.length - broken.reduce((s, v) => s + v, 0);
-  return { acc, robustAcc: robust / split.n, pgdRobustAcc };
+  const robust = pgdRobust.slice();
+  survivors.forEach((i, j) => robust[i] = 1 - broken[j]);
+  const robustAcc = robust.reduce((s, v) => s + v, 0) / split.n;
+  return { acc, robustAcc, pgdRobustAcc, robust, pgdRobust };
 }
 
 /** Auto-PGD with the cross-entropy and with the DLR loss over a split: 1 per example either broke. */

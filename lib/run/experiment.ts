@@ -42,7 +42,7 @@ import {
   ShardStop,
   shardText,
 } from "./shard.ts";
-import { runWorkers } from "./workers.ts";
+import { runWorkers, shardReport } from "./workers.ts";
 import {
   type ConfigOf,
   type DatasetKeys,
@@ -591,7 +591,9 @@ async function inRunDir<T extends RunSummary>(
 
 /**
  * A shard run's stage: a scratch dir in place of the out dir (shards run at once, and the out dir is the
- * assembling run's). The run should end in ShardStop; one that ends otherwise had nothing to shard, and says so.
+ * assembling run's). The run ends in ShardStop: at its first phase with parts to build, or, when it ran to its
+ * end because everything it shards was in the cache, with nothing built (the last round of --workers, or a
+ * section without per-example work).
  */
 async function inScratchDir<T>(
   id: string,
@@ -606,10 +608,7 @@ async function inScratchDir<T>(
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  throw new UserError(
-    `--shard=${shardText(shard)}: ${id} ran to its end without a per-example set to build (each was in the ` +
-      "cache already, or it builds none that --shard splits); no out dir was written: run it without --shard",
-  );
+  throw new ShardStop(shard, []);
 }
 
 /** A section's summary with its heading and report position from the spec: `<spec.title>: <headline>`. */
@@ -750,6 +749,7 @@ export function cli<C extends CommonConfig>(
       if (err instanceof PartsMissing) throw err.withCommands(command);
       if (!(err instanceof ShardStop)) throw err;
       // a shard's work is done: exit 0, so a scheduler's "after every shard succeeded" dependency holds
+      await shardReport({ built: err.built.length });
       const next = err.complete ? "every part is there: assemble" : "when every shard is done, assemble";
       console.error(`${err.message}\n${next} and carry on: ${command(null)}`);
     }

@@ -1,12 +1,24 @@
-// Robust accuracy over L2 eps (Section 3.1's evaluation, App. D.2): every model at every eps, the fresh models'
-// mean over their seeds, the headline eps, and the seed of each fresh-model run.
-import type { Split } from "../data/registry.ts";
+// Robust accuracy over L2 eps (Section 3.1's evaluation, App. D.2), cached and shardable per example: every
+// model at every eps, the fresh models' mean over their seeds, the headline eps, and each fresh-model run's seed.
+import { join } from "node:path";
+import { sliceSplit } from "../data/batch.ts";
+import { readNpy, writeNpy } from "../data/npy.ts";
 import type { ZooModel } from "../core/models.ts";
 import { evaluate } from "../core/train.ts";
 import { phase } from "../util/progress.ts";
 import { deriveSeed } from "../util/rng.ts";
 import { meanInterval95, meanSd } from "../util/stats.ts";
 import type { EvalAttackConfig } from "./recipes.ts";
+import { cached, entryHash } from "./cache.ts";
+import { artifactCode, type DataRef } from "./pipeline.ts";
+import {
+  assembleOrBuild,
+  buildEach,
+  buildPart,
+  removeParts,
+  type Shard,
+  type ShardedBuild,
+} from "./shard.ts";
 import { pct } from "./summary.ts";
 
 /** One model's accuracy at one eps (fractions; eps 0 = standard accuracy). robustAcc: under every attack (PGD,
@@ -29,14 +41,35 @@ export interface SeedCurvePoint {
   seed: number;
 }
 
+/** A model with its cache identity (the entry hash trainCached() returns). */
+export interface HashedModel {
+  model: ZooModel;
+  hash: string;
+}
+
+/** Test examples per evaluation chunk: the unit of the cache's parts and of --shard (one attack batch). */
+export const EVAL_CHUNK = 250;
+
 /**
- * Standard accuracy (eps 0) and robust accuracy (untargeted L2 PGD with step 2.5 eps / steps, then Auto-PGD when
- * `attack.strongSteps` > 0) of each model, in the record's order, at every eps of `attack.curve`, in that order.
+ * Standard accuracy (eps 0) and robust accuracy (untargeted L2 PGD with step 2.5 eps / steps, then Auto-PGD on
+ * what PGD left when `attack.strongSteps` > 0) of each model, in the record's order, at every eps of
+ * `attack.curve`, in that order. Each (model, eps) evaluation is a cache entry of per-example results (kind
+ * "eval", keyed by the model's hash, the test set's identity, the attack and the seed), built in chunks of
+ * EVAL_CHUNK test examples whose random starts come from the seed and the chunk's first example, so that a
+ * --shard run can build its chunks as parts (lib/run/shard.ts) and the assembled result is the one-process
+ * result byte for byte. In a shard run every evaluation writes its part and then one ShardStop names them all.
  */
 export async function robustnessCurve(
-  models: Record<string, ZooModel>,
-  test: Split,
-  opts: { attack: Omit<EvalAttackConfig, "headlineMax">; seed: number },
+  models: Record<string, HashedModel>,
+  test: DataRef,
+  opts: {
+    attack: Omit<EvalAttackConfig, "headlineMax">;
+    seed: number;
+    cache: boolean;
+    shard?: Shard | null;
+    /** Cache root (default out/cache). */
+    root?: string;
+  },
 ): Promise<CurvePoint[]> {
   const { steps, curve: eps, strongSteps, restarts } = opts.attack;
   phase(
@@ -44,23 +77,95 @@ export async function robustnessCurve(
       strongSteps ? `, then Auto-PGD CE + DLR, ${strongSteps} steps x ${restarts}` : ""
     }) at eps ${eps.join(", ")}`,
   );
+  const shard = opts.shard ?? null;
+  const items = Object.keys(models).flatMap((n) => eps.map((e) => ({ n, e })));
+  const robust = await buildEach(
+    items,
+    shard,
+    ({ n, e }) => robustAt(models[n], test, { ...opts, eps: e, name: n }),
+  );
   const curve: CurvePoint[] = [];
   for (const n of Object.keys(models)) {
-    curve.push({ model: n, eps: 0, robustAcc: (await evaluate(models[n], test)).acc });
-    for (const e of eps) {
-      const attack = {
-        threat: "l2",
-        eps: e,
-        steps,
-        stepSize: (2.5 * e) / steps,
-        seed: deriveSeed(opts.seed, "eval"),
-        strong: strongSteps ? { steps: strongSteps, restarts } : null,
-      };
-      const r = await evaluate(models[n], test, { attack, label: `robust acc ${n} (eps ${e})` });
-      curve.push({ model: n, eps: e, robustAcc: r.robustAcc!, pgdRobustAcc: r.pgdRobustAcc });
-    }
+    curve.push({ model: n, eps: 0, robustAcc: (await evaluate(models[n].model, test.split)).acc });
+    for (const [i, it] of items.entries()) if (it.n === n) curve.push({ model: n, eps: it.e, ...robust[i] });
   }
   return curve;
+}
+
+const mean = (a: Uint8Array) => a.reduce((s, v) => s + v, 0) / a.length;
+
+/** One model's robust accuracy at one eps, from the cache or built (in chunks; in a shard run, its part). */
+async function robustAt(
+  m: HashedModel,
+  test: DataRef,
+  opts: {
+    attack: Omit<EvalAttackConfig, "headlineMax">;
+    seed: number;
+    eps: number;
+    name: string;
+    cache: boolean;
+    shard?: Shard | null;
+    root?: string;
+  },
+): Promise<{ robustAcc: number; pgdRobustAcc: number }> {
+  const { steps, strongSteps, restarts } = opts.attack, e = opts.eps, split = test.split;
+  const attack = {
+    threat: "l2",
+    eps: e,
+    steps,
+    stepSize: (2.5 * e) / steps,
+    strong: strongSteps ? { steps: strongSteps, restarts } : null,
+  };
+  const evalSeed = deriveSeed(opts.seed, "eval");
+  const key = { model: m.hash, data: test.id, attack, seed: evalSeed, chunk: EVAL_CHUNK };
+  const code = await artifactCode([]);
+  const label = `robust acc ${opts.name} (eps ${e})`;
+  const sharded: ShardedBuild = {
+    kind: "eval",
+    key,
+    code,
+    hash: await entryHash("eval", key, code),
+    ...(opts.root ? { root: opts.root } : {}),
+    cache: opts.cache,
+    n: split.n,
+    batchSize: EVAL_CHUNK,
+    // chunk by chunk, each with its own random starts: the same bytes whichever process evaluates which chunks
+    build: async (start, end) => {
+      const robust = new Uint8Array(end - start), pgd = new Uint8Array(end - start);
+      for (let c = start; c < end; c += EVAL_CHUNK) {
+        const to = Math.min(end, c + EVAL_CHUNK);
+        const r = await evaluate(m.model, sliceSplit(split, c, to), {
+          attack: { ...attack, seed: deriveSeed(evalSeed, `chunk${c}`) },
+          batchSize: EVAL_CHUNK,
+          label: end - start > EVAL_CHUNK ? `${label}, examples ${c}..${to - 1}` : label,
+        });
+        robust.set(r.robust!, c - start);
+        pgd.set(r.pgdRobust!, c - start);
+      }
+      return { robust, pgd };
+    },
+  };
+  await buildPart(sharded, opts.shard ?? null);
+  const r = await cached("eval", key, {
+    enabled: opts.cache,
+    code,
+    ...(opts.root ? { root: opts.root } : {}),
+    build: () => assembleOrBuild(sharded),
+    save: async (dir, c) => {
+      for (const name of ["robust", "pgd"]) {
+        const data = c[name] as Uint8Array;
+        await writeNpy(join(dir, `${name}.npy`), { dtype: "uint8", shape: [data.length], data });
+      }
+    },
+    load: async (dir) => ({
+      robust: (await readNpy(join(dir, "robust.npy"))).data as Uint8Array,
+      pgd: (await readNpy(join(dir, "pgd.npy"))).data as Uint8Array,
+    }),
+  });
+  await removeParts(sharded);
+  const robustAcc = mean(r.value.robust as Uint8Array), pgdRobustAcc = mean(r.value.pgd as Uint8Array);
+  if (r.hit) console.error(`${label}: ${(100 * robustAcc).toFixed(1)}% (cached)`);
+  return { robustAcc, pgdRobustAcc };
 }
 
 /** The curve of each model averaged over its seeds' curves, with the sample sd and the number of seeds. */

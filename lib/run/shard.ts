@@ -220,7 +220,7 @@ function shardStopText(shard: Shard, built: PartsState[]): string {
   return `shard ${shardText(shard)} done: ` +
     (built.length
       ? `its part of ${built.length} set(s) is in the cache\n${lines.join("\n")}`
-      : "nothing left to build");
+      : "nothing left to build (every per-example set and evaluation it shards is in the cache)");
 }
 
 /** An assembling run found an incomplete set of parts: the shards to run are named (UserError: exit 2). */
@@ -248,14 +248,17 @@ export class PartsMissing extends UserError {
 }
 
 /**
- * The shard run's step for one build: unless the whole artifact is already cached, builds (or finds) its part
- * and throws ShardStop naming what is still missing. Returns when the artifact is complete, so the run can read
- * it from the cache. `shard` null (not a shard run): returns at once.
+ * The shard run's step for one build: unless the whole artifact is already cached, or a complete set of its parts
+ * is (from an earlier round of shards: the run then assembles it, once, under the cache's lock), builds (or
+ * finds) its part and throws ShardStop naming what is still missing. Returns when the artifact or all its parts
+ * are there, so the run can go on to its next phase, whose per-example work a later round of the same shard
+ * commands builds. `shard` null (not a shard run): returns at once.
  */
 export async function buildPart(b: ShardedBuild, shard: Shard | null): Promise<void> {
   if (!shard) return;
   if (!b.cache) throw new UserError(`--shard=${shardText(shard)} needs the cache (${NEEDS_CACHE})`);
   if ((await inspectEntry(join(cacheRoot(b), b.kind, b.hash))).ok) return;
+  if ((await partsState(b))?.missing.length === 0) return;
   const { start, end } = shardSlice(b.n, b.batchSize, shard);
   await cachedAt(partsDir(b), partName(shard), partIdentity(b, shard), {
     enabled: true,
@@ -294,8 +297,8 @@ export async function removeParts(b: ShardedBuild): Promise<void> {
 
 /**
  * Runs `build` on each item and returns the results. In a shard run, a build that stops (ShardStop) does not stop
- * the others: each writes its part, and then one ShardStop names them all; a shard run also stops here when every
- * set was already cached, so it never goes on to the work after the per-example builds.
+ * the others: each writes its part, and then one ShardStop names them all. When no build stopped (every artifact
+ * was cached or complete in parts), the shard run goes on to its next phase.
  */
 export async function buildEach<K, T>(
   items: K[],
@@ -311,7 +314,7 @@ export async function buildEach<K, T>(
       stops.push(...err.built);
     }
   }
-  if (shard) throw new ShardStop(shard, stops);
+  if (shard && stops.length) throw new ShardStop(shard, stops);
   return out;
 }
 

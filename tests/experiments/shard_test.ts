@@ -1,6 +1,7 @@
 // sec3_2's smoke preset sharded through the cache: --shard runs (one killed halfway and rerun, a part of another
 // set planted in place of one) and a real Slurm array with its dependent assembling job (and a second copy of one
-// shard at once) export the D_rand / D_det bytes of a one-process run. Every process runs on 1 thread.
+// shard at once) export the D_rand / D_det bytes of a one-process run; sec3_1's in two rounds of shards gives
+// the one-process results. Every process runs on 1 thread.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,10 +13,10 @@ const ONE_THREAD = { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" };
 const SMOKE = ["--preset=smoke", "--cache=true"];
 const EXPORTS = ["d_rand_x", "d_rand_y", "d_det_x", "d_det_y"].map((n) => `${n}.npy`);
 
-/** `deno run -A experiments/sec3_2.ts ...args` in `cwd` (its out/cache is the cache), on one thread. */
-function sec3_2(cwd: string, args: string[]) {
+/** `deno run -A experiments/<section>.ts ...args` in `cwd` (its out/cache is the cache), on one thread. */
+function section(name: string, cwd: string, args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", join(REPO, "deno.json"), join(REPO, "experiments/sec3_2.ts"), ...args],
+    args: ["run", "-A", "--config", join(REPO, "deno.json"), join(REPO, `experiments/${name}.ts`), ...args],
     cwd,
     env: ONE_THREAD,
     stdin: "null",
@@ -28,6 +29,8 @@ function sec3_2(cwd: string, args: string[]) {
   }));
   return { child, done };
 }
+
+const sec3_2 = (cwd: string, args: string[]) => section("sec3_2", cwd, args);
 
 async function ok(run: ReturnType<typeof sec3_2>): Promise<string> {
   const r = await run.done;
@@ -109,6 +112,69 @@ Deno.test("sec3_2 --shard: a shard killed halfway and rerun, a foreign part refu
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("sec3_1 --shard in two rounds (D_R / D_NR, then every robust evaluation) gives the one-process results", async () => {
+  const one = await Deno.makeTempDir({ prefix: "shard31_ref_" }),
+    dir = await Deno.makeTempDir({ prefix: "shard31_" });
+  // 300 test images: two chunks of the evaluation (250 + 50), one per shard
+  const run = (cwd: string, args: string[]) =>
+    ok(section("sec3_1", cwd, [...SMOKE, "--testSize=300", ...args]));
+  await run(one, ["--out=one"]);
+  // round 1: each shard trains or loads the source models and builds its part of D_R and D_NR
+  for (const i of [0, 1]) assert.match(await run(dir, [`--shard=${i}/2`]), /its part of 2 set\(s\)/);
+  // round 2: the sets assemble; each shard trains or loads the fresh models and evaluates its chunk of the test
+  // set: the smoke preset's 2 sources + 2 seeds x 3 fresh models, at 2 eps each
+  for (const i of [0, 1]) {
+    const out = await run(dir, [`--shard=${i}/2`]);
+    assert.match(out, /shard \d\/2 done: its part of 16 set\(s\) is in the cache/, out);
+  }
+  // round 3 has nothing left to build: it assembles the evaluations (once, under the cache's lock) and says so
+  const last = await run(dir, ["--shard=0/2"]);
+  assert.match(last, /nothing left to build/);
+  assert.equal(last.match(/assembling eval \w+ from 2 parts/g)?.length, 16, last);
+  const assembled = await run(dir, ["--out=sharded"]);
+  assert.equal(assembled.match(/cache hit: eval \w+/g)?.length, 16, assembled);
+  const results = async (d: string) => {
+    const r = JSON.parse(await Deno.readTextFile(join(d, "results.json")));
+    return { curve: r.curve, seedCurves: r.seedCurves, claim2: r.claim2, models: r.models };
+  };
+  assert.deepEqual(await results(join(dir, "sharded")), await results(join(one, "one")));
+  for (const d of [one, dir]) await Deno.remove(d, { recursive: true });
+});
+
+Deno.test("slurm/submit.sh chains one array per round (sec3_1: two; ROUNDS overrides) and the assembling job with afterok", async () => {
+  // a fake sbatch on the PATH: logs its arguments, answers job ids 101, 102, ...
+  const bin = await Deno.makeTempDir({ prefix: "fake_sbatch_" }), log = join(bin, "log");
+  await Deno.writeTextFile(
+    join(bin, "sbatch"),
+    `#!/usr/bin/env bash\necho "$*" >> ${log}\nn=$(wc -l < ${log})\necho "$((100 + n));cluster"\n`,
+  );
+  await Deno.chmod(join(bin, "sbatch"), 0o755);
+  const submit = async (section: string, env: Record<string, string> = {}) => {
+    await Deno.remove(log).catch(() => {});
+    const o = await new Deno.Command(join(REPO, "slurm/submit.sh"), {
+      args: ["4", section, "--preset=paper"],
+      env: { ...env, PATH: `${bin}:${Deno.env.get("PATH")}`, SBATCH_OPTS: "--time=1:00:00" },
+    }).output();
+    assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+    return {
+      ids: new TextDecoder().decode(o.stdout).trim(),
+      calls: (await Deno.readTextFile(log)).trim().split("\n"),
+    };
+  };
+  const shards = (dep: string) =>
+    `--parsable --time=1:00:00 ${dep}--array=0-3 ${REPO}slurm/shards.sbatch 4 sec3_1 --preset=paper`;
+  const s31 = await submit("sec3_1");
+  assert.equal(s31.ids, "101 102 103");
+  assert.deepEqual(s31.calls, [
+    shards(""),
+    shards("--dependency=afterok:101 "),
+    `--parsable --time=1:00:00 --dependency=afterok:102 ${REPO}slurm/assemble.sbatch sec3_1 --preset=paper`,
+  ]);
+  assert.equal((await submit("sec3_2")).ids, "101 102");
+  assert.equal((await submit("sec3_2", { ROUNDS: "3" })).ids, "101 102 103 104");
+  await Deno.remove(bin, { recursive: true });
+});
+
 const noSlurm = slurmMissing();
 if (noSlurm) console.log(`skipping the Slurm test: ${noSlurm}`);
 
@@ -126,7 +192,9 @@ Deno.test({
         cwd: dir,
         env,
       });
-      const [array, assemble] = ids.split(" ");
+      // one array (sec3_2 has one round of shards), then the assembling job
+      const [array, assemble, ...more] = ids.split(" ");
+      assert.deepEqual(more, [], ids);
       const again = await slurm.client("sbatch", [
         "--parsable",
         "--cpus-per-task=1",

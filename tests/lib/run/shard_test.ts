@@ -89,6 +89,10 @@ Deno.test("buildPart() then assembleOrBuild(): 3 shards assemble to the one-proc
   assert.deepEqual(await runShard(b, 0, 3), [1], "a rerun finds its part and builds nothing");
   assert.deepEqual(await runShard(b, 1, 3), []);
   assert.deepEqual(slices, [[6, 10], [0, 3], [3, 6]]);
+  // a later round finds every part there: it returns (its run assembles and goes on) and builds nothing
+  await buildPart(b, { index: 0, count: 3 });
+  await buildPart(b, { index: 1, count: 2 });
+  assert.equal(slices.length, 3);
   assert.deepEqual(ls(partsDir(b)), ["shard-0-of-3", "shard-1-of-3", "shard-2-of-3"]);
   const got = await cached("dataset", b.key, {
     enabled: true,
@@ -211,6 +215,8 @@ Deno.test("buildEach() lets every build of a shard run write its part, then stop
   assert.equal(err.complete, false);
   // not a shard run: the builds' values
   assert.deepEqual(await buildEach([1, 2], null, (k) => Promise.resolve(k * 2)), [2, 4]);
+  // a shard run in which no build stopped (all cached, or complete in parts) goes on with the values
+  assert.deepEqual(await buildEach([1, 2], shard, (k) => Promise.resolve(k * 2)), [2, 4]);
   await Deno.remove(s.base, { recursive: true });
 });
 

@@ -1,5 +1,6 @@
 // Tests for lib/run/workers.ts: --workers=N starts the N shards as processes with the cores split between them,
-// waits for all, and names each failed shard with the command that reruns it.
+// waits for all (round after round while they build parts), and names each failed shard with the command that
+// reruns it.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runWorkers } from "../../../lib/run/workers.ts";
@@ -18,6 +19,20 @@ Deno.test("runWorkers() runs shards 0..N-1 at once with cores / N threads each, 
   assert.deepEqual(ls(partsDir(fakeBuild(root))), ["shard-0-of-3", "shard-1-of-3", "shard-2-of-3"]);
   const threads = await Promise.all(ls(markers).map((m) => Deno.readTextFile(join(markers, m))));
   assert.deepEqual(threads, ["2", "2", "2"], "floor(7 / 3) threads each");
+  await Deno.remove(base, { recursive: true });
+});
+
+Deno.test("runWorkers() runs rounds while the shards build parts: a second phase's parts are built by round 2", async () => {
+  const base = await Deno.makeTempDir(), root = join(base, "cache"), markers = join(base, "markers");
+  await Deno.mkdir(markers);
+  const argv = [`--root=${root}`, `--markers=${markers}`, "--sleep=0", "--phases=2"];
+  const command = (s: { index: number; count: number }) => shardCommand("w", argv, s);
+  await runWorkers(2, { entry: WORKER, argv, cores: 2, command, maxRounds: 1 });
+  assert.deepEqual(ls(partsDir(fakeBuild(root))), ["shard-0-of-2", "shard-1-of-2"]);
+  assert.throws(() => ls(partsDir(fakeBuild(root, { salt: 1 }))), "one round: the second phase not begun");
+  await runWorkers(2, { entry: WORKER, argv, cores: 2, command });
+  assert.deepEqual(ls(partsDir(fakeBuild(root, { salt: 1 }))), ["shard-0-of-2", "shard-1-of-2"]);
+  assert.equal(ls(markers).length, 4, "each part built once");
   await Deno.remove(base, { recursive: true });
 });
 
