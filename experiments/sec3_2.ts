@@ -21,7 +21,7 @@ import { type Results, type SetResult, summarize } from "../lib/report/sec3_2.ts
 import { stableStringify } from "../lib/run/cache.ts";
 import { buildEach } from "../lib/run/shard.ts";
 import { accuracy, evaluate, predict } from "../lib/core/train.ts";
-import { nextClassRate, relabelledEnergy } from "../lib/core/control.ts";
+import { nextClassRate, patternReliance, relabelledEnergy } from "../lib/core/control.ts";
 
 export { type Results, type SetResult, summarize } from "../lib/report/sec3_2.ts";
 
@@ -116,6 +116,8 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
       nTrain: train.split.n,
       nTest: test.n,
       numClasses: common.numClasses,
+      // the positive control needs a source that relies on the pattern: say how much it does
+      ...(run.plant ? { sourceReliance: await patternReliance(source.model, test, run.plant.patterns) } : {}),
     };
     for (const [name, set] of sets) {
       const reuse = name === "d" && stableStringify(config.fresh) === stableStringify(config.source);

@@ -4,6 +4,7 @@ import { table1Claim } from "../run/claims.ts";
 import { TABLE1 } from "../run/paper.ts";
 import { type AttackConfig, eotText, finishText } from "../run/recipes.ts";
 import { numCell, oursVsPaperBars, pct, pctCell, type SectionSummary } from "../run/summary.ts";
+import type { PatternReliance } from "../core/control.ts";
 
 /** Per-set numbers (fractions); `d` is the unmodified training set. */
 export interface SetResult {
@@ -33,6 +34,8 @@ export interface Results {
   nTrain: number;
   nTest: number;
   numClasses: number;
+  /** Planted data only: whom the source model follows on test images carrying class (y + 1)'s pattern. */
+  sourceReliance?: PatternReliance;
 }
 
 /** Table 1 beside the paper's numbers, the bar chart and the relabelled examples. */
@@ -77,7 +80,13 @@ export function summarize(r: Results, config: { dataset: string }): SectionSumma
     charts: [oursVsPaperBars("Table 1: test accuracy on the original test set", bars, "test accuracy (%)")],
     figures: ["fig_relabelled.png"],
     notes: [
-      `source model test accuracy ${pct(r.sourceTestAcc)}; chance = ${pct(1 / r.numClasses)}`,
+      `source model test accuracy ${pct(r.sourceTestAcc)}; chance = ${pct(1 / r.numClasses)}` +
+      (r.sourceReliance
+        ? `; on test images carrying the next class's planted pattern it predicts that class on ${
+          pct(r.sourceReliance.followsPattern)
+        } and the image's own class on ${pct(r.sourceReliance.followsContent)} (how much the attack can ` +
+          "move it by the pattern alone)"
+        : ""),
       ...Object.entries(r.sets).filter(([, s]) => s.kept !== undefined && s.kept < r.nTrain)
         .map(([k, s]) =>
           `${label(k)}: the attack's ${r.nTrain - s.kept!} failures dropped (--attack.failures=drop)`

@@ -20,6 +20,7 @@ Deno.test("sec3_2 main() smoke preset writes Table 1 (sets.*), its summary and t
   ]);
   assert.equal(r.sets.d.nextClass, undefined, "the next-class rate is a relabelled set's diagnostic");
   assert.equal(r.sets.d_det.energy, undefined, "pattern energy only on planted data");
+  assert.equal(r.sourceReliance, undefined, "the source's pattern reliance only on planted data");
   for (const k of ["d_rand", "d_det"]) {
     const m = r.sets[k].meanDeltaL2!;
     assert.ok(m > 0 && m <= config.attack.eps + 1e-4, `sets.${k}.meanDeltaL2 = ${m} within (0, eps]`);
@@ -40,6 +41,25 @@ Deno.test("sec3_2 main() smoke preset writes Table 1 (sets.*), its summary and t
   assert.deepEqual(summary.figures, ["fig_relabelled.png"]);
   for (const v of ["d_rand", "d_det"]) await assertExport(config.out, v, config.trainSize, [28, 28, 1], 10);
   assert.ok((await Deno.stat(join(config.out, "fig_relabelled.png"))).size > 1000);
+  await Deno.remove(config.out, { recursive: true });
+});
+
+Deno.test("sec3_2 on planted data (--plant.norm): the source model's pattern reliance and each set's energies", async () => {
+  const config = await smokeConfig(DEFAULTS, PRESETS);
+  const r = await main({ ...config, plant: { ...config.plant, norm: 0.5 } }, {
+    preset: "smoke",
+    quiet: true,
+  });
+  const { followsPattern, followsContent } = r.sourceReliance!;
+  for (const f of [followsPattern, followsContent]) assert.ok(f >= 0 && f <= 1, `${f} is a fraction`);
+  assert.ok(followsPattern + followsContent <= 1 + 1e-9);
+  for (const k of ["d_rand", "d_det"]) {
+    const e = r.sets[k].energy!;
+    assert.ok(
+      Number.isFinite(e.target) && Number.isFinite(e.original),
+      `sets.${k}.energy: ${JSON.stringify(e)}`,
+    );
+  }
   await Deno.remove(config.out, { recursive: true });
 });
 

@@ -69,4 +69,14 @@ Deno.test("summarize() (Section 3.2): bars for ours and the paper's (none for a 
     /next class y \+ 1 on 40\.0% .*energy is 0\.800 under its labels t and 0\.100 under the original/,
   );
   assert.ok(s.notes.find((n) => n.startsWith("D_rand's model"))!.endsWith("of the test images"));
+  // planted data: the source model's reliance on the pattern joins the source note
+  const planted = summarize(
+    { ...results(), sourceReliance: { followsPattern: 0.214, followsContent: 0.525 } },
+    { dataset: "fashion-mnist" },
+  );
+  assert.match(
+    planted.notes[0],
+    /^source model test accuracy 91\.0%; chance = 10\.0%; on test images carrying/,
+  );
+  assert.match(planted.notes[0], /predicts that class on 21\.4% and the image's own class on 52\.5%/);
 });
