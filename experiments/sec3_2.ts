@@ -119,7 +119,8 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
       // the positive control needs a source that relies on the pattern: say how much it does
       ...(run.plant ? { sourceReliance: await patternReliance(source.model, test, run.plant.patterns) } : {}),
     };
-    for (const [name, set] of sets) {
+    // each set's fresh model (a shard run that gets here starts on its own set: unitOrder())
+    const perSet = await buildEach(sets, common.shard, async ([name, set]): Promise<SetResult> => {
       const reuse = name === "d" && stableStringify(config.fresh) === stableStringify(config.source);
       const fresh = reuse ? source : run.track(
         await trainRecipe(set, {
@@ -140,10 +141,11 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
         r.nextClass = nextClassRate(pred, test.y, common.numClasses);
         if (run.plant) r.energy = relabelledEnergy(set.split, built[name].original, run.plant.patterns);
       }
-      results.sets[name] = r;
       console.error(`${name}: test accuracy on the original test set ${pct(r.testAcc)}`);
       if (fresh !== source) run.release(fresh);
-    }
+      return r;
+    });
+    sets.forEach(([name], i) => results.sets[name] = perSet[i]);
 
     phase("figures");
     const variants = Object.fromEntries(Object.entries(built).map(([k, b]) => [k, b.ref.split]));

@@ -116,8 +116,8 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
     const targets = adv.ref.split.y, advSplit = { ...test, x: adv.ref.split.x };
     run.release(source);
 
-    const architectures: Record<string, ArchResult> = {};
-    for (const arch of config.archs) {
+    // each architecture once (a shard run that gets here starts on its own one: unitOrder())
+    const perArch = await buildEach(config.archs, common.shard, async (arch): Promise<ArchResult> => {
       const recipe = { ...config.target, arch };
       const trainOn = async (set: DataRef, role: string, title: string) =>
         run.track(await trainRecipe(set, { ...common, recipe, role, key: "target", title }));
@@ -128,16 +128,11 @@ export async function main(config: Config, opts: RunOptions = {}): Promise<Resul
       const stdAcc = (await evaluate(onD.model, test)).acc;
       const pred = await predict(onD.model, advSplit);
       run.release(onD);
-      architectures[arch] = {
-        testAccOnDdet,
-        transferRate: accuracy(pred, targets),
-        untargetedErrorRate: 1 - accuracy(pred, test.y),
-        stdAcc,
-      };
-      console.error(
-        `${arch}: acc on ${rule} ${pct(testAccOnDdet)}, transfer rate ${pct(accuracy(pred, targets))}`,
-      );
-    }
+      const transferRate = accuracy(pred, targets);
+      console.error(`${arch}: acc on ${rule} ${pct(testAccOnDdet)}, transfer rate ${pct(transferRate)}`);
+      return { testAccOnDdet, transferRate, untargetedErrorRate: 1 - accuracy(pred, test.y), stdAcc };
+    });
+    const architectures = Object.fromEntries(config.archs.map((a, i) => [a, perArch[i]]));
     const xs = config.archs.map((a) => architectures[a].testAccOnDdet);
     const ys = config.archs.map((a) => architectures[a].transferRate);
     const results: Results = {

@@ -2,9 +2,10 @@
 # Submits a sharded run to Slurm: N shard tasks as one array job per round, each round after the one before
 # succeeded, then the assembling job after the last round.
 #   slurm/submit.sh 8 sec3_2 --preset=paper
-# A round builds the parts of one phase of per-example work; sec3_1 has two (D_R / D_NR, then the robust
-# evaluation), every other section one. $ROUNDS overrides that. Extra sbatch options for every job go in
-# $SBATCH_OPTS (e.g. SBATCH_OPTS="--partition=gpu --time=12:00:00").
+# Two rounds by default: the first builds the per-example sets (D_R / D_NR, D_rand / D_det, D_det and the
+# transferred test set), the second Section 3.1's robust evaluation and, in every section, the models trained on
+# the sets, each shard starting on its own (seeds, Figure 3's architectures). $ROUNDS overrides it. Extra sbatch
+# options for every job go in $SBATCH_OPTS (e.g. SBATCH_OPTS="--partition=gpu --time=12:00:00").
 # Prints the job ids: one array per round, then the assembling job. Run it from the directory whose out/ should
 # hold the cache.
 set -euo pipefail
@@ -16,9 +17,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 export REPO=${REPO:-$(dirname "$here")}
 shards=$1 section=$2
 shift 2
-default_rounds=1
-[ "$section" = sec3_1 ] && default_rounds=2
-rounds=${ROUNDS:-$default_rounds}
+if [ "$section" = sec2 ]; then
+  echo "sec2 has no per-example work to shard: run it as one job (sbatch --wrap 'deno task sec2')" >&2
+  exit 2
+fi
+rounds=${ROUNDS:-2}
+if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
+  echo "ROUNDS must be a whole number >= 1, got \"$rounds\"" >&2
+  exit 2
+fi
 ids=() after=()
 for ((r = 1; r <= rounds; r++)); do
   # shellcheck disable=SC2086

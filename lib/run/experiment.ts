@@ -41,6 +41,7 @@ import {
   shardCommand,
   ShardStop,
   shardText,
+  unitOrder,
 } from "./shard.ts";
 import { runWorkers, shardReport } from "./workers.ts";
 import {
@@ -661,8 +662,9 @@ export async function runSeeds<C extends CommonConfig, R extends object>(
   }
   if (opts.shard) {
     // a shard of every seed's sets: each run stops at its builds (ShardStop), then one ShardStop names them all
+    // each shard starts on its own seed (unitOrder()), so the seeds' models are trained at once
     const stops: ShardStop[] = [];
-    for (const c of configs) {
+    for (const c of unitOrder(configs.length, opts.shard).map((i) => configs[i])) {
       try {
         await main(c, { ...opts, quiet: true });
       } catch (err) {

@@ -296,19 +296,31 @@ export async function removeParts(b: ShardedBuild): Promise<void> {
 }
 
 /**
- * Runs `build` on each item and returns the results. In a shard run, a build that stops (ShardStop) does not stop
- * the others: each writes its part, and then one ShardStop names them all. When no build stopped (every artifact
- * was cached or complete in parts), the shard run goes on to its next phase.
+ * The order in which shard `s` takes `n` independent units (seeds, architectures, the sets of one phase): from
+ * unit s.index mod n on, wrapping around; 0..n-1 when not a shard run. Shards that start on different units train
+ * different models at once (a model one shard is training, another waits for on the cache's lock and loads), so
+ * the units of a run spread over its shards without an option of their own.
+ */
+export function unitOrder(n: number, s: Shard | null): number[] {
+  const first = s && n ? s.index % n : 0;
+  return Array.from({ length: n }, (_, i) => (first + i) % n);
+}
+
+/**
+ * Runs `build` on each item and returns the results in the items' order. In a shard run the items are taken in
+ * unitOrder(), and a build that stops (ShardStop) does not stop the others: each writes its part, and then one
+ * ShardStop names them all. When no build stopped (every artifact was cached or complete in parts), the shard
+ * run goes on to its next phase.
  */
 export async function buildEach<K, T>(
   items: K[],
   shard: Shard | null,
   build: (item: K) => Promise<T>,
 ): Promise<T[]> {
-  const out: T[] = [], stops: PartsState[] = [];
-  for (const item of items) {
+  const out = new Array<T>(items.length), stops: PartsState[] = [];
+  for (const i of unitOrder(items.length, shard)) {
     try {
-      out.push(await build(item));
+      out[i] = await build(items[i]);
     } catch (err) {
       if (!(err instanceof ShardStop)) throw err;
       stops.push(...err.built);

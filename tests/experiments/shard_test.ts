@@ -141,7 +141,7 @@ Deno.test("sec3_1 --shard in two rounds (D_R / D_NR, then every robust evaluatio
   for (const d of [one, dir]) await Deno.remove(d, { recursive: true });
 });
 
-Deno.test("slurm/submit.sh chains one array per round (sec3_1: two; ROUNDS overrides) and the assembling job with afterok", async () => {
+Deno.test("slurm/submit.sh chains one array per round (two unless ROUNDS says) and the assembling job with afterok", async () => {
   // a fake sbatch on the PATH: logs its arguments, answers job ids 101, 102, ...
   const bin = await Deno.makeTempDir({ prefix: "fake_sbatch_" }), log = join(bin, "log");
   await Deno.writeTextFile(
@@ -155,23 +155,32 @@ Deno.test("slurm/submit.sh chains one array per round (sec3_1: two; ROUNDS overr
       args: ["4", section, "--preset=paper"],
       env: { ...env, PATH: `${bin}:${Deno.env.get("PATH")}`, SBATCH_OPTS: "--time=1:00:00" },
     }).output();
-    assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
-    return {
-      ids: new TextDecoder().decode(o.stdout).trim(),
-      calls: (await Deno.readTextFile(log)).trim().split("\n"),
-    };
+    const calls = await Deno.readTextFile(log).then((t) => t.trim().split("\n"), () => []);
+    const text = (b: Uint8Array) => new TextDecoder().decode(b).trim();
+    return { code: o.code, ids: text(o.stdout), stderr: text(o.stderr), calls };
   };
   const shards = (dep: string) =>
     `--parsable --time=1:00:00 ${dep}--array=0-3 ${REPO}slurm/shards.sbatch 4 sec3_1 --preset=paper`;
   const s31 = await submit("sec3_1");
-  assert.equal(s31.ids, "101 102 103");
+  assert.equal(s31.ids, "101 102 103", s31.stderr);
   assert.deepEqual(s31.calls, [
     shards(""),
     shards("--dependency=afterok:101 "),
     `--parsable --time=1:00:00 --dependency=afterok:102 ${REPO}slurm/assemble.sbatch sec3_1 --preset=paper`,
   ]);
-  assert.equal((await submit("sec3_2")).ids, "101 102");
-  assert.equal((await submit("sec3_2", { ROUNDS: "3" })).ids, "101 102 103 104");
+  assert.equal((await submit("sec3_2", { ROUNDS: "1" })).ids, "101 102");
+  assert.equal((await submit("sec3_3", { ROUNDS: "3" })).ids, "101 102 103 104");
+  for (
+    const [section, env, message] of [
+      ["sec2", {}, /sec2 has no per-example work to shard/],
+      ["sec3_2", { ROUNDS: "0" }, /ROUNDS must be a whole number >= 1, got "0"/],
+    ] as const
+  ) {
+    const r = await submit(section, env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, message);
+    assert.deepEqual(r.calls, [], "nothing submitted");
+  }
   await Deno.remove(bin, { recursive: true });
 });
 
@@ -192,8 +201,8 @@ Deno.test({
         cwd: dir,
         env,
       });
-      // one array (sec3_2 has one round of shards), then the assembling job
-      const [array, assemble, ...more] = ids.split(" ");
+      // two rounds of shards (the sets, then the fresh models), then the assembling job
+      const [array, round2, assemble, ...more] = ids.split(" ");
       assert.deepEqual(more, [], ids);
       const again = await slurm.client("sbatch", [
         "--parsable",
@@ -209,6 +218,7 @@ Deno.test({
       const text = (await Promise.all(logs.map((f) => Deno.readTextFile(join(dir, f))))).join("\n");
       assert.deepEqual(states, ["COMPLETED"], `assembling job: ${states}\n${text}`);
       assert.deepEqual(await slurm.waitFor(array, 10_000), ["COMPLETED", "COMPLETED"]);
+      assert.deepEqual(await slurm.waitFor(round2, 10_000), ["COMPLETED", "COMPLETED"]);
       assert.deepEqual(await slurm.waitFor(again, 60_000), ["COMPLETED"]);
       // shard 1 ran twice at once: each set's part 1 was built by one of them
       assert.equal(text.match(/cache miss: part 1\/2/g)?.length, 2, text);

@@ -18,6 +18,7 @@ import {
   shardSlice,
   ShardStop,
   threadsPerWorker,
+  unitOrder,
 } from "../../../lib/run/shard.ts";
 import { cached } from "../../../lib/run/cache.ts";
 import { ls, spawnDeno, until } from "./fixtures/fs_faults.ts";
@@ -215,9 +216,24 @@ Deno.test("buildEach() lets every build of a shard run write its part, then stop
   assert.equal(err.complete, false);
   // not a shard run: the builds' values
   assert.deepEqual(await buildEach([1, 2], null, (k) => Promise.resolve(k * 2)), [2, 4]);
-  // a shard run in which no build stopped (all cached, or complete in parts) goes on with the values
-  assert.deepEqual(await buildEach([1, 2], shard, (k) => Promise.resolve(k * 2)), [2, 4]);
+  // a shard run in which no build stopped (all cached, or complete in parts) goes on with the values, in the
+  // items' order, though shard 1 of 2 took them from its own unit on
+  const taken: number[] = [];
+  const each = (s: { index: number; count: number }) =>
+    buildEach([1, 2, 3], s, (k) => (taken.push(k), Promise.resolve(k * 2)));
+  assert.deepEqual(await each({ index: 1, count: 2 }), [2, 4, 6]);
+  assert.deepEqual(taken, [2, 3, 1]);
+  assert.deepEqual(await each({ index: 4, count: 5 }), [2, 4, 6]);
+  assert.deepEqual(taken.slice(3), [2, 3, 1], "shard 4 starts on unit 4 mod 3");
   await Deno.remove(s.base, { recursive: true });
+});
+
+Deno.test("unitOrder(): shard i takes the units from i mod n on, wrapping; a plain run and an empty list in order", () => {
+  assert.deepEqual(unitOrder(3, null), [0, 1, 2]);
+  assert.deepEqual(unitOrder(3, { index: 0, count: 2 }), [0, 1, 2]);
+  assert.deepEqual(unitOrder(3, { index: 2, count: 3 }), [2, 0, 1]);
+  assert.deepEqual(unitOrder(2, { index: 3, count: 4 }), [1, 0]);
+  assert.deepEqual(unitOrder(0, { index: 1, count: 2 }), []);
 });
 
 Deno.test("shardCommand() keeps the run's options, drops --shard / --workers and quotes what the shell would split", () => {
