@@ -34,14 +34,13 @@ import { type DataRef, sourceRef } from "./pipeline.ts";
 import { type Claim, type SectionSummary, type Summary, summaryMarkdown } from "./summary.ts";
 import { aggregateNumbers, aggregateSummaries, type Spread, withMeans } from "./seeds.ts";
 import {
-  mergeStops,
+  buildEach,
   NEEDS_CACHE,
   PartsMissing,
   type Shard,
   shardCommand,
   ShardStop,
   shardText,
-  unitOrder,
 } from "./shard.ts";
 import { runWorkers, shardReport } from "./workers.ts";
 import {
@@ -661,18 +660,11 @@ export async function runSeeds<C extends CommonConfig, R extends object>(
     );
   }
   if (opts.shard) {
-    // a shard of every seed's sets: each run stops at its builds (ShardStop), then one ShardStop names them all
-    // each shard starts on its own seed (unitOrder()), so the seeds' models are trained at once
-    const stops: ShardStop[] = [];
-    for (const c of unitOrder(configs.length, opts.shard).map((i) => configs[i])) {
-      try {
-        await main(c, { ...opts, quiet: true });
-      } catch (err) {
-        if (!(err instanceof ShardStop)) throw err;
-        stops.push(err);
-      }
-    }
-    throw mergeStops(opts.shard, stops);
+    // a shard of every seed's sets, each shard starting on its own seed (buildEach()'s unit order, so the seeds'
+    // models are trained at once); every run ends in ShardStop: one names what they all built
+    const shard = opts.shard;
+    await buildEach(configs, shard, (c) => main(c, { ...opts, quiet: true }));
+    throw new ShardStop(shard, []);
   }
   return await inRunDir(outDirOf(spec, config), opts, async (dir) => {
     const seeds: SeedsInfo = { n: values.length, values, varies: spec.seedSweep.varies };

@@ -1,8 +1,6 @@
 // Robust accuracy over L2 eps (Section 3.1's evaluation, App. D.2), cached and shardable per example: every
 // model at every eps, the fresh models' mean over their seeds, the headline eps, and each fresh-model run's seed.
-import { join } from "node:path";
 import { sliceSplit } from "../data/batch.ts";
-import { readNpy, writeNpy } from "../data/npy.ts";
 import type { ZooModel } from "../core/models.ts";
 import { evaluate } from "../core/train.ts";
 import { phase } from "../util/progress.ts";
@@ -15,7 +13,9 @@ import {
   assembleOrBuild,
   buildEach,
   buildPart,
+  loadColumns,
   removeParts,
+  saveColumns,
   type Shard,
   type ShardedBuild,
 } from "./shard.ts";
@@ -151,16 +151,8 @@ async function robustAt(
     code,
     ...(opts.root ? { root: opts.root } : {}),
     build: () => assembleOrBuild(sharded),
-    save: async (dir, c) => {
-      for (const name of ["robust", "pgd"]) {
-        const data = c[name] as Uint8Array;
-        await writeNpy(join(dir, `${name}.npy`), { dtype: "uint8", shape: [data.length], data });
-      }
-    },
-    load: async (dir) => ({
-      robust: (await readNpy(join(dir, "robust.npy"))).data as Uint8Array,
-      pgd: (await readNpy(join(dir, "pgd.npy"))).data as Uint8Array,
-    }),
+    save: saveColumns,
+    load: loadColumns,
   });
   await removeParts(sharded);
   const robustAcc = mean(r.value.robust as Uint8Array), pgdRobustAcc = mean(r.value.pgd as Uint8Array);

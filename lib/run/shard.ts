@@ -98,7 +98,7 @@ export function concatColumns(parts: Columns[]): Columns {
 }
 
 /** Writes columns as <name>.npy files (1-d) into `dir`. */
-async function saveColumns(dir: string, c: Columns): Promise<void> {
+export async function saveColumns(dir: string, c: Columns): Promise<void> {
   for (const [name, data] of Object.entries(c)) {
     const arr = data instanceof Float32Array
       ? { dtype: "float32" as const, shape: [data.length], data }
@@ -108,7 +108,7 @@ async function saveColumns(dir: string, c: Columns): Promise<void> {
 }
 
 /** Reads the columns saveColumns() wrote. */
-async function loadColumns(dir: string): Promise<Columns> {
+export async function loadColumns(dir: string): Promise<Columns> {
   const out: Columns = {};
   for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
     if (e.isFile && e.name.endsWith(".npy")) {
@@ -329,10 +329,6 @@ export async function buildEach<K, T>(
   if (shard && stops.length) throw new ShardStop(shard, stops);
   return out;
 }
-
-/** Merges the ShardStops of several runs of one shard (--seeds) into one. */
-export const mergeStops = (shard: Shard, stops: ShardStop[]): ShardStop =>
-  new ShardStop(shard, stops.flatMap((s) => s.built));
 
 /**
  * The command line of shard `s`: `base` (e.g. "deno run -A experiments/sec3_2.ts") and `argv` without its
