@@ -77,3 +77,32 @@ Deno.test("the README's claims table is docs/results.md's, row for row", async (
     firstTableAfter(page, "## Claims at a glance"),
   );
 });
+
+/** Every markdown table in `text` (runs of lines starting with "|"), as its text. */
+function markdownTables(text: string): string[] {
+  const tables: string[] = [];
+  let rows: string[] = [];
+  for (const line of [...text.split("\n"), ""]) {
+    if (line.startsWith("|")) rows.push(line);
+    else if (rows.length) tables.push(rows.join("\n")), rows = [];
+  }
+  return tables;
+}
+
+Deno.test("markdownTables() finds each table, the last one at the end of the text too", () => {
+  assert.deepEqual(markdownTables("a\n| x |\n| - |\nb\n| y |"), ["| x |\n| - |", "| y |"]);
+});
+
+Deno.test("each README table whose header the results page also has is one of the page's tables, verbatim", async () => {
+  // The README copies result tables from docs/results.md (EXPERIMENTS.md: "never retyped"): a table there that
+  // is not on the page any more was left behind when the runs were regenerated.
+  const root = fileURLToPath(new URL("../../../", import.meta.url));
+  const readme = markdownTables(await Deno.readTextFile(join(root, "README.md")));
+  const page = markdownTables(await Deno.readTextFile(join(root, "docs", "results.md")));
+  const pageHeaders = new Set(page.map((t) => t.split("\n")[0]));
+  const copied = readme.filter((t) => pageHeaders.has(t.split("\n")[0]));
+  assert.ok(copied.length >= 4, `only ${copied.length} README tables share a header with the page`);
+  for (const t of copied) {
+    assert.ok(page.includes(t), `README table not on docs/results.md (regenerate and copy it):\n${t}`);
+  }
+});
