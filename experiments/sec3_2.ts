@@ -139,7 +139,10 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
         r.meanDeltaL2 = built[name].meanDeltaL2;
         r.kept = built[name].kept;
         r.nextClass = nextClassRate(pred, test.y, common.numClasses);
-        if (run.plant) r.energy = relabelledEnergy(set.split, built[name].original, run.plant.patterns);
+        if (run.plant) {
+          r.energy = relabelledEnergy(set.split, built[name].original, run.plant.patterns);
+          r.reliance = await patternReliance(fresh.model, test, run.plant.patterns);
+        }
       }
       console.error(`${name}: test accuracy on the original test set ${pct(r.testAcc)}`);
       if (fresh !== source) run.release(fresh);

@@ -18,6 +18,11 @@ export interface SetResult {
   nextClass?: number;
   /** Planted data only: the set's pattern energy under its labels t and under the original labels y. */
   energy?: { target: number; original: number };
+  /**
+   * Planted data only: whom the model trained on this set follows on test images carrying class (y + 1)'s
+   * pattern. A set that teaches the pattern (D_det carrying p_t under t) gives a model that predicts y + 1.
+   */
+  reliance?: PatternReliance;
 }
 
 /** What main() returns and writes to results.json. */
@@ -96,6 +101,13 @@ export function summarize(r: Results, config: { dataset: string }): SectionSumma
         (s.energy
           ? `; the set's planted-pattern energy is ${s.energy.target.toFixed(3)} under its labels t and ` +
             `${s.energy.original.toFixed(3)} under the original labels y`
+          : "") +
+        (s.reliance
+          ? `; on test images carrying the next class's pattern it predicts that class on ${
+            pct(s.reliance.followsPattern)
+          } and the image's own class on ${
+            pct(s.reliance.followsContent)
+          } (how much it learned the pattern rather than the content)`
           : "")
       ),
     ],

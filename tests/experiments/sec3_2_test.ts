@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { DEFAULTS, main, PRESETS, SPEC } from "../../experiments/sec3_2.ts";
 import { parseCli } from "../../lib/run/config.ts";
 import { type Cell, cellText, pctCell } from "../../lib/run/summary.ts";
+import { summarize } from "../../lib/report/sec3_2.ts";
 import { assertExport, assertFractions, readOutputs, smokeConfig } from "./smoke_helpers.ts";
 
 Deno.test("sec3_2 main() smoke preset writes Table 1 (sets.*), its summary and the d_rand/d_det exports", async () => {
@@ -21,6 +22,7 @@ Deno.test("sec3_2 main() smoke preset writes Table 1 (sets.*), its summary and t
   assert.equal(r.sets.d.nextClass, undefined, "the next-class rate is a relabelled set's diagnostic");
   assert.equal(r.sets.d_det.energy, undefined, "pattern energy only on planted data");
   assert.equal(r.sourceReliance, undefined, "the source's pattern reliance only on planted data");
+  assert.equal(r.sets.d_det.reliance, undefined, "a fresh model's pattern reliance only on planted data");
   for (const k of ["d_rand", "d_det"]) {
     const m = r.sets[k].meanDeltaL2!;
     assert.ok(m > 0 && m <= config.attack.eps + 1e-4, `sets.${k}.meanDeltaL2 = ${m} within (0, eps]`);
@@ -59,7 +61,15 @@ Deno.test("sec3_2 on planted data (--plant.norm): the source model's pattern rel
       Number.isFinite(e.target) && Number.isFinite(e.original),
       `sets.${k}.energy: ${JSON.stringify(e)}`,
     );
+    // whom the model trained on the set follows: the direct test that D_det teaches the pattern
+    assertFractions(r.sets[k] as unknown as Record<string, unknown>, [
+      "reliance.followsPattern",
+      "reliance.followsContent",
+    ]);
+    assert.ok(r.sets[k].reliance!.followsPattern + r.sets[k].reliance!.followsContent <= 1 + 1e-9);
   }
+  const notes = (summarize(r, config).notes ?? []).join("\n");
+  assert.match(notes, /D_det's model predicts the next class .* it predicts that class on \d+\.\d%/);
   await Deno.remove(config.out, { recursive: true });
 });
 
