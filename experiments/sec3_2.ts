@@ -21,7 +21,7 @@ import { type Results, type SetResult, summarize } from "../lib/report/sec3_2.ts
 import { stableStringify } from "../lib/run/cache.ts";
 import { buildEach } from "../lib/run/shard.ts";
 import { accuracy, evaluate, predict } from "../lib/core/train.ts";
-import { nextClassRate, patternReliance, relabelledEnergy } from "../lib/core/control.ts";
+import { halfwayShift, nextClassRate, patternReliance, relabelledEnergy } from "../lib/core/control.ts";
 
 export { type Results, type SetResult, summarize } from "../lib/report/sec3_2.ts";
 
@@ -141,7 +141,12 @@ export function main(config: Config, opts: RunOptions = {}, spec = SPEC): Promis
         r.nextClass = nextClassRate(pred, test.y, common.numClasses);
         if (run.plant) {
           r.energy = relabelledEnergy(set.split, built[name].original, run.plant.patterns);
-          r.reliance = await patternReliance(fresh.model, test, run.plant.patterns);
+          r.reliance = await patternReliance(
+            fresh.model,
+            test,
+            run.plant.patterns,
+            halfwayShift(common.numClasses),
+          );
         }
       }
       console.error(`${name}: test accuracy on the original test set ${pct(r.testAcc)}`);

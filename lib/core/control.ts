@@ -6,27 +6,43 @@ import { phase } from "../util/progress.ts";
 import type { ZooModel } from "./models.ts";
 import { predict } from "./train.ts";
 
-/** How a model labels test images whose pattern was swapped for class (y + 1)'s (fractions). */
+/** How a model labels test images whose pattern was swapped for class (y + shift)'s (fractions). */
 export interface PatternReliance {
-  /** Predicted y + 1: the model follows the planted pattern. */
+  /** Predicted y + shift: the model follows the planted pattern. */
   followsPattern: number;
   /** Predicted y: the model follows the image's content. */
   followsContent: number;
+  /** The swap (absent in results from before it was recorded: 1). */
+  shift?: number;
 }
 
-/** Swaps each planted test image's pattern for class (y + 1) mod C's and counts whom the model follows. */
+/**
+ * The swap that tells a model trained on D_det (labels t = y + 1) following the planted pattern from one that
+ * learned D_det's rule from the content: with a swap to class y + 1's pattern both predict y + 1. Half the
+ * classes away, the pattern says y + C/2, the content's rule y + 1, the original pattern's rule y + C/2 + 1.
+ */
+export const halfwayShift = (numClasses: number): number => Math.floor(numClasses / 2);
+
+/** Swaps each planted test image's pattern for class (y + shift) mod C's and counts whom the model follows. */
 export async function patternReliance(
   model: ZooModel,
   planted: Split,
   patterns: Float32Array[],
+  shift = 1,
 ): Promise<PatternReliance> {
-  const C = patterns.length, pred = await predict(model, swapPatterns(planted, patterns, 1));
+  const C = patterns.length;
+  if (!Number.isInteger(shift) || shift % C === 0) {
+    throw new RangeError(
+      `patternReliance(): shift ${shift} must be an integer that is not a multiple of ${C}`,
+    );
+  }
+  const pred = await predict(model, swapPatterns(planted, patterns, shift));
   let pattern = 0, content = 0;
   for (let i = 0; i < planted.n; i++) {
-    if (pred[i] === (planted.y[i] + 1) % C) pattern++;
+    if (pred[i] === (planted.y[i] + shift) % C) pattern++;
     else if (pred[i] === planted.y[i]) content++;
   }
-  return { followsPattern: pattern / planted.n, followsContent: content / planted.n };
+  return { followsPattern: pattern / planted.n, followsContent: content / planted.n, shift };
 }
 
 /** Pattern energy (patternEnergy()) of each named set, under its own labels. */

@@ -19,8 +19,9 @@ export interface SetResult {
   /** Planted data only: the set's pattern energy under its labels t and under the original labels y. */
   energy?: { target: number; original: number };
   /**
-   * Planted data only: whom the model trained on this set follows on test images carrying class (y + 1)'s
-   * pattern. A set that teaches the pattern (D_det carrying p_t under t) gives a model that predicts y + 1.
+   * Planted data only: whom the model trained on this set follows on test images carrying class (y + shift)'s
+   * pattern, shift = halfwayShift(C). A D_det that teaches the pattern (p_t under t) gives a model that predicts
+   * y + shift; one that teaches D_det's rule from the content, y + 1.
    */
   reliance?: PatternReliance;
 }
@@ -103,11 +104,11 @@ export function summarize(r: Results, config: { dataset: string }): SectionSumma
             `${s.energy.original.toFixed(3)} under the original labels y`
           : "") +
         (s.reliance
-          ? `; on test images carrying the next class's pattern it predicts that class on ${
-            pct(s.reliance.followsPattern)
-          } and the image's own class on ${
+          ? `; on test images carrying class y + ${
+            s.reliance.shift ?? 1
+          }'s pattern it predicts that class on ${pct(s.reliance.followsPattern)} and y on ${
             pct(s.reliance.followsContent)
-          } (how much it learned the pattern rather than the content)`
+          } (how much it learned the planted pattern)`
           : "")
       ),
     ],

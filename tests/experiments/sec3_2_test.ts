@@ -67,9 +67,17 @@ Deno.test("sec3_2 on planted data (--plant.norm): the source model's pattern rel
       "reliance.followsContent",
     ]);
     assert.ok(r.sets[k].reliance!.followsPattern + r.sets[k].reliance!.followsContent <= 1 + 1e-9);
+    assert.equal(
+      r.sets[k].reliance!.shift,
+      5,
+      "half the classes away: D_det's rule y + 1 is not the pattern's",
+    );
   }
   const notes = (summarize(r, config).notes ?? []).join("\n");
-  assert.match(notes, /D_det's model predicts the next class .* it predicts that class on \d+\.\d%/);
+  assert.match(
+    notes,
+    /D_det's model predicts the next class .* class y \+ 5's pattern it predicts that class on \d+\.\d%/,
+  );
   await Deno.remove(config.out, { recursive: true });
 });
 

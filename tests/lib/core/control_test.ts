@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../lib/backend/mod.ts";
 import {
+  halfwayShift,
   nextClassRate,
   patternReliance,
   plantMeasures,
@@ -44,13 +45,47 @@ Deno.test("patternReliance() says a pattern reader follows the swapped pattern o
   assert.deepEqual(await patternReliance(patternReader(), planted, patterns), {
     followsPattern: 1,
     followsContent: 0,
+    shift: 1,
   });
   // a constant model follows the pattern only where y + 1 happens to be 3, and the content where y is 3
   assert.deepEqual(await patternReliance(constant, planted, patterns), {
     followsPattern: 0.1,
     followsContent: 0.1,
+    shift: 1,
   });
   assert.ok(tf.memory().numTensors <= before + 1); // the reader's weight matrix
+});
+
+Deno.test("patternReliance() half the classes away tells a pattern follower from D_det's rule learned from the content", async () => {
+  // Images with content: class y's marker (a bright block whose level codes y) under the planted pattern.
+  const marked: Split = { ...grey, x: grey.x.slice() };
+  for (let i = 0; i < marked.n; i++) marked.x.fill(0.1 + 0.08 * marked.y[i], i * 784, i * 784 + 100);
+  const test = plantSplit(marked, patterns, { margin: 0.1 }).split;
+  // D_det's rule from the content: reads y off the marker (planted: 0.18 + 0.064 y) and predicts y + 1
+  const centers = tf.tensor1d(Array.from({ length: 10 }, (_, k) => (k + 9) % 10));
+  const ruleModel = {
+    arch: "rule",
+    logits: (x: tf.Tensor4D) =>
+      tf.tidy(() => {
+        const y = x.reshape([x.shape[0], 784]).slice([0, 0], [-1, 100]).mean(1).sub(0.18).div(0.064);
+        return y.expandDims(1).sub(centers.expandDims(0)).square().neg();
+      }),
+  } as unknown as ZooModel;
+  const halfway = halfwayShift(10);
+  assert.equal(halfway, 5);
+  // swapped to y + 1's pattern, the rule's y + 1 reads as following the pattern: the confound
+  assert.equal((await patternReliance(ruleModel, test, patterns)).followsPattern, 1);
+  assert.deepEqual(await patternReliance(ruleModel, test, patterns, halfway), {
+    followsPattern: 0,
+    followsContent: 0,
+    shift: 5,
+  });
+  assert.equal((await patternReliance(patternReader(), test, patterns, halfway)).followsPattern, 1);
+  await assert.rejects(
+    patternReliance(constant, test, patterns, 10),
+    /shift 10 must be an integer that is not a multiple of 10/,
+  );
+  centers.dispose();
 });
 
 Deno.test("setEnergies() measures each named set under its own labels", () => {
@@ -88,6 +123,6 @@ Deno.test("plantMeasures(): the patterns' norm, patternReliance() of each named 
   assert.ok(Math.abs(m.norm - 0.5) < 1e-5, `norm ${m.norm}`);
   assert.deepEqual(Object.keys(m.reliance), ["constant", "reader"]);
   assert.deepEqual(m.reliance.reader, await patternReliance(models.reader, planted, patterns));
-  assert.deepEqual(m.reliance.constant, { followsPattern: 0.1, followsContent: 0.1 });
+  assert.deepEqual(m.reliance.constant, { followsPattern: 0.1, followsContent: 0.1, shift: 1 });
   assert.deepEqual(m.energy, setEnergies({ planted, grey }, patterns));
 });
