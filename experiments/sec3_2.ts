@@ -10,7 +10,14 @@ import type { RunOptions } from "../lib/run/experiment.ts";
 import { buildRelabelled, type DataRef, type RelabelledSet } from "../lib/run/pipeline.ts";
 import { trainRecipe, trainSourceModel } from "../lib/run/pipeline.ts";
 import { attackKeys, PAPER_RECIPE, RELABEL_ATTACK_FULL, RELABEL_ATTACK_PAPER } from "../lib/run/recipes.ts";
-import { RIMAGENET, SMOKE, SOURCE_QUICK, TRAIN_DEFAULTS, TRAIN_SIZE_QUICK } from "../lib/run/recipes.ts";
+import {
+  RIMAGENET,
+  SMOKE,
+  SOURCE_FULL,
+  SOURCE_QUICK,
+  TRAIN_DEFAULTS,
+  TRAIN_SIZE_QUICK,
+} from "../lib/run/recipes.ts";
 import { trainKeys } from "../lib/run/recipes.ts";
 import { key } from "../lib/run/schema.ts";
 import { phase } from "../lib/util/progress.ts";
@@ -60,8 +67,9 @@ export const SPEC = defineExperiment(import.meta.url, {
   presets: {
     smoke: { ...SMOKE, testSize: 300, fresh: { epochs: 2 }, cache: false },
     quick: {},
-    // all 60,000 training images, the quick attack; shares its source model and D_det with sec3_3's full
-    full: { trainSize: 0, attack: RELABEL_ATTACK_FULL },
+    // all 60,000 training images, a source trained 2 epochs (SOURCE_FULL), the quick attack; shares its source
+    // model and D_det with sec3_3's full
+    full: { trainSize: 0, source: SOURCE_FULL, attack: RELABEL_ATTACK_FULL },
     paper: {
       dataset: "cifar10",
       trainSize: 0,

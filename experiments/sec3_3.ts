@@ -15,7 +15,13 @@ import {
   RELABEL_ATTACK_PAPER,
   SMOKE,
 } from "../lib/run/recipes.ts";
-import { SOURCE_QUICK, TRAIN_DEFAULTS, TRAIN_SIZE_QUICK, trainKeys } from "../lib/run/recipes.ts";
+import {
+  SOURCE_FULL,
+  SOURCE_QUICK,
+  TRAIN_DEFAULTS,
+  TRAIN_SIZE_QUICK,
+  trainKeys,
+} from "../lib/run/recipes.ts";
 import { key } from "../lib/run/schema.ts";
 import { RELABEL_RULES } from "../lib/core/relabel.ts";
 import { saveChart } from "../lib/report/charts.ts";
@@ -72,7 +78,13 @@ export const SPEC = defineExperiment(import.meta.url, {
     smoke: { ...SMOKE, testSize: 200, archs: ["mlp", "cnn"], target: { epochs: 2 }, cache: false },
     quick: {},
     // sec3_2's full source model and D_det (all 60,000 images), the whole test set, all six 28x28 architectures
-    full: { trainSize: 0, testSize: 0, attack: RELABEL_ATTACK_FULL, archs: [...SMALL_ARCHITECTURES] },
+    full: {
+      trainSize: 0,
+      testSize: 0,
+      source: SOURCE_FULL,
+      attack: RELABEL_ATTACK_FULL,
+      archs: [...SMALL_ARCHITECTURES],
+    },
     paper: {
       dataset: "cifar10",
       trainSize: 0,

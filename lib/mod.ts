@@ -38,6 +38,7 @@ export {
   type RobustConfig,
   robustKeys,
   SMOKE,
+  SOURCE_FULL,
   SOURCE_PAIR,
   SOURCE_QUICK,
   TRAIN_DEFAULTS,

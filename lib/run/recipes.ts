@@ -174,6 +174,14 @@ export const NO_EOT: EotConfig = { samples: 1, translate: 0, flip: false, noise:
 /** The quick presets' standard source model (shared by sec3_1, sec3_2, sec3_3 through the cache). */
 export const SOURCE_QUICK: TrainConfig = { ...TRAIN_DEFAULTS, epochs: 5 };
 
+/**
+ * The full presets' source model for relabelling (sec3_2 and sec3_3 share it): 2 epochs on all the images, about
+ * the gradient steps of the quick source (110,000 images seen against 100,000). Trained for 5 epochs on 55,000
+ * images it gave D_det 34.8 +- 3.0% on the validation split; for 2, 48.2 +- 5.5% (higher on each of 3 seeds;
+ * docs/exploration.md, issue 25 row F): a longer-trained source's perturbations carry less.
+ */
+export const SOURCE_FULL: TrainConfig = { ...SOURCE_QUICK, epochs: 2 };
+
 /** The keys of a robust recipe (`what`: the model it trains): a training recipe plus the L2 PGD of adversarial
  * training inside its loop, with the quick presets' adversarially trained source model (sec3_1, sec2). */
 function robustSchema(what: string) {

@@ -46,4 +46,5 @@ Deno.test("sec3_3 full and quick presets share sec3_2's source model and D_det (
     assert.deepEqual(mine.attack, theirs.attack, preset);
   }
   assert.equal(PRESETS.full.trainSize, 0, "full uses all training images");
+  assert.equal(PRESETS.full.source?.epochs, 2, "full's source: 2 epochs on all images (issue 25 row F)");
 });
