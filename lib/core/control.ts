@@ -31,10 +31,8 @@ export async function patternReliance(
   shift = 1,
 ): Promise<PatternReliance> {
   const C = patterns.length;
-  if (!Number.isInteger(shift) || shift % C === 0) {
-    throw new RangeError(
-      `patternReliance(): shift ${shift} must be an integer that is not a multiple of ${C}`,
-    );
+  if (!Number.isInteger(shift) || shift < 1 || shift >= C) {
+    throw new RangeError(`patternReliance(): shift ${shift} must be an integer from 1 to ${C - 1}`);
   }
   const pred = await predict(model, swapPatterns(planted, patterns, shift));
   let pattern = 0, content = 0;

@@ -81,10 +81,13 @@ Deno.test("patternReliance() half the classes away tells a pattern follower from
     shift: 5,
   });
   assert.equal((await patternReliance(patternReader(), test, patterns, halfway)).followsPattern, 1);
-  await assert.rejects(
-    patternReliance(constant, test, patterns, 10),
-    /shift 10 must be an integer that is not a multiple of 10/,
-  );
+  // a negative shift would index patterns[-1]; 0 and C swap nothing
+  for (const bad of [0, 10, -1, 2.5]) {
+    await assert.rejects(
+      patternReliance(constant, test, patterns, bad),
+      new RegExp(`shift ${bad} must be an integer from 1 to 9`),
+    );
+  }
   centers.dispose();
 });
 
