@@ -16,8 +16,7 @@ import {
   SMOKE,
 } from "../lib/run/recipes.ts";
 import {
-  SOURCE_FULL,
-  SOURCE_QUICK,
+  SOURCE_RELABEL,
   TRAIN_DEFAULTS,
   TRAIN_SIZE_QUICK,
   trainKeys,
@@ -41,7 +40,7 @@ const SCHEMA = {
   /** Test examples attacked for the transfer rate and evaluated (0 = all). */
   testSize: key(2000, { help: "test examples attacked and evaluated (0 = all)", integer: true, min: 0 }),
   /** Standard source model (same recipe as sec3_2, so its cache entry is shared). */
-  source: trainKeys("standard source model", SOURCE_QUICK),
+  source: trainKeys("standard source model", SOURCE_RELABEL),
   /** Targeted L2 PGD building the relabelled set and the transferred test examples. */
   attack: attackKeys("the targeted attack"),
   /** The relabelling rule (D_det in the paper). */
@@ -81,7 +80,6 @@ export const SPEC = defineExperiment(import.meta.url, {
     full: {
       trainSize: 0,
       testSize: 0,
-      source: SOURCE_FULL,
       attack: RELABEL_ATTACK_FULL,
       archs: [...SMALL_ARCHITECTURES],
     },

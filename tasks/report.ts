@@ -2,7 +2,7 @@
 // beside the paper's, figures, each run's config); --page also writes the markdown results page (docs/results.md).
 import { parseArgs } from "node:util";
 import { dirname } from "node:path";
-import { runMain } from "../lib/util/errors.ts";
+import { runMain, UserError } from "../lib/util/errors.ts";
 import { assertWritableDir, writeFileAtomic } from "../lib/run/output.ts";
 import { buildReport, writePage } from "../lib/report/page.ts";
 
@@ -15,18 +15,27 @@ if (import.meta.main) {
         dir: { type: "string", default: "out" },
         page: { type: "string" },
         rerender: { type: "boolean" },
+        fresh: { type: "boolean" },
         help: { type: "boolean" },
       },
     });
     if (values.help) {
       return void console.log(
         "deno task report [--out=out/report.html] [--dir=out] [--page=docs/results.md]: one self-contained HTML\n" +
-          "page of every result; --page also records every run of --dir into <page dir>/results/ and writes the\n" +
-          "markdown results page from them (the README quotes it); --rerender renders each shipped section's summary\n" +
+          "page of every result; --page also records every run of --dir into <page dir>/results/ (replacing the\n" +
+          "recorded run of the same name, keeping the others; --fresh keeps only --dir's) and writes the markdown\n" +
+          "results page from the record (the README quotes it); --rerender renders each shipped section's summary\n" +
           "again from its recorded numbers with today's code",
       );
     }
-    if (values.page) await writePage(values.dir!, values.page, values.rerender);
+    if (values.fresh && !values.page) {
+      throw new UserError(
+        "--fresh was given without --page: it says which recorded runs --page keeps; add --page=docs/results.md",
+      );
+    }
+    if (values.page) {
+      await writePage(values.dir!, values.page, { rerender: values.rerender, fresh: values.fresh });
+    }
     await assertWritableDir(dirname(values.out!), "--out");
     const { html, sections } = await buildReport(values.dir!);
     await writeFileAtomic(values.out!, html);

@@ -164,9 +164,23 @@ async function resummarize(
   return { ...results, summary, summaryRenderedAt: await gitCommit() };
 }
 
-/** Records every run of `outRoot` into `<dirname(page)>/results/` and writes the markdown results page;
- * `rerender` renders each shipped section's summary again from its numbers (resummarize()). */
-export async function writePage(outRoot: string, page: string, rerender = false): Promise<void> {
+/** How writePage() records: `rerender` renders each shipped section's summary again from its numbers
+ * (resummarize()); `fresh` drops the recorded runs that `outRoot` does not hold (by default they stay). */
+export interface WritePageOptions {
+  rerender?: boolean;
+  fresh?: boolean;
+}
+
+/**
+ * Records every run of `outRoot` into `<dirname(page)>/results/` and writes the markdown results page from the
+ * record. A run of `outRoot` replaces the recorded run of the same id; the recorded runs `outRoot` does not hold
+ * stay as they were (so one section can be recorded again from its own out dir), unless `fresh`.
+ */
+export async function writePage(
+  outRoot: string,
+  page: string,
+  { rerender = false, fresh = false }: WritePageOptions = {},
+): Promise<void> {
   await assertWritableDir(dirname(page), "--page");
   const known = await knownSections();
   const runs: RecordedRun[] = [];
@@ -177,10 +191,27 @@ export async function writePage(outRoot: string, page: string, rerender = false)
     runs.push({ id: e.name, results, meta: r.config?.meta as Json | undefined });
   }
   const dir = join(dirname(page), "results");
-  await recordRuns(dir, sortRuns(runs));
-  const missing = known.filter((k) => !runs.some((r) => r.id === k.id));
+  const kept = fresh
+    ? []
+    : (await readRecordedRunsIfAny(dir)).filter((r) => !runs.some((n) => n.id === r.id));
+  const all = sortRuns([...runs, ...kept]);
+  await recordRuns(dir, all);
+  const missing = known.filter((k) => !all.some((r) => r.id === k.id));
   await writeFileAtomic(page, resultsPage(await readRecordedRuns(dir), missing));
-  console.log(`wrote ${page} and ${dir}/ (${runs.length} runs: ${runs.map((r) => r.id).join(", ")})`);
+  console.log(
+    `wrote ${page} and ${dir}/ (${runs.length} runs from ${outRoot}: ${runs.map((r) => r.id).join(", ")}` +
+      (kept.length ? `; kept as recorded: ${kept.map((r) => r.id).join(", ")}` : "") + ")",
+  );
+}
+
+/** The runs recorded in `dir`, or none when it does not exist yet. */
+async function readRecordedRunsIfAny(dir: string): Promise<RecordedRun[]> {
+  try {
+    return await readRecordedRuns(dir);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
 }
 
 /** The repository root (where deno.json is). */

@@ -113,7 +113,8 @@ export function summaryMarkdown(s: Summary): string {
     if (t.caption) parts.push(t.caption, "");
     parts.push(markdownTable(t.headers, t.rows.map((r) => r.map(cellText))));
   }
-  if (s.notes.length) parts.push("", ...s.notes.map((n) => `- ${n}`));
+  const notes = s.notes ?? []; // a fork's results.json may have none (the report does not require them)
+  if (notes.length) parts.push("", ...notes.map((n) => `- ${n}`));
   return parts.join("\n");
 }
 

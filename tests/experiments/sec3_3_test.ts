@@ -44,7 +44,7 @@ Deno.test("sec3_3 full and quick presets share sec3_2's source model and D_det (
     assert.equal(mine.trainSize, theirs.trainSize, preset);
     assert.deepEqual(mine.source, theirs.source, preset);
     assert.deepEqual(mine.attack, theirs.attack, preset);
+    assert.equal(mine.source.epochs, 2, `${preset}'s source: 2 epochs (issue 25 rows F, H)`);
   }
   assert.equal(PRESETS.full.trainSize, 0, "full uses all training images");
-  assert.equal(PRESETS.full.source?.epochs, 2, "full's source: 2 epochs on all images (issue 25 row F)");
 });

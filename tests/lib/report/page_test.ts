@@ -3,7 +3,7 @@
 // "not run yet", no horizontal overflow on a phone).
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildReport, claimsAtAGlance, knownSections } from "../../../lib/report/page.ts";
+import { buildReport, claimsAtAGlance, knownSections, writePage } from "../../../lib/report/page.ts";
 import { readRecordedRuns } from "../../../lib/report/results.ts";
 import { encodePng } from "../../../lib/report/grid.ts";
 import { findChromium, openPage } from "../../../lib/report/browser.ts";
@@ -257,4 +257,36 @@ Deno.test("claimsAtAGlance() lists every claim with its verdict, marks a section
   );
   assert.match(html, /Section 2<\/a><\/td><td colspan="4">ran; this section declares no claim verdict/);
   assert.equal((html.match(/<tr>/g) ?? []).length, 4); // header + 3 rows
+});
+
+Deno.test("writePage() replaces the recorded run of --dir's ids and keeps the others, unless fresh", async () => {
+  const root = await Deno.makeTempDir({ prefix: "report_page_" });
+  const run = async (out: string, id: string, title: string) => {
+    await Deno.mkdir(join(root, out, id), { recursive: true });
+    const summary = { title, claim: "c", order: 32, tables: [], figures: [] };
+    await Deno.writeTextFile(join(root, out, id, "results.json"), JSON.stringify({ summary }));
+  };
+  const page = join(root, "docs", "results.md");
+  const titles = async () =>
+    Object.fromEntries(
+      (await readRecordedRuns(join(root, "docs", "results"))).map((
+        r,
+      ) => [r.id, (r.results.summary as { title: string }).title]),
+    );
+  try {
+    await Deno.mkdir(join(root, "docs"));
+    await run("first", "a", "a v1");
+    await run("first", "b", "b v1");
+    await writePage(join(root, "first"), page);
+    assert.deepEqual(await titles(), { a: "a v1", b: "b v1" });
+    await run("second", "a", "a v2");
+    await writePage(join(root, "second"), page);
+    assert.deepEqual(await titles(), { a: "a v2", b: "b v1" });
+    assert.match(await Deno.readTextFile(page), /b v1/);
+    await writePage(join(root, "second"), page, { fresh: true });
+    assert.deepEqual(await titles(), { a: "a v2" });
+    assert.doesNotMatch(await Deno.readTextFile(page), /b v1/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
