@@ -10,13 +10,7 @@ import type { RunOptions } from "../lib/run/experiment.ts";
 import { buildRelabelled, type DataRef, type RelabelledSet } from "../lib/run/pipeline.ts";
 import { trainRecipe, trainSourceModel } from "../lib/run/pipeline.ts";
 import { attackKeys, PAPER_RECIPE, RELABEL_ATTACK_FULL, RELABEL_ATTACK_PAPER } from "../lib/run/recipes.ts";
-import {
-  RIMAGENET,
-  SMOKE,
-  SOURCE_RELABEL,
-  TRAIN_DEFAULTS,
-  TRAIN_SIZE_QUICK,
-} from "../lib/run/recipes.ts";
+import { RIMAGENET, SMOKE, SOURCE_RELABEL, TRAIN_DEFAULTS, TRAIN_SIZE_QUICK } from "../lib/run/recipes.ts";
 import { trainKeys } from "../lib/run/recipes.ts";
 import { key } from "../lib/run/schema.ts";
 import { phase } from "../lib/util/progress.ts";

@@ -15,12 +15,7 @@ import {
   RELABEL_ATTACK_PAPER,
   SMOKE,
 } from "../lib/run/recipes.ts";
-import {
-  SOURCE_RELABEL,
-  TRAIN_DEFAULTS,
-  TRAIN_SIZE_QUICK,
-  trainKeys,
-} from "../lib/run/recipes.ts";
+import { SOURCE_RELABEL, TRAIN_DEFAULTS, TRAIN_SIZE_QUICK, trainKeys } from "../lib/run/recipes.ts";
 import { key } from "../lib/run/schema.ts";
 import { RELABEL_RULES } from "../lib/core/relabel.ts";
 import { saveChart } from "../lib/report/charts.ts";
