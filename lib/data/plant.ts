@@ -9,7 +9,13 @@
 import { createHash } from "node:crypto";
 import type { Dataset, Split } from "./info.ts";
 import { imageSize } from "./batch.ts";
-import { createRng } from "../util/rng.ts";
+import { createRng, deriveSeed } from "../util/rng.ts";
+
+/** What becomes of the images' content: "keep" it under its own label, or "shuffle" the labels (a seeded
+ * permutation of each split's labels, so every class keeps its size) before the patterns are planted, so the
+ * content carries no class signal and the planted pattern is the only feature that names the class. */
+export const PLANT_CONTENTS = ["keep", "shuffle"] as const;
+export type PlantContent = typeof PLANT_CONTENTS[number];
 
 /** Settings of the planted patterns; norm 0 = no planting. */
 export interface PlantConfig {
@@ -17,6 +23,8 @@ export interface PlantConfig {
   norm: number;
   /** Pixels are mapped into [margin, 1 - margin] before the pattern is added. */
   margin: number;
+  /** The content under its own label or under shuffled labels (default "keep"). */
+  content?: PlantContent;
 }
 
 /** ||v||_2 by a loop (Math.hypot(...v) would pass every pixel as an argument: too many for 224x224x3). */
@@ -27,7 +35,12 @@ export function l2Norm(v: Float32Array): number {
 }
 
 /** Off: the data as it is. */
-export const NO_PLANT: PlantConfig = { norm: 0, margin: 0.1 };
+export const NO_PLANT: Required<PlantConfig> = { norm: 0, margin: 0.1, content: "keep" };
+
+/** A copy of the split whose labels are a seeded permutation of its labels (class sizes kept). */
+export function shuffleLabels(split: Split, seed: number): Split {
+  return { ...split, y: createRng(seed).shuffle(Uint8Array.from(split.y)) as Uint8Array };
+}
 
 /** One pattern per class [numClasses][h * w * c]: seeded Gaussian directions, each of L2 norm `norm`. */
 export function classPatterns(
@@ -76,17 +89,26 @@ export function plantSplit(
 
 /**
  * A planted copy of a dataset: train and test carry p_y (seeded by `seed`), the fingerprint changes with the
- * settings (so cached models and sets of the plain data are never reused). Returns the patterns beside it.
+ * settings (so cached models and sets of the plain data are never reused). With `content` "shuffle" the labels
+ * of each split are permuted first (shuffleLabels(), seeded by `seed`), so y is the planted pattern's class and
+ * not the content's. Returns the patterns beside it.
  */
 export function plantDataset(
   data: Dataset,
   cfg: PlantConfig,
   seed: number,
 ): { data: Dataset; patterns: Float32Array[]; clipped: number } {
+  const content = cfg.content ?? "keep";
+  if (!(PLANT_CONTENTS as readonly string[]).includes(content)) {
+    throw new RangeError(`plant content must be one of ${PLANT_CONTENTS.join(", ")}, got "${content}"`);
+  }
   const patterns = classPatterns(data.train.shape, data.info.numClasses, { norm: cfg.norm, seed });
-  const train = plantSplit(data.train, patterns, cfg), test = plantSplit(data.test, patterns, cfg);
+  const labelled = (s: Split, name: string) =>
+    content === "shuffle" ? shuffleLabels(s, deriveSeed(seed, `shuffle:${name}`)) : s;
+  const train = plantSplit(labelled(data.train, "train"), patterns, cfg);
+  const test = plantSplit(labelled(data.test, "test"), patterns, cfg);
   const fingerprint = createHash("sha256").update(
-    `${data.fingerprint}|plant:${cfg.norm}:${cfg.margin}:${seed}`,
+    `${data.fingerprint}|plant:${cfg.norm}:${cfg.margin}:${seed}${content === "keep" ? "" : `:${content}`}`,
   ).digest("hex");
   const clipped = (train.clipped * train.split.x.length + test.clipped * test.split.x.length) /
     (train.split.x.length + test.split.x.length);

@@ -26,7 +26,7 @@ import {
 import { type BackendInfo, BACKENDS, initBackend } from "../backend/mod.ts";
 import { type Dataset, DATASETS, loadDataset, type Split, validateDatasetName } from "../data/registry.ts";
 import { firstN, validationSplit } from "../data/batch.ts";
-import { NO_PLANT, plantDataset } from "../data/plant.ts";
+import { NO_PLANT, PLANT_CONTENTS, plantDataset } from "../data/plant.ts";
 import { deriveSeed } from "../util/rng.ts";
 import type { ZooModel } from "../core/models.ts";
 import { exportDataset } from "./export.ts";
@@ -107,6 +107,11 @@ export const COMMON_SCHEMA = {
       help: "positive control: map pixels into [margin, 1 - margin] first, so a pattern is not clipped",
       min: 0,
       max: 0.49,
+    }),
+    content: key(NO_PLANT.content, {
+      help:
+        "positive control: keep each image's label, or shuffle the labels so the pattern is the only class signal",
+      choices: PLANT_CONTENTS,
     }),
   },
 };
@@ -485,7 +490,9 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
     const data = planted ? planted.data : loaded;
     if (planted && !opts.quiet) {
       console.error(
-        `positive control: a class pattern of L2 norm ${config.plant.norm} planted in every image (pixels mapped ` +
+        `positive control: a class pattern of L2 norm ${config.plant.norm} planted in every image${
+          config.plant.content === "shuffle" ? ", labels shuffled so the content carries no class signal" : ""
+        } (pixels mapped ` +
           `into [${config.plant.margin}, ${1 - config.plant.margin}]; ${
             (100 * planted.clipped).toFixed(2)
           }% of pixel values clipped)`,

@@ -81,3 +81,33 @@ Deno.test("plantDataset() plants train and test and gives the data a fingerprint
   near(patternEnergy(a.data.test, a.patterns), 0.5, 0.1);
   assert.deepEqual(a.clipped, 0);
 });
+
+Deno.test("plantDataset() with content 'shuffle' permutes each split's labels and plants the new label's pattern", () => {
+  const data = {
+    name: "t",
+    info: { numClasses: 10 },
+    train: randomSplit(200, 3),
+    test: randomSplit(100, 4),
+    dir: "",
+    fingerprint: "abc",
+  } as unknown as Dataset;
+  const kept = plantDataset(data, { norm: 0.5, margin: 0.1 }, 1);
+  const shuffled = plantDataset(data, { norm: 0.5, margin: 0.1, content: "shuffle" }, 1);
+  assert.notEqual(shuffled.data.fingerprint, kept.data.fingerprint);
+  // the same patterns; class sizes kept; the labels moved (a permutation of 200 labels almost surely moves some)
+  assert.deepEqual(shuffled.patterns, kept.patterns);
+  for (const split of ["train", "test"] as const) {
+    const count = (y: Uint8Array) => Array.from({ length: 10 }, (_, c) => y.filter((v) => v === c).length);
+    assert.deepEqual(count(shuffled.data[split].y), count(data[split].y));
+    assert.ok(shuffled.data[split].y.some((v, i) => v !== data[split].y[i]), `${split} labels unchanged`);
+    // each image carries the pattern of its new label: energy under the new labels as high as the kept one's
+    near(patternEnergy(shuffled.data[split], shuffled.patterns), 0.5, 0.1);
+  }
+  // seeded: the same call gives the same labels
+  const again = plantDataset(data, { norm: 0.5, margin: 0.1, content: "shuffle" }, 1);
+  assert.deepEqual(again.data.train.y, shuffled.data.train.y);
+  assert.throws(
+    () => plantDataset(data, { norm: 0.5, margin: 0.1, content: "mix" as "keep" }, 1),
+    /plant content must be one of keep, shuffle, got "mix"/,
+  );
+});
