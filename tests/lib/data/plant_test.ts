@@ -64,15 +64,20 @@ Deno.test("patternEnergy() is about the norm on planted images, about 0 without,
   near(patternEnergy(shifted, p), 0.5, 0.05);
 });
 
-Deno.test("plantDataset() plants train and test and gives the data a fingerprint of its own", () => {
-  const data = {
+/** A 10-class dataset of random images (train seeded 3, test 4) with the fingerprint "abc". */
+function fakeDataset(nTrain: number, nTest: number): Dataset {
+  return {
     name: "t",
     info: { numClasses: 10 },
-    train: randomSplit(20, 3),
-    test: randomSplit(10, 4),
+    train: randomSplit(nTrain, 3),
+    test: randomSplit(nTest, 4),
     dir: "",
     fingerprint: "abc",
   } as unknown as Dataset;
+}
+
+Deno.test("plantDataset() plants train and test and gives the data a fingerprint of its own", () => {
+  const data = fakeDataset(20, 10);
   const a = plantDataset(data, { norm: 0.5, margin: 0.1 }, 1);
   const b = plantDataset(data, { norm: 0.25, margin: 0.1 }, 1);
   assert.notDeepEqual(a.data.fingerprint, "abc");
@@ -83,14 +88,7 @@ Deno.test("plantDataset() plants train and test and gives the data a fingerprint
 });
 
 Deno.test("plantDataset() with content 'shuffle' permutes each split's labels and plants the new label's pattern", () => {
-  const data = {
-    name: "t",
-    info: { numClasses: 10 },
-    train: randomSplit(200, 3),
-    test: randomSplit(100, 4),
-    dir: "",
-    fingerprint: "abc",
-  } as unknown as Dataset;
+  const data = fakeDataset(200, 100);
   const kept = plantDataset(data, { norm: 0.5, margin: 0.1 }, 1);
   const shuffled = plantDataset(data, { norm: 0.5, margin: 0.1, content: "shuffle" }, 1);
   assert.notEqual(shuffled.data.fingerprint, kept.data.fingerprint);
