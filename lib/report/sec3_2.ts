@@ -44,8 +44,22 @@ export interface Results {
   sourceReliance?: PatternReliance;
 }
 
+/** What a summary reads of a run's planted control (`--plant.*`; absent in configs from before it existed). */
+export interface PlantSetting {
+  norm: number;
+  content?: string;
+}
+
+/** The note that says a run is the planted control with shuffled labels (null otherwise): what its numbers test. */
+export function shuffledPlantNote(plant: PlantSetting | undefined): string | null {
+  if (!plant || !(plant.norm > 0) || plant.content !== "shuffle") return null;
+  return `positive control with shuffled labels (--plant.content=shuffle): the images' content carries no class ` +
+    `signal and a class pattern of L2 norm ${plant.norm} is the only feature that names the class, so a model ` +
+    "beats chance only by learning the planted pattern";
+}
+
 /** Table 1 beside the paper's numbers, the bar chart and the relabelled examples. */
-export function summarize(r: Results, config: { dataset: string }): SectionSummary {
+export function summarize(r: Results, config: { dataset: string; plant?: PlantSetting }): SectionSummary {
   const paper = TABLE1 as Record<string, Record<string, number>>;
   const label = (k: string) => (k === "d" ? "D" : k === "d_rand" ? "D_rand" : k === "d_det" ? "D_det" : k);
   const rows = Object.entries(r.sets).map(([k, s]) => [
@@ -86,6 +100,7 @@ export function summarize(r: Results, config: { dataset: string }): SectionSumma
     charts: [oursVsPaperBars("Table 1: test accuracy on the original test set", bars, "test accuracy (%)")],
     figures: ["fig_relabelled.png"],
     notes: [
+      ...[shuffledPlantNote(config.plant)].filter((n): n is string => n !== null),
       `source model test accuracy ${pct(r.sourceTestAcc)}; chance = ${pct(1 / r.numClasses)}` +
       (r.sourceReliance
         ? `; on test images carrying the next class's planted pattern it predicts that class on ${

@@ -12,6 +12,7 @@ import {
   type SectionSummary,
 } from "../run/summary.ts";
 import { saveChart } from "./charts.ts";
+import { type PlantSetting, shuffledPlantNote } from "./sec3_2.ts";
 
 /** Per-architecture results (fractions). */
 export interface ArchResult {
@@ -60,7 +61,10 @@ export function fig3Spec(
 }
 
 /** The Figure 3 table, the correlation and the paper's five points. */
-export function summarize(r: Results, config: { dataset: string; rule: string }): SectionSummary {
+export function summarize(
+  r: Results,
+  config: { dataset: string; rule: string; plant?: PlantSetting },
+): SectionSummary {
   return {
     claims: [figure3Claim(r)],
     headline: "transferability arises from non-robust features",
@@ -95,6 +99,7 @@ export function summarize(r: Results, config: { dataset: string; rule: string })
     charts: [],
     figures: ["fig3.png"],
     notes: [
+      ...[shuffledPlantNote(config.plant)].filter((n): n is string => n !== null),
       r.correlation.note,
       `source model test accuracy ${pct(r.sourceTestAcc)}; its attack reaches the target on ${
         pct(r.sourceAttackSuccessOnTest)

@@ -80,3 +80,19 @@ Deno.test("summarize() (Section 3.2): bars for ours and the paper's (none for a 
   );
   assert.match(planted.notes[0], /predicts that class on 21\.4% and the image's own class on 52\.5%/);
 });
+
+Deno.test("summarize() (Section 3.2): a run on shuffled planted data says so first; a kept-content or plain run does not", () => {
+  const note =
+    /positive control with shuffled labels \(--plant\.content=shuffle\).*L2 norm 0\.5 is the only feature/;
+  const shuffled = summarize(results(), {
+    dataset: "fashion-mnist",
+    plant: { norm: 0.5, content: "shuffle" },
+  });
+  assert.match(shuffled.notes[0], note);
+  for (
+    const plant of [undefined, { norm: 0.5, content: "keep" }, { norm: 0.5 }, { norm: 0, content: "shuffle" }]
+  ) {
+    const s = summarize(results(), { dataset: "fashion-mnist", plant });
+    assert.ok(!s.notes.some((n) => note.test(n)), JSON.stringify(plant));
+  }
+});

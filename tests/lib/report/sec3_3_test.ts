@@ -56,6 +56,9 @@ Deno.test("summarize() (Section 3.3): a row per architecture, the paper's points
   assert.equal(s.notes[0], "2 points: no correlation");
   assert.match(s.notes[1], /source model test accuracy 90\.0%; its attack reaches the target on 95\.0%/);
   assert.deepEqual(s.figures, ["fig3.png"]);
+  const shuffled = summarize(results(), { ...config, plant: { norm: 0.5, content: "shuffle" } });
+  assert.match(shuffled.notes[0], /positive control with shuffled labels/);
+  assert.equal(shuffled.notes[1], "2 points: no correlation");
 });
 
 Deno.test("figure3OverSeeds(): the claim over the runs and fig3 at the means with the sd of each axis", async () => {
