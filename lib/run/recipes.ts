@@ -180,7 +180,9 @@ export const SOURCE_QUICK: TrainConfig = { ...TRAIN_DEFAULTS, epochs: 5 };
  * each of 3 seeds; docs/exploration.md, issue 25 row F); on the quick presets' 20,000, D_det 41.5 +- 5.9 ->
  * 54.7 +- 1.7% and D_rand 59.6 +- 2.6 -> 64.2 +- 2.3% (row H): a longer-trained source's perturbations carry
  * less. Its cost: the relabelling attack reaches its target on 89-94% of the quick sets instead of 97-99%
- * (eps 5 lifts that to 96-98%, short of the rule written before its runs: row I).
+ * (eps 5 lifts that to 96-98%, short of the rule written before its runs: row I). The failures sit on the edge
+ * of the L2 ball: 10x the steps, the paper's step rule (eps / 5) or 5 random restarts all stop at 93.3-93.5% on
+ * D_det's targets (row L), so reaching more targets takes a larger radius, not a stronger optimizer.
  */
 export const SOURCE_RELABEL: TrainConfig = { ...SOURCE_QUICK, epochs: 2 };
 
