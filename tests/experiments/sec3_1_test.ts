@@ -84,7 +84,7 @@ Deno.test("sec3_1 on planted data (smoke): swapping the pattern costs the standa
     ...base,
     trainSize: 2000,
     freshSeeds: 1,
-    plant: { norm: 1.5, margin: 0.15 },
+    plant: { norm: 1.5, margin: 0.15, content: "keep" as const },
     standard: { ...base.standard, epochs: 4, arch: "mlp" },
     robust: { ...base.robust, epochs: 3 },
   };
