@@ -25,7 +25,8 @@ if (import.meta.main) {
           "page of every result; --page also records every run of --dir into <page dir>/results/ (replacing the\n" +
           "recorded run of the same name, keeping the others; --fresh keeps only --dir's) and writes the markdown\n" +
           "results page from the record (the README quotes it); --rerender renders each shipped section's summary\n" +
-          "again from its recorded numbers with today's code",
+          "again from its recorded numbers with today's code (a --seeds=N run keeps its recorded summary, which\n" +
+          "aggregates its runs')",
       );
     }
     if (values.fresh && !values.page) {

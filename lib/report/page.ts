@@ -165,7 +165,7 @@ async function resummarize(
 }
 
 /** How writePage() records: `rerender` renders each shipped section's summary again from its numbers
- * (resummarize()); `fresh` drops the recorded runs that `outRoot` does not hold (by default they stay). */
+ * (resummarize(); not a --seeds=N run's, whose summary aggregates its runs'); `fresh` drops the recorded runs that `outRoot` does not hold (by default they stay). */
 export interface WritePageOptions {
   rerender?: boolean;
   fresh?: boolean;
@@ -187,7 +187,10 @@ export async function writePage(
   for (const e of [...Deno.readDirSync(outRoot)].filter((e) => e.isDirectory && !e.name.includes("."))) {
     const r = await readResults(join(outRoot, e.name), REQUIRED);
     if (!r.results) continue;
-    const results = (rerender && await resummarize(r.results, r.config?.config as Json, known)) || r.results;
+    // a --seeds=N run's summary aggregates its runs' own summaries (mean ± sd, verdicts over the runs); its
+    // results.json holds only the means, so rendering it again would drop the spread: it stays as recorded
+    const again = rerender && !r.results.seeds;
+    const results = (again && await resummarize(r.results, r.config?.config as Json, known)) || r.results;
     runs.push({ id: e.name, results, meta: r.config?.meta as Json | undefined });
   }
   const dir = join(dirname(page), "results");

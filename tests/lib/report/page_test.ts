@@ -290,3 +290,44 @@ Deno.test("writePage() replaces the recorded run of --dir's ids and keeps the ot
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("writePage({ rerender }) renders a run's summary again, but keeps a --seeds=N run's aggregate", async () => {
+  const root = await Deno.makeTempDir({ prefix: "report_rerender_" });
+  // Section 3.2's numbers of one run; `seeds` marks the aggregate of a --seeds=N run
+  const results = (seeds: boolean) => ({
+    experiment: "sec3_2",
+    sets: { d: { testAcc: 0.9 }, d_det: { testAcc: 0.5, attackSuccess: 1, meanDeltaL2: 2 } },
+    sourceTestAcc: 0.9,
+    eps: 4,
+    steps: 10,
+    stepSize: 1,
+    nTrain: 100,
+    nTest: 10,
+    numClasses: 10,
+    summary: { title: "as recorded", claim: "c", order: 32, tables: [], figures: [] },
+    ...(seeds ? { seeds: { n: 2, values: [0, 1] } } : {}),
+  });
+  const page = join(root, "docs", "results.md");
+  try {
+    await Deno.mkdir(join(root, "docs"));
+    for (const [id, seeds] of [["one", false], ["seeded", true]] as const) {
+      await Deno.mkdir(join(root, "out", id), { recursive: true });
+      await Deno.writeTextFile(join(root, "out", id, "results.json"), JSON.stringify(results(seeds)));
+      await Deno.writeTextFile(
+        join(root, "out", id, "config.json"),
+        JSON.stringify({ config: { dataset: "fashion-mnist" }, meta: {} }),
+      );
+    }
+    await writePage(join(root, "out"), page, { rerender: true });
+    const title = Object.fromEntries(
+      (await readRecordedRuns(join(root, "docs", "results"))).map((r) => [
+        r.id,
+        (r.results.summary as { title: string }).title,
+      ]),
+    );
+    assert.notEqual(title.one, "as recorded"); // rendered again by Section 3.2's summarize()
+    assert.equal(title.seeded, "as recorded");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
