@@ -165,7 +165,8 @@ async function resummarize(
 }
 
 /** How writePage() records: `rerender` renders each shipped section's summary again from its numbers
- * (resummarize(); not a --seeds=N run's, whose summary aggregates its runs'); `fresh` drops the recorded runs that `outRoot` does not hold (by default they stay). */
+ * (resummarize(); not a --seeds=N run's, whose summary aggregates its runs'); `fresh` drops the recorded runs
+ * that `outRoot` does not hold (by default they stay). */
 export interface WritePageOptions {
   rerender?: boolean;
   fresh?: boolean;

@@ -5,6 +5,7 @@ import { TABLE1 } from "../run/paper.ts";
 import { type AttackConfig, eotText, finishText } from "../run/recipes.ts";
 import { numCell, oursVsPaperBars, pct, pctCell, type SectionSummary } from "../run/summary.ts";
 import type { PatternReliance } from "../core/control.ts";
+import type { PlantConfig } from "../data/plant.ts";
 
 /** Per-set numbers (fractions); `d` is the unmodified training set. */
 export interface SetResult {
@@ -44,18 +45,17 @@ export interface Results {
   sourceReliance?: PatternReliance;
 }
 
-/** What a summary reads of a run's planted control (`--plant.*`; absent in configs from before it existed). */
-export interface PlantSetting {
-  norm: number;
-  content?: string;
-}
+/** What a summary reads of a run's planted control (`--plant.*`; `content` is absent in configs from before it). */
+export type PlantSetting = Pick<PlantConfig, "norm" | "content">;
 
-/** The note that says a run is the planted control with shuffled labels (null otherwise): what its numbers test. */
-export function shuffledPlantNote(plant: PlantSetting | undefined): string | null {
-  if (!plant || !(plant.norm > 0) || plant.content !== "shuffle") return null;
-  return `positive control with shuffled labels (--plant.content=shuffle): the images' content carries no class ` +
+/** The notes that say a run is the planted control with shuffled labels (none otherwise): what its numbers test. */
+export function shuffledPlantNotes(plant: PlantSetting | undefined): string[] {
+  if (!plant || !(plant.norm > 0) || plant.content !== "shuffle") return [];
+  return [
+    `positive control with shuffled labels (--plant.content=shuffle): the images' content carries no class ` +
     `signal and a class pattern of L2 norm ${plant.norm} is the only feature that names the class, so a model ` +
-    "beats chance only by learning the planted pattern";
+    "beats chance only by learning the planted pattern",
+  ];
 }
 
 /** Table 1 beside the paper's numbers, the bar chart and the relabelled examples. */
@@ -100,7 +100,7 @@ export function summarize(r: Results, config: { dataset: string; plant?: PlantSe
     charts: [oursVsPaperBars("Table 1: test accuracy on the original test set", bars, "test accuracy (%)")],
     figures: ["fig_relabelled.png"],
     notes: [
-      ...[shuffledPlantNote(config.plant)].filter((n): n is string => n !== null),
+      ...shuffledPlantNotes(config.plant),
       `source model test accuracy ${pct(r.sourceTestAcc)}; chance = ${pct(1 / r.numClasses)}` +
       (r.sourceReliance
         ? `; on test images carrying the next class's planted pattern it predicts that class on ${

@@ -12,7 +12,7 @@ import {
   type SectionSummary,
 } from "../run/summary.ts";
 import { saveChart } from "./charts.ts";
-import { type PlantSetting, shuffledPlantNote } from "./sec3_2.ts";
+import { type PlantSetting, shuffledPlantNotes } from "./sec3_2.ts";
 
 /** Per-architecture results (fractions). */
 export interface ArchResult {
@@ -99,7 +99,7 @@ export function summarize(
     charts: [],
     figures: ["fig3.png"],
     notes: [
-      ...[shuffledPlantNote(config.plant)].filter((n): n is string => n !== null),
+      ...shuffledPlantNotes(config.plant),
       r.correlation.note,
       `source model test accuracy ${pct(r.sourceTestAcc)}; its attack reaches the target on ${
         pct(r.sourceAttackSuccessOnTest)

@@ -1,7 +1,7 @@
 // Tests for lib/report/sec3_2.ts: Table 1 from recorded numbers (rows, the attack in the caption, the bars beside
 // the paper's) and its notes (dropped failures, the next-class rate, planted-pattern energies).
 import assert from "node:assert/strict";
-import { type Results, summarize } from "../../../lib/report/sec3_2.ts";
+import { type PlantSetting, type Results, summarize } from "../../../lib/report/sec3_2.ts";
 import { TABLE1 } from "../../../lib/run/paper.ts";
 import { RELABEL_ATTACK_QUICK } from "../../../lib/run/recipes.ts";
 import { cellText } from "../../../lib/run/summary.ts";
@@ -89,9 +89,13 @@ Deno.test("summarize() (Section 3.2): a run on shuffled planted data says so fir
     plant: { norm: 0.5, content: "shuffle" },
   });
   assert.match(shuffled.notes[0], note);
-  for (
-    const plant of [undefined, { norm: 0.5, content: "keep" }, { norm: 0.5 }, { norm: 0, content: "shuffle" }]
-  ) {
+  const others: (PlantSetting | undefined)[] = [
+    undefined,
+    { norm: 0.5, content: "keep" },
+    { norm: 0.5 },
+    { norm: 0, content: "shuffle" },
+  ];
+  for (const plant of others) {
     const s = summarize(results(), { dataset: "fashion-mnist", plant });
     assert.ok(!s.notes.some((n) => note.test(n)), JSON.stringify(plant));
   }
