@@ -11,20 +11,11 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { initBackend } from "../../lib/backend/mod.ts";
-import { loadDataset, type Split } from "../../lib/data/registry.ts";
-import { firstN, validationSplit } from "../../lib/data/batch.ts";
-import { plantDataset } from "../../lib/data/plant.ts";
 import { readNpy } from "../../lib/data/npy.ts";
 import { accuracy, predict } from "../../lib/core/train.ts";
-import {
-  buildRelabelled,
-  type DataRef,
-  sourceRef,
-  trainRecipe,
-  trainSourceModel,
-} from "../../lib/run/pipeline.ts";
+import { buildRelabelled, type DataRef, trainRecipe, trainSourceModel } from "../../lib/run/pipeline.ts";
+import { loadRunData, runSplits } from "../../lib/run/experiment.ts";
 import type { Config } from "../../experiments/sec3_2.ts";
-import { deriveSeed } from "../../lib/util/rng.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -55,16 +46,11 @@ if (config.attack.failures !== "keep") {
   );
 }
 await initBackend(config.backend, { quiet: true });
-const loaded = await loadDataset(config.dataset, {
-  ...(config.dataDir ? { dir: config.dataDir } : {}),
-  ...(config.imageSize ? { imageSize: config.imageSize } : {}),
-});
-const planted = plantDataset(loaded, config.plant, deriveSeed(config.seed, "plant"));
-const data = planted.data, C = data.info.numClasses, [H, W, ch] = data.train.shape, d = H * W * ch;
-const train = firstN(data.train, config.trainSize);
-const evalSplit: Split = config.evalOn === "val"
-  ? validationSplit(data.train, config.testSize || 1000, config.trainSize)
-  : firstN(data.test, config.testSize);
+// the run's planted images, training set and evaluation split, as the run itself built them
+const { data, planted } = await loadRunData(config);
+const C = data.info.numClasses, [H, W, ch] = data.train.shape, d = H * W * ch;
+const { train: trainRef, test: evalSplit } = runSplits(data, config.evalOn, config);
+const train = trainRef.split;
 const exported = async (what: "x" | "y") =>
   (await readNpy(join(run, `${args.set}_${what}.npy`)).catch((e: Error) =>
     fail(`no exported set "${args.set}" in ${run} (${e.message}); --set names one of the run's --variants`)
@@ -108,8 +94,9 @@ const shift = (p: Float32Array, dy: number, dx: number) => {
 const SHIFTS = [-2, -1, 0, 1, 2].flatMap((dy) => [-2, -1, 0, 1, 2].map((dx) => [dy, dx])).filter(([a, b]) =>
   a || b
 );
-const span = orthonormal(planted.patterns.map((p) => Float64Array.from(p)));
-const shifted = planted.patterns.map((p) => orthonormal(SHIFTS.map(([dy, dx]) => shift(p, dy, dx)), span));
+const patterns = planted!.patterns; // --plant.norm > 0 was checked above
+const span = orthonormal(patterns.map((p) => Float64Array.from(p)));
+const shifted = patterns.map((p) => orthonormal(SHIFTS.map(([dy, dx]) => shift(p, dy, dx)), span));
 /** Adds the projection of v on the basis B to out (when given) and returns its squared norm. */
 const project = (v: Float64Array, B: Float64Array[], out?: Float64Array) => {
   let e = 0;
@@ -121,8 +108,10 @@ const project = (v: Float64Array, B: Float64Array[], out?: Float64Array) => {
   return e;
 };
 
-const parts = { inSpan: new Float32Array(train.n * d), rest: new Float32Array(train.n * d) };
-const shiftsOfT = new Float32Array(train.n * d), restWithoutShifts = new Float32Array(train.n * d);
+// x plus each part of its delta, one image set per part
+const [inSpanSet, restSet, shiftsOfT, restWithoutShifts] = [0, 1, 2, 3].map(() =>
+  new Float32Array(train.n * d)
+);
 const energy = { inSpan: 0, rest: 0, shiftsT: 0, shiftsY: 0, shiftsOther: 0 };
 for (let i = 0; i < train.n; i++) {
   const o = i * d, delta = new Float64Array(d), inSpan = new Float64Array(d), inShifts = new Float64Array(d);
@@ -137,8 +126,8 @@ for (let i = 0; i < train.n; i++) {
   }
   for (let j = 0; j < d; j++) {
     const x = train.x[o + j];
-    parts.inSpan[o + j] = x + inSpan[j];
-    parts.rest[o + j] = x + rest[j];
+    inSpanSet[o + j] = x + inSpan[j];
+    restSet[o + j] = x + rest[j];
     shiftsOfT[o + j] = x + inShifts[j];
     restWithoutShifts[o + j] = x + rest[j] - inShifts[j];
   }
@@ -173,8 +162,8 @@ const teaches = async (set: DataRef) => {
 };
 const rows: [string, Float32Array][] = [
   ["x + delta (the set as built)", xAdv],
-  ["x + delta's part in the patterns' span", parts.inSpan],
-  ["x + delta's part outside the span", parts.rest],
+  ["x + delta's part in the patterns' span", inSpanSet],
+  ["x + delta's part outside the span", restSet],
   ["x + (outside part) in the target's shifted pattern", shiftsOfT],
   ["x + (outside part) without it", restWithoutShifts],
 ];
@@ -186,7 +175,7 @@ for (const [name, x] of rows) {
 
 // the same data, sources of other seeds: does the data or the source decide?
 for (const s of (args.sources ?? "").split(",").filter((v) => v !== "").map(Number)) {
-  const src = await trainSourceModel(sourceRef(data, train), evalSplit, {
+  const src = await trainSourceModel(trainRef, evalSplit, {
     recipe: config.source,
     role: "source",
     key: "source",
@@ -196,7 +185,7 @@ for (const s of (args.sources ?? "").split(",").filter((v) => v !== "").map(Numb
   });
   const built = await buildRelabelled(
     { model: src.model, hash: `probe_source_${s}` },
-    sourceRef(data, train),
+    trainRef,
     {
       rule: args.set,
       attack: config.attack,

@@ -11,9 +11,10 @@ import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend/mod.ts";
 import { loadDataset } from "../../lib/data/registry.ts";
-import { firstN, validationSplit } from "../../lib/data/batch.ts";
+import { firstN } from "../../lib/data/batch.ts";
 import { type Objective, perturbSplit, type PerturbSplitOptions } from "../../lib/core/attacks.ts";
-import { relabelObjective, sourceRef, trainSourceModel } from "../../lib/run/pipeline.ts";
+import { relabelObjective, trainSourceModel } from "../../lib/run/pipeline.ts";
+import { runSplits } from "../../lib/run/experiment.ts";
 import { NO_EOT, RELABEL_ATTACK_QUICK, SOURCE_RELABEL, TRAIN_SIZE_QUICK } from "../../lib/run/recipes.ts";
 
 const { values: args } = parseArgs({
@@ -34,20 +35,17 @@ if (!(Number.isInteger(seed) && Number.isInteger(n) && n > 0 && n <= TRAIN_SIZE_
 }
 await initBackend("auto", { quiet: true });
 const data = await loadDataset("fashion-mnist");
-const train = firstN(data.train, TRAIN_SIZE_QUICK);
-const source = await trainSourceModel(
-  sourceRef(data, train),
-  validationSplit(data.train, 5000, TRAIN_SIZE_QUICK),
-  {
-    recipe: SOURCE_RELABEL,
-    role: "source",
-    key: "source",
-    numClasses: data.info.numClasses,
-    seed,
-    cache: true,
-  },
-);
-const images = firstN(train, n), C = data.info.numClasses;
+// the quick preset's training set (its cache identity too) and the validation images of `--evalOn=val`
+const { train, test: val } = runSplits(data, "val", { trainSize: TRAIN_SIZE_QUICK, testSize: 5000 });
+const source = await trainSourceModel(train, val, {
+  recipe: SOURCE_RELABEL,
+  role: "source",
+  key: "source",
+  numClasses: data.info.numClasses,
+  seed,
+  cache: true,
+});
+const images = firstN(train.split, n), C = data.info.numClasses;
 const targets = Uint8Array.from(images.y, (y) => (y + 1) % C);
 
 /** Targeted margin loss: ascend z_t - max_{j != t} z_j (it does not saturate as the cross-entropy does). */

@@ -460,6 +460,42 @@ export interface Outcome<R> {
 }
 
 /**
+ * A run's data as its pipeline sees it: the dataset the config names (--dataDir, --trainFrom, --imageSize), with
+ * the planted control when --plant.norm > 0 (`planted` keeps its patterns and clipped share; null otherwise).
+ * Also what a script that re-reads a finished run (docs/probes/) calls to see the same images.
+ */
+export async function loadRunData(
+  config: CommonConfig,
+): Promise<{ data: Dataset; planted: ReturnType<typeof plantDataset> | null }> {
+  const loaded = await loadDataset(config.dataset, {
+    ...(config.dataDir ? { dir: config.dataDir } : {}),
+    ...(config.trainFrom ? { trainFrom: config.trainFrom } : {}),
+    ...(config.imageSize ? { imageSize: config.imageSize } : {}),
+  });
+  const planted = config.plant.norm > 0
+    ? plantDataset(loaded, config.plant, deriveSeed(config.seed, "plant"))
+    : null;
+  return { data: planted ? planted.data : loaded, planted };
+}
+
+/** A run's training set and evaluation split (Run.splits(), which documents them) on its data. */
+export function runSplits(
+  data: Dataset,
+  evalOn: CommonConfig["evalOn"],
+  { trainSize, testSize }: { trainSize: number; testSize: number },
+): { train: DataRef; test: Split; testRef: DataRef } {
+  const train = sourceRef(data, takeFirst(data.train, trainSize, "trainSize"));
+  if (evalOn !== "val") {
+    const test = takeFirst(data.test, testSize, "testSize");
+    return { train, test, testRef: sourceRef(data, test, "test") };
+  }
+  // the validation images are training images: their identity says which, never the test set's
+  const test = validationSplit(data.train, testSize || 1000, trainSize), from = data.train.n - test.n;
+  const ref = sourceRef(data, test, "train");
+  return { train, test, testRef: { ...ref, id: { ...ref.id, name: `train[${from}:${data.train.n}]` } } };
+}
+
+/**
  * Runs an experiment: validates the config, checks the out dir is writable, locks and stages it, prints the
  * config, selects the backend, loads the data, writes config.json, runs `body`, writes results.json with the
  * summary and swaps the staged dir into place. A failed run leaves the previous complete run untouched.
@@ -479,15 +515,7 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
   return await stage(async (dir) => {
     if (!opts.quiet) console.error(configLine(spec.id, config, opts, outDirOf(spec, config)));
     const backend = await initBackend(config.backend, { quiet: opts.quiet, verbose: opts.verbose });
-    const loaded = await loadDataset(config.dataset, {
-      ...(config.dataDir ? { dir: config.dataDir } : {}),
-      ...(config.trainFrom ? { trainFrom: config.trainFrom } : {}),
-      ...(config.imageSize ? { imageSize: config.imageSize } : {}),
-    });
-    const planted = config.plant.norm > 0
-      ? plantDataset(loaded, config.plant, deriveSeed(config.seed, "plant"))
-      : null;
-    const data = planted ? planted.data : loaded;
+    const { data, planted } = await loadRunData(config);
     if (planted && !opts.quiet) {
       console.error(
         `positive control: a class pattern of L2 norm ${config.plant.norm} planted in every image${
@@ -517,21 +545,7 @@ export async function runExperiment<C extends CommonConfig, R extends object>(
       meta,
       t0,
       common: { numClasses: data.info.numClasses, seed: config.seed, cache: config.cache, shard },
-      splits: ({ trainSize, testSize }) => {
-        const train = sourceRef(data, takeFirst(data.train, trainSize, "trainSize"));
-        if (config.evalOn !== "val") {
-          const test = takeFirst(data.test, testSize, "testSize");
-          return { train, test, testRef: sourceRef(data, test, "test") };
-        }
-        // the validation images are training images: their identity says which, never the test set's
-        const test = validationSplit(data.train, testSize || 1000, trainSize), from = data.train.n - test.n;
-        const ref = sourceRef(data, test, "train");
-        return {
-          train,
-          test,
-          testRef: { ...ref, id: { ...ref.id, name: `train[${from}:${data.train.n}]` } },
-        };
-      },
+      splits: (sizes) => runSplits(data, config.evalOn, sizes),
       track: (m) => (tracked.add(m.model), m),
       release: (m) => {
         if (tracked.delete(m.model)) m.model.model.dispose();
